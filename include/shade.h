@@ -1,0 +1,157 @@
+// shade.h: the public API of Shade, an embeddable garbage-collected memory manager for C.
+//
+// A program allocates with shade_malloc (and its kinds below), never calls free, and Shade reclaims
+// what the program can no longer reach: registers, stacks and thread-local variables of registered
+// threads, the data and bss segments of the program and its shared libraries, user root ranges and
+// uncollectable objects are the roots; everything reachable from them through heap words is kept.
+//
+// Threads: every thread that holds pointers to Shade objects must be registered, either by
+// shade_thread_register() or by being created with shade_pthread_create(). shade_init registers
+// the calling thread. Allocation before shade_init initialises Shade with the defaults and the
+// environment and registers the calling thread (documented auto-initialisation).
+//
+// Environment (read by shade_init; an explicit option wins over the environment):
+//   SHADE_GC_PERCENT   heap growth before the next cycle, percent of the live heap (100; "off")
+//   SHADE_MARKERS      marking threads, the collecting thread included (default: the CPUs)
+//   SHADE_TRACE        "gc": one line per cycle on stderr
+//   SHADE_VERIFY       "1": after marking, re-mark from the roots and check (slow; for tests)
+//   SHADE_SIG_SUSPEND  the signal that stops a thread for a collection (default SIGRTMIN+6)
+//   SHADE_AUTO_REGISTER "1": a thread that calls Shade without being registered is registered
+//                      on the spot instead of being reported as an error
+//   SHADE_SCAN_DATA    "0": do not scan the data and bss segments of the program and its libraries
+#ifndef SHADE_H
+#define SHADE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHADE_VERSION_MAJOR 0
+#define SHADE_VERSION_MINOR 1
+#define SHADE_VERSION_PATCH 0
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+// Called when an allocation cannot be satisfied (the OS refused memory). Whatever it returns is
+// returned to the caller of the allocation function (NULL, or memory it found elsewhere).
+typedef void *(*shade_oom_handler)(size_t requested_size);
+
+struct shade_options {
+  int gc_percent;        // 0 means "take the default or SHADE_GC_PERCENT"; SHADE_GC_OFF disables
+  int markers;           // marking threads; 0: SHADE_MARKERS or the number of CPUs
+  int trace;             // 1: one trace line per cycle on stderr; 0: SHADE_TRACE decides
+  int verify;            // 1: heap verifier after every marking; 0: SHADE_VERIFY decides
+  int suspend_signal;    // 0: SHADE_SIG_SUSPEND or SIGRTMIN+6
+  int auto_register;     // 1: unregistered threads are registered on their first call
+  int no_data_roots;     // 1: do not scan data/bss segments (the program adds its own roots)
+  size_t min_heap_goal;  // bytes; 0: 4 MiB
+  shade_oom_handler oom_handler; // NULL: allocation fails with NULL and errno = ENOMEM
+};
+#define SHADE_GC_OFF (-1)
+
+// Initialise Shade. opts may be NULL (defaults + environment). Returns 0, or -1 with errno set.
+// Calling it again after a successful initialisation does nothing and returns 0.
+int shade_init(const struct shade_options *opts);
+
+// ---------------------------------------------------------------------------------------------
+// Allocation. Every function returns NULL with errno = ENOMEM when memory cannot be had (after
+// the oom handler, if one is set, returned NULL). shade_malloc(0) returns a unique object.
+
+void *shade_malloc(size_t size);               // zeroed, scanned conservatively
+void *shade_malloc_atomic(size_t size);        // not zeroed, never scanned: strings, numbers
+void *shade_malloc_uncollectable(size_t size); // zeroed, scanned, a root until shade_free
+void *shade_calloc(size_t count, size_t size); // shade_malloc(count * size); overflow -> NULL
+void *shade_realloc(void *p, size_t size);     // keeps p's kind; shade_realloc(NULL, n) mallocs
+char *shade_strdup(const char *s);             // atomic copy
+
+// Precise objects: the type says which words hold pointers.
+// visit is called by a trace callback once for each pointer the object holds.
+typedef void (*shade_visit_fn)(void *pointer, void *visit_context);
+
+struct shade_type {
+  const char *name;             // for messages
+  size_t size;                  // bytes of one element; an object of n * size bytes is an array
+  // Either a bitmap: bit i of pointer_bitmap[i / 64] set means word i of an element is a pointer...
+  const uint64_t *pointer_bitmap;
+  // ...or a trace callback (used when pointer_bitmap is NULL). It runs on marking threads, in
+  // parallel with other marking, while the world is stopped: it must not allocate, lock, or call
+  // Shade; it calls visit(pointer, visit_context) for each pointer field.
+  void (*trace)(void *object, size_t object_size, shade_visit_fn visit, void *visit_context);
+};
+
+void *shade_malloc_typed(size_t size, const struct shade_type *type); // zeroed
+
+// Explicit free (optional). The object must be the start of a live Shade object. Its memory is
+// reused after the next collection sweeps its span (small objects) or at once (large objects).
+// Errors (a pointer Shade did not allocate, an interior pointer, a double free) print a message
+// naming the call and the pointer, and are then ignored. shade_free(NULL) does nothing.
+void shade_free(void *p);
+
+void *shade_base(const void *p);   // start of the object p points into, or NULL
+size_t shade_size(const void *p);  // usable size of the object p points into, or 0
+int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade object
+
+// ---------------------------------------------------------------------------------------------
+// Collection
+
+void shade_collect(void);            // a full collection now (like Go's runtime.GC())
+void shade_disable(void);            // no automatic collection until the matching shade_enable
+void shade_enable(void);             // (calls nest, as bdwgc's GC_disable / GC_enable)
+int shade_set_gc_percent(int percent); // returns the old value; negative: automatic GC off
+
+// Roots: [lo, hi) is scanned conservatively by every collection until removed.
+void shade_add_roots(void *lo, void *hi);
+void shade_remove_roots(void *lo, void *hi);
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+int shade_thread_register(void);   // 0, or -1 with errno; registering twice is harmless
+int shade_thread_unregister(void); // 0; the thread must not hold Shade pointers afterwards
+int shade_thread_is_registered(void);
+int shade_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                         void *(*start_routine)(void *), void *arg);
+// A cooperative stop point for runtimes that poll: returns at once unless a collection is
+// waiting for this thread, in which case the thread parks here until the world restarts.
+void shade_safepoint(void);
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+struct shade_stats {
+  uint64_t cycles;           // completed collections
+  uint64_t heap_live;        // bytes marked by the last collection
+  uint64_t heap_goal;        // heap size at which the next collection starts
+  uint64_t heap_in_use;      // bytes in objects (estimate: live + allocated since the last cycle)
+  uint64_t heap_mapped;      // bytes reserved from the OS for the heap
+  uint64_t heap_committed;   // bytes of heap pages handed to spans (resident estimate)
+  uint64_t total_allocated;  // bytes allocated since start (by span refill granularity)
+  uint64_t total_freed_explicitly; // bytes passed to shade_free
+  uint64_t pause_total_ns;   // sum of all stop-the-world pauses
+  uint64_t pause_max_ns;     // longest pause
+  uint64_t last_pause_ns;    // pause of the last cycle
+  uint64_t mark_total_ns;    // wall time spent marking
+  uint64_t threads;          // registered threads now
+  uint64_t markers;          // marking threads used
+  int gc_percent;
+};
+void shade_get_stats(struct shade_stats *out);
+
+// ---------------------------------------------------------------------------------------------
+// Messages. Misuse (a bad shade_free, a call from an unregistered thread, ...) and trace lines are
+// reported as one line of text, "shade: <call>(<pointer>): <what is wrong>". By default the line is
+// written to stderr; a handler set here receives it instead (NULL restores the default). Returns the
+// previous handler. Fatal errors (an unregistered thread without auto-registration) abort() after
+// the message has been delivered.
+typedef void (*shade_message_fn)(const char *message);
+shade_message_fn shade_set_message_handler(shade_message_fn handler);
+
+#ifdef __cplusplus
+}
+#endif
+#endif // SHADE_H
