@@ -1,1 +1,2 @@
-int main(void){return 0;}
+#include <shade.h>
+int main(void) { shade_init(0); return 0; }

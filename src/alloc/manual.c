@@ -1,7 +1,19 @@
-// manual.c: TEMPORARY stand-in over the C library until the span allocator lands.
+// manual.c: manual objects (see manual.h) are ordinary span objects of KIND_MANUAL. The marker
+// never marks or scans them and the sweeper keeps them until manual_free sets their freed bit;
+// their slot is reused after the next sweep of their span.
 #include "alloc/manual.h"
-#include <malloc.h>
-#include <stdlib.h>
-void *manual_alloc(size_t size) { return calloc(1, size ? size : 1); }
-void manual_free(void *p) { free(p); }
-size_t manual_size(const void *p) { return malloc_usable_size((void *)p); }
+
+#include "alloc/allocate.h"
+#include "api/api_internal.h"
+
+void *manual_alloc(size_t size) {
+  struct shade_thread *t = api_thread("manual_alloc");
+  void *p = NULL;
+  if (size <= MAX_SMALL_SIZE)
+    p = allocate_small_fast(t, size, KIND_MANUAL);
+  return p ? p : allocate_slow(t, size, KIND_MANUAL, NULL);
+}
+
+void manual_free(void *p) { api_free(p, "manual_free"); }
+
+size_t manual_size(const void *p) { return shade_size(p); }

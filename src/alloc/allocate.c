@@ -1,0 +1,109 @@
+// allocate.c: the allocation slow paths: refilling a thread cache from the central lists (which
+// may sweep, and may first run a collection the pacer asks for), large objects straight from the
+// page heap, and running out of memory.
+//
+// Byte accounting for the pacer happens per span, not per object: taking a span adds the bytes
+// of its free slots to heap_in_use, and a cache giving back a span with slots left subtracts them.
+#include "alloc/allocate.h"
+
+#include <errno.h>
+
+#include "alloc/large.h"
+#include "alloc/pageheap.h"
+#include "api/options.h"
+#include "gc/cycle.h"
+#include "gc/pacer.h"
+#include "gc/sweep.h"
+
+#define MAX_OBJECT_SIZE ((size_t)1 << 46)
+
+void *allocate_out_of_memory(size_t size) {
+  if (shade_options_in_force.oom_handler)
+    return shade_options_in_force.oom_handler(size);
+  errno = ENOMEM;
+  return NULL;
+}
+
+static void *allocate_large(struct shade_thread *t, size_t size, enum object_kind kind,
+                            const struct shade_type *type) {
+  if (size > MAX_OBJECT_SIZE)
+    return allocate_out_of_memory(size);
+  size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+  if (pacer_should_collect())
+    cycle_collect(COLLECT_TRIGGERED);
+  struct span *s = NULL;
+  for (int attempt = 0; attempt < 2 && s == NULL; attempt++) {
+    if (attempt == 1)
+      cycle_collect(COLLECT_EXPLICIT); // the OS said no: free what we can and try once more
+    critical_enter(t);
+    s = pageheap_alloc(pages, SPAN_LARGE);
+    if (s) {
+      s->kind = (uint8_t)kind;
+      s->size_class = 0;
+      s->object_count = 1;
+      s->object_size = 0;
+      s->large_requested = size;
+      s->large_type = type;
+      span_bitmaps_allocate(s);
+      s->freeindex = 1; // the one object is allocated
+      s->alloc_cache = 0;
+      store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+      large_add(s);
+    }
+    critical_leave(t);
+  }
+  if (s == NULL)
+    return allocate_out_of_memory(size);
+  pacer_note_allocation(pages * PAGE_SIZE);
+  if (kind != KIND_ATOMIC && s->needs_zeroing)
+    memset((void *)s->base, 0, align_up(size, WORD_SIZE));
+  return (void *)s->base;
+}
+
+// Give the cache's span of this class back and take one with room. false: out of memory.
+static bool refill(struct shade_thread *t, unsigned span_class) {
+  critical_enter(t);
+  struct span *old = t->cache.spans[span_class];
+  if (old != &empty_span) {
+    pacer_note_unused((uint64_t)span_count_free(old) * old->object_size);
+    central_release(old);
+    t->cache.spans[span_class] = &empty_span;
+  }
+  struct span *s = central_acquire(span_class);
+  if (s) {
+    t->cache.spans[span_class] = s;
+    pacer_note_allocation((uint64_t)span_count_free(s) * s->object_size);
+  }
+  critical_leave(t);
+  return s != NULL;
+}
+
+void *allocate_slow(struct shade_thread *t, size_t size, enum object_kind kind,
+                    const struct shade_type *type) {
+  if (size > MAX_SMALL_SIZE)
+    return allocate_large(t, size, kind, type);
+  unsigned span_class = span_class_of(size_class_of(size), kind);
+  struct span *s = t->cache.spans[span_class];
+  void *p = span_take_fast(s);
+  if (p == NULL && s != &empty_span)
+    p = span_take_slow(s);
+  for (int attempt = 0; p == NULL; attempt++) {
+    if (pacer_should_collect())
+      cycle_collect(COLLECT_TRIGGERED);
+    if (!refill(t, span_class)) {
+      if (attempt > 0)
+        return allocate_out_of_memory(size);
+      cycle_collect(COLLECT_EXPLICIT);
+      continue;
+    }
+    s = t->cache.spans[span_class];
+    p = span_take_fast(s);
+    if (p == NULL)
+      p = span_take_slow(s);
+  }
+  if (kind != KIND_ATOMIC && s->needs_zeroing)
+    zero_object(p, s->object_size);
+  if (kind == KIND_TYPED)
+    s->types[span_object_index(s, (uintptr_t)p)] = type;
+  return p;
+}

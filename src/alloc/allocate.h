@@ -1,0 +1,32 @@
+// allocate.h: the allocation fast path. A thread takes the next free slot of the span its cache
+// holds for the object's span class: a ctz on a cached bitmap word, no lock, no atomic. Anything
+// else (a used-up span, a large object, an unregistered thread) goes to allocate_slow.
+#ifndef SHADE_ALLOC_ALLOCATE_H
+#define SHADE_ALLOC_ALLOCATE_H
+#include <string.h>
+
+#include "gc/threads.h"
+
+void *allocate_slow(struct shade_thread *t, size_t size, enum object_kind kind,
+                    const struct shade_type *type);
+void *allocate_out_of_memory(size_t size);
+
+static inline void zero_object(void *p, size_t size) {
+  if (size <= 64) { // the common small objects: a few stores, no call
+    uint64_t *words = p;
+    for (size_t i = 0; i < size / 8; i++)
+      words[i] = 0;
+    return;
+  }
+  memset(p, 0, size);
+}
+
+static inline void *allocate_small_fast(struct shade_thread *t, size_t size, enum object_kind kind) {
+  struct span *s = t->cache.spans[span_class_of(size_class_of(size), kind)];
+  void *p = span_take_fast(s);
+  if (SHADE_LIKELY(p != NULL) && kind != KIND_ATOMIC && s->needs_zeroing)
+    zero_object(p, s->object_size);
+  return p;
+}
+
+#endif

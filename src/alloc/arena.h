@@ -1,0 +1,49 @@
+// arena.h: the map from any address to the span that holds it, in O(1).
+//
+// The heap lives in 64 MiB arenas. arena_index[address >> ARENA_SHIFT] points to the arena's
+// record (NULL for addresses Shade does not own); the record's page table maps each 8 KiB page
+// to its span. Every page of an in-use span maps to it; a free span is mapped at its first and
+// last page only (for coalescing); other pages map to NULL. heap_lowest/heap_highest bound all
+// arenas so that most non-heap words are rejected by two compares.
+#ifndef SHADE_ALLOC_ARENA_H
+#define SHADE_ALLOC_ARENA_H
+#include "alloc/span.h"
+#include "base.h"
+
+struct arena {
+  uintptr_t base;
+  _Atomic(struct span *) pages[PAGES_PER_ARENA];
+};
+
+extern _Atomic(struct arena *) *arena_index;
+extern _Atomic uintptr_t heap_lowest, heap_highest;
+
+void arena_index_init(void);
+// Reserve `size` bytes (a multiple of ARENA_SIZE) of new arenas; returns their base or NULL.
+uintptr_t arena_grow(size_t size);
+void arena_set_span(uintptr_t page_address, struct span *s);
+size_t arena_mapped_bytes(void);
+
+static inline struct span *arena_span_of(uintptr_t address) {
+  if (address < load_acquire(&heap_lowest) || address >= load_acquire(&heap_highest))
+    return NULL;
+  struct arena *a = load_acquire(&arena_index[address >> ARENA_SHIFT]);
+  if (a == NULL)
+    return NULL;
+  return load_relaxed(&a->pages[(address & (ARENA_SIZE - 1)) >> PAGE_SHIFT]);
+}
+
+// The in-use span containing address and the index of the object in it, or NULL when address is
+// not inside an object slot of an in-use span.
+static inline struct span *arena_object_of(uintptr_t address, uint32_t *index) {
+  struct span *s = arena_span_of(address);
+  if (s == NULL || s->state == SPAN_FREE)
+    return NULL;
+  uint32_t i = s->state == SPAN_LARGE ? 0 : span_object_index(s, address);
+  if (i >= s->object_count)
+    return NULL;
+  *index = i;
+  return s;
+}
+
+#endif

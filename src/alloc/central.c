@@ -1,0 +1,179 @@
+// central.c: the central span lists (see central.h) and lazy sweeping on the allocation path.
+//
+// Lock order: a central lock, then the page heap lock, then the metadata lock. Sweeping a span
+// happens outside the central lock: the sweep generation CAS in sweep_claim gives one thread the
+// span, so two threads never sweep the same span.
+#include "alloc/central.h"
+
+#include "alloc/pageheap.h"
+#include "gc/sweep.h"
+
+struct central_list central_lists[SPAN_CLASS_COUNT];
+
+void span_list_push(struct span_list *list, struct span *s) {
+  s->prev = NULL;
+  s->next = list->head;
+  if (list->head)
+    list->head->prev = s;
+  else
+    list->tail = s;
+  list->head = s;
+  list->length++;
+}
+
+void span_list_remove(struct span_list *list, struct span *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    list->head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  else
+    list->tail = s->prev;
+  s->next = s->prev = NULL;
+  list->length--;
+}
+
+struct span *span_list_pop(struct span_list *list) {
+  struct span *s = list->head;
+  if (s)
+    span_list_remove(list, s);
+  return s;
+}
+
+static void span_list_append_all(struct span_list *to, struct span_list *from) {
+  if (from->head == NULL)
+    return;
+  if (to->tail) {
+    to->tail->next = from->head;
+    from->head->prev = to->tail;
+  } else {
+    to->head = from->head;
+  }
+  to->tail = from->tail;
+  to->length += from->length;
+  *from = (struct span_list){0};
+}
+
+void central_init(void) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    pthread_mutex_init(&central_lists[i].lock, NULL);
+}
+
+void central_lock_all(void) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    pthread_mutex_lock(&central_lists[i].lock);
+}
+
+void central_unlock_all(void) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    pthread_mutex_unlock(&central_lists[i].lock);
+}
+
+void central_after_fork_child(void) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    pthread_mutex_init(&central_lists[i].lock, NULL);
+}
+
+static struct span *new_span(unsigned span_class) {
+  unsigned size_class = span_class / KIND_COUNT;
+  const struct size_class_info *info = &size_classes[size_class];
+  struct span *s = pageheap_alloc(info->span_pages, SPAN_SMALL);
+  if (s == NULL)
+    return NULL;
+  s->size_class = (uint8_t)size_class;
+  s->kind = (uint8_t)(span_class % KIND_COUNT);
+  s->object_size = info->object_size;
+  s->object_count = info->objects_per_span;
+  s->divide_magic = info->divide_magic;
+  span_bitmaps_allocate(s);
+  span_reset_allocation(s);
+  s->allocated_at_sweep = 0;
+  store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+  return s;
+}
+
+// Sweep one claimed span; an empty span goes back to the page heap unless keep_empty.
+// Returns true if the span stays with its class.
+static bool sweep_and_file(struct central_list *c, struct span *s, bool keep_empty) {
+  uint32_t live = sweep_small_span(s);
+  if (live == 0 && !keep_empty && s->kind != KIND_UNCOLLECTABLE && s->kind != KIND_MANUAL) {
+    span_bitmaps_free(s);
+    pageheap_free(s);
+    return false;
+  }
+  if (keep_empty)
+    return true;
+  pthread_mutex_lock(&c->lock);
+  span_list_push(live < s->object_count ? &c->partial : &c->full, s);
+  pthread_mutex_unlock(&c->lock);
+  return true;
+}
+
+struct span *central_acquire(unsigned span_class) {
+  struct central_list *c = &central_lists[span_class];
+  pthread_mutex_lock(&c->lock);
+  struct span *s = span_list_pop(&c->partial);
+  while (s == NULL) {
+    s = span_list_pop(&c->unswept);
+    if (s == NULL)
+      break;
+    if (!sweep_claim(s)) { // swept meanwhile by someone else: it is on another list now
+      s = NULL;
+      continue;
+    }
+    pthread_mutex_unlock(&c->lock);
+    uint32_t live = sweep_small_span(s);
+    pthread_mutex_lock(&c->lock);
+    if (live < s->object_count)
+      break; // room: take it (an empty span too: cheaper than giving it back)
+    span_list_push(&c->full, s);
+    s = NULL;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (s == NULL)
+    s = new_span(span_class);
+  if (s)
+    s->in_cache = 1;
+  return s;
+}
+
+void central_release(struct span *s) {
+  struct central_list *c = &central_lists[span_class_of(s->size_class, (enum object_kind)s->kind)];
+  pthread_mutex_lock(&c->lock);
+  s->in_cache = 0;
+  bool has_room = s->freeindex < s->object_count;
+  span_list_push(has_room ? &c->partial : &c->full, s);
+  pthread_mutex_unlock(&c->lock);
+}
+
+void central_sweep_all(void) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
+    struct central_list *c = &central_lists[i];
+    for (;;) {
+      pthread_mutex_lock(&c->lock);
+      struct span *s = span_list_pop(&c->unswept);
+      pthread_mutex_unlock(&c->lock);
+      if (s == NULL)
+        break;
+      if (sweep_claim(s))
+        sweep_and_file(c, s, false);
+    }
+  }
+}
+
+void central_mark_all_unswept(void) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
+    struct central_list *c = &central_lists[i];
+    span_list_append_all(&c->unswept, &c->partial);
+    span_list_append_all(&c->unswept, &c->full);
+  }
+}
+
+void central_for_each_span(unsigned span_class, void (*fn)(struct span *, void *), void *ctx) {
+  struct central_list *c = &central_lists[span_class];
+  struct span_list *lists[] = {&c->partial, &c->full, &c->unswept};
+  for (unsigned l = 0; l < 3; l++)
+    for (struct span *s = lists[l]->head; s; s = s->next)
+      fn(s, ctx);
+}

@@ -1,0 +1,53 @@
+// central.h: per span class (size class x kind) lists of spans shared by all threads.
+//
+// Every small span that no thread cache owns sits on exactly one list of its class:
+//   partial  swept, has free slots
+//   full     swept, no free slot known (or returned by a cache at a collection)
+//   unswept  marked by the last cycle, not yet swept
+// At the end of marking (world stopped) partial and full move to unswept. A thread needing a span
+// takes a partial one, else sweeps unswept ones until one has room, else asks the page heap.
+#ifndef SHADE_ALLOC_CENTRAL_H
+#define SHADE_ALLOC_CENTRAL_H
+#include <pthread.h>
+
+#include "alloc/sizeclass.h"
+#include "alloc/span.h"
+
+#define SPAN_CLASS_COUNT (SIZE_CLASS_COUNT * KIND_COUNT)
+
+static inline unsigned span_class_of(unsigned size_class, enum object_kind kind) {
+  return size_class * KIND_COUNT + (unsigned)kind;
+}
+
+struct span_list {
+  struct span *head, *tail;
+  size_t length;
+};
+
+struct central_list {
+  pthread_mutex_t lock;
+  struct span_list partial, full, unswept;
+};
+
+extern struct central_list central_lists[SPAN_CLASS_COUNT];
+
+void central_init(void);
+// A swept span with at least one free slot, owned by the caller (in_cache set); NULL: no memory.
+struct span *central_acquire(unsigned span_class);
+// A cache gives a span back.
+void central_release(struct span *s);
+// Sweep every unswept span now (before a new marking starts). Mutators may run meanwhile.
+void central_sweep_all(void);
+// World stopped, marking done: every span becomes unswept.
+void central_mark_all_unswept(void);
+// Call fn on every span of the class (world stopped).
+void central_for_each_span(unsigned span_class, void (*fn)(struct span *, void *), void *ctx);
+void central_lock_all(void);
+void central_unlock_all(void);
+void central_after_fork_child(void);
+
+void span_list_push(struct span_list *list, struct span *s);
+void span_list_remove(struct span_list *list, struct span *s);
+struct span *span_list_pop(struct span_list *list);
+
+#endif

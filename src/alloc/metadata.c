@@ -1,0 +1,71 @@
+// metadata.c: a bump allocator over 1 MiB OS chunks with exact-size free lists (sizes are
+// rounded to 16 bytes; bitmaps and span records come in a handful of sizes). One mutex.
+#include "alloc/metadata.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "api/message.h"
+#include "base.h"
+#include "os/os_memory.h"
+
+#define CHUNK_SIZE ((size_t)1 << 20)
+#define FREE_LIST_LIMIT 4096 // sizes up to this many bytes are recycled by size
+
+struct free_block { struct free_block *next; };
+
+static pthread_mutex_t metadata_mutex = PTHREAD_MUTEX_INITIALIZER;
+static char *bump_next, *bump_end;
+static struct free_block *free_lists[FREE_LIST_LIMIT / 16 + 1];
+
+void metadata_lock(void) { pthread_mutex_lock(&metadata_mutex); }
+void metadata_unlock(void) { pthread_mutex_unlock(&metadata_mutex); }
+void metadata_after_fork_child(void) { pthread_mutex_init(&metadata_mutex, NULL); }
+
+void *metadata_alloc(size_t size) {
+  size = align_up(size ? size : 16, 16);
+  if (size > CHUNK_SIZE / 4) {
+    void *p = os_map(align_up(size, PAGE_SIZE));
+    if (p == NULL)
+      shade_fatal("shade: out of memory for collector metadata (%zu bytes)", size);
+    return p;
+  }
+  pthread_mutex_lock(&metadata_mutex);
+  void *result;
+  struct free_block **list = size <= FREE_LIST_LIMIT ? &free_lists[size / 16] : NULL;
+  if (list && *list) {
+    result = *list;
+    *list = (*list)->next;
+    pthread_mutex_unlock(&metadata_mutex);
+    memset(result, 0, size);
+    return result;
+  }
+  if ((size_t)(bump_end - bump_next) < size) {
+    char *chunk = os_map(CHUNK_SIZE);
+    if (chunk == NULL) {
+      pthread_mutex_unlock(&metadata_mutex);
+      shade_fatal("shade: out of memory for collector metadata (%zu bytes)", size);
+    }
+    bump_next = chunk;
+    bump_end = chunk + CHUNK_SIZE;
+  }
+  result = bump_next; // fresh mapping memory is already zero
+  bump_next += size;
+  pthread_mutex_unlock(&metadata_mutex);
+  return result;
+}
+
+void metadata_free(void *p, size_t size) {
+  size = align_up(size ? size : 16, 16);
+  if (size > CHUNK_SIZE / 4) {
+    os_unmap(p, align_up(size, PAGE_SIZE));
+    return;
+  }
+  if (size > FREE_LIST_LIMIT)
+    return; // rare mid-size blocks are simply kept
+  pthread_mutex_lock(&metadata_mutex);
+  struct free_block *block = p;
+  block->next = free_lists[size / 16];
+  free_lists[size / 16] = block;
+  pthread_mutex_unlock(&metadata_mutex);
+}

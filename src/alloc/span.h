@@ -1,0 +1,119 @@
+// span.h: a span is a run of pages holding objects of one size class and one kind, or one large
+// object. Its metadata lives off to the side, so object memory is all payload.
+//
+// Allocation state, per object, is kept in side bitmaps:
+//   allocated(i)  <=>  i < freeindex  ||  alloc_bits[i]         (and not freed_bits[i])
+// The owning thread cache hands out slots at and above freeindex whose alloc bit is clear,
+// scanning a bitmap word at a time (alloc_cache holds the complement of the current word, shifted
+// so that bit 0 is slot freeindex); no bit is written on allocation. Sweeping makes the mark bits
+// the new alloc bits and clears the marks ("sweep-free allocation"): no free list is ever built.
+//
+// Sweep generations (heap_sweepgen advances by 2 at the end of every marking):
+//   sweepgen == heap_sweepgen - 2   marked by the last cycle, needs sweeping
+//   sweepgen == heap_sweepgen - 1   being swept by one thread
+//   sweepgen == heap_sweepgen       swept (or new), ready to allocate from
+#ifndef SHADE_ALLOC_SPAN_H
+#define SHADE_ALLOC_SPAN_H
+#include "base.h"
+#include "shade.h"
+
+enum object_kind {
+  KIND_CONSERVATIVE,  // every aligned word may be a pointer
+  KIND_ATOMIC,        // never scanned
+  KIND_TYPED,         // scanned through its shade_type
+  KIND_UNCOLLECTABLE, // scanned, a root, freed only explicitly
+  KIND_MANUAL,        // not scanned, not a root, freed only explicitly (reference counting)
+  KIND_COUNT
+};
+
+enum span_state { SPAN_FREE, SPAN_SMALL, SPAN_LARGE };
+
+struct span {
+  uintptr_t base;
+  size_t pages;
+  uint32_t object_size;   // for large spans: the usable size (pages * PAGE_SIZE)
+  uint32_t object_count;  // 1 for large spans
+  uint32_t divide_magic;
+  uint8_t size_class;     // 0 for large spans
+  uint8_t kind;
+  uint8_t state;
+  uint8_t needs_zeroing;  // free slots may hold old contents
+  uint8_t released;       // FREE spans: pages were given back to the OS
+  uint8_t in_cache;       // owned by a thread cache
+  _Atomic uint32_t sweepgen;
+  uint32_t freeindex;
+  uint32_t allocated_at_sweep;  // objects allocated when the span was last swept or acquired
+  uint64_t alloc_cache;
+  size_t large_requested;       // large spans: requested size (precise scan bound)
+  const struct shade_type *large_type;
+  _Atomic(uint64_t) *mark_bits;
+  uint64_t *alloc_bits;
+  _Atomic(uint64_t) *freed_bits;   // lazily allocated by shade_free
+  _Atomic(uint64_t) *check_bits;   // lazily allocated by the verifier
+  const struct shade_type **types; // KIND_TYPED small spans: one type per object
+  struct span *next, *prev;        // list links (central lists, page heap lists, large list)
+  uint32_t list_id;
+};
+
+static inline uint32_t span_bitmap_words(const struct span *s) {
+  return (s->object_count + 63) / 64;
+}
+
+static inline uint32_t span_object_index(const struct span *s, uintptr_t address) {
+  return (uint32_t)(((uint64_t)(address - s->base) * s->divide_magic) >> 32);
+}
+
+static inline uintptr_t span_object_address(const struct span *s, uint32_t index) {
+  return s->base + (uintptr_t)index * s->object_size;
+}
+
+static inline bool bit_test(const uint64_t *bits, uint32_t i) {
+  return (bits[i / 64] >> (i % 64)) & 1;
+}
+
+static inline bool atomic_bit_test(_Atomic(uint64_t) *bits, uint32_t i) {
+  return (load_relaxed(&bits[i / 64]) >> (i % 64)) & 1;
+}
+
+// Sets bit i; returns true if this call set it (it was clear).
+static inline bool atomic_bit_set(_Atomic(uint64_t) *bits, uint32_t i) {
+  uint64_t mask = (uint64_t)1 << (i % 64);
+  if (load_relaxed(&bits[i / 64]) & mask)
+    return false;
+  return !(atomic_fetch_or_explicit(&bits[i / 64], mask, memory_order_relaxed) & mask);
+}
+
+static inline bool span_object_is_freed(const struct span *s, uint32_t i) {
+  return s->freed_bits != NULL && atomic_bit_test(s->freed_bits, i);
+}
+
+static inline bool span_object_is_allocated(const struct span *s, uint32_t i) {
+  return (i < s->freeindex || bit_test(s->alloc_bits, i)) && !span_object_is_freed(s, i);
+}
+
+// The owner's allocation fast path: the next free slot, or NULL when the cached bitmap word is
+// used up (then span_take_slow looks further).
+static inline void *span_take_fast(struct span *s) {
+  uint64_t cache = s->alloc_cache;
+  if (SHADE_LIKELY(cache != 0)) {
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    uint32_t index = s->freeindex + bit;
+    if (SHADE_LIKELY(index < s->object_count)) {
+      s->alloc_cache = (cache >> bit) >> 1;
+      s->freeindex = index + 1;
+      return (void *)span_object_address(s, index);
+    }
+  }
+  return NULL;
+}
+
+void *span_take_slow(struct span *s);
+// Slots at or above freeindex that are free.
+uint32_t span_count_free(const struct span *s);
+struct span *span_record_new(void);
+void span_record_free(struct span *s);
+void span_bitmaps_allocate(struct span *s);
+void span_bitmaps_free(struct span *s);
+void span_reset_allocation(struct span *s);
+
+#endif

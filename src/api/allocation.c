@@ -1,0 +1,223 @@
+// allocation.c: the public allocation calls, explicit free, and object queries.
+//
+// Tiny allocator (Go's): pointer-free requests under 16 bytes are packed into the thread's
+// current 16-byte atomic block, aligned to their size's alignment; the block lives while any of
+// its pieces is referenced. Such pieces cannot be freed one by one: shade_free accepts and
+// ignores pointers into 16-byte atomic spans, which the tiny blocks share.
+//
+// Explicit free marks the object in its span's freed bitmap; a small object's slot is reused
+// after the next sweep of its span, a large object's pages go back to the page heap at once.
+#include <errno.h>
+#include <string.h>
+
+#include "alloc/allocate.h"
+#include "alloc/arena.h"
+#include "alloc/large.h"
+#include "alloc/metadata.h"
+#include "alloc/pageheap.h"
+#include "api/api_internal.h"
+#include "api/message.h"
+#include "gc/sweep.h"
+
+#define TINY_BLOCK 16
+
+extern _Atomic uint64_t api_freed_explicitly;
+
+static inline void *allocate(size_t size, enum object_kind kind, const struct shade_type *type,
+                             const char *call) {
+  struct shade_thread *t = api_thread(call);
+  if (SHADE_LIKELY(size <= MAX_SMALL_SIZE) && kind != KIND_TYPED) {
+    void *p = allocate_small_fast(t, size, kind);
+    if (SHADE_LIKELY(p != NULL))
+      return p;
+  }
+  return allocate_slow(t, size, kind, type);
+}
+
+SHADE_API void *shade_malloc(size_t size) {
+  return allocate(size, KIND_CONSERVATIVE, NULL, "shade_malloc");
+}
+
+static void *allocate_tiny(struct shade_thread *t, size_t size) {
+  size_t alignment = (size & 7) == 0 ? 8 : (size & 3) == 0 ? 4 : (size & 1) == 0 ? 2 : 1;
+  uintptr_t offset = align_up(t->cache.tiny_offset, alignment);
+  if (t->cache.tiny_block != 0 && offset + size <= TINY_BLOCK) {
+    t->cache.tiny_offset = (uint32_t)(offset + size);
+    return (void *)(t->cache.tiny_block + offset);
+  }
+  void *block = allocate_small_fast(t, TINY_BLOCK, KIND_ATOMIC);
+  if (block == NULL)
+    block = allocate_slow(t, TINY_BLOCK, KIND_ATOMIC, NULL);
+  if (block == NULL)
+    return NULL;
+  t->cache.tiny_block = (uintptr_t)block; // a collection inside allocate_slow reset the old one
+  t->cache.tiny_offset = (uint32_t)size;
+  return block;
+}
+
+SHADE_API void *shade_malloc_atomic(size_t size) {
+  if (size > 0 && size < TINY_BLOCK)
+    return allocate_tiny(api_thread("shade_malloc_atomic"), size);
+  return allocate(size, KIND_ATOMIC, NULL, "shade_malloc_atomic");
+}
+
+SHADE_API void *shade_malloc_uncollectable(size_t size) {
+  return allocate(size, KIND_UNCOLLECTABLE, NULL, "shade_malloc_uncollectable");
+}
+
+SHADE_API void *shade_malloc_typed(size_t size, const struct shade_type *type) {
+  if (type == NULL) {
+    shade_message("shade: shade_malloc_typed(%zu, NULL): no type; allocating a conservative "
+                  "object", size);
+    return shade_malloc(size);
+  }
+  if (type->pointer_bitmap == NULL && type->trace == NULL)
+    return allocate(size, KIND_ATOMIC, NULL, "shade_malloc_typed"); // no pointers at all
+  return allocate(size, KIND_TYPED, type, "shade_malloc_typed");
+}
+
+SHADE_API void *shade_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return allocate(total, KIND_CONSERVATIVE, NULL, "shade_calloc");
+}
+
+SHADE_API char *shade_strdup(const char *s) {
+  size_t length = strlen(s) + 1;
+  char *copy = shade_malloc_atomic(length);
+  if (copy)
+    memcpy(copy, s, length);
+  return copy;
+}
+
+// The object p points into, seen as of now: in a span not yet swept since the last marking, an
+// object lives if it was marked (or is of an explicitly freed kind and not freed).
+static struct span *live_object(const void *p, uint32_t *index) {
+  struct span *s = arena_object_of((uintptr_t)p, index);
+  if (s == NULL)
+    return NULL;
+  bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
+  if (s->state == SPAN_SMALL && span_needs_sweeping(s) && !explicit_kind)
+    return atomic_bit_test(s->mark_bits, *index) && !span_object_is_freed(s, *index) ? s : NULL;
+  return span_object_is_allocated(s, *index) ? s : NULL;
+}
+
+static size_t object_usable_size(const struct span *s) {
+  return s->state == SPAN_LARGE ? align_up(s->large_requested, WORD_SIZE) : s->object_size;
+}
+
+SHADE_API void *shade_base(const void *p) {
+  uint32_t index;
+  struct span *s = live_object(p, &index);
+  return s ? (void *)span_object_address(s, index) : NULL;
+}
+
+SHADE_API size_t shade_size(const void *p) {
+  uint32_t index;
+  struct span *s = live_object(p, &index);
+  return s ? object_usable_size(s) : 0;
+}
+
+SHADE_API int shade_is_heap_pointer(const void *p) {
+  uint32_t index;
+  return live_object(p, &index) != NULL;
+}
+
+static bool is_tiny_span(const struct span *s) {
+  return s->kind == KIND_ATOMIC && s->state == SPAN_SMALL && s->object_size == TINY_BLOCK;
+}
+
+static _Atomic(uint64_t) *freed_bits_of(struct span *s) {
+  _Atomic(uint64_t) *bits = atomic_load_explicit((_Atomic(_Atomic(uint64_t) *) *)&s->freed_bits,
+                                                 memory_order_acquire);
+  if (bits)
+    return bits;
+  _Atomic(uint64_t) *fresh = metadata_alloc(span_bitmap_words(s) * sizeof(uint64_t));
+  if (atomic_compare_exchange_strong((_Atomic(_Atomic(uint64_t) *) *)&s->freed_bits, &bits,
+                                     fresh))
+    return fresh;
+  metadata_free((void *)fresh, span_bitmap_words(s) * sizeof(uint64_t));
+  return bits;
+}
+
+void api_free(void *p, const char *call) {
+  if (p == NULL)
+    return;
+  struct shade_thread *t = api_thread(call);
+  uint32_t index;
+  struct span *s = arena_object_of((uintptr_t)p, &index);
+  if (s == NULL) {
+    shade_message("shade: %s(%p): not a pointer to a Shade object; ignored", call, p);
+    return;
+  }
+  if (is_tiny_span(s))
+    return; // shared tiny blocks are reclaimed by collection only
+  uintptr_t base = span_object_address(s, index);
+  if ((uintptr_t)p != base) {
+    shade_message("shade: %s(%p): not the start of an object (the object starts at %p); ignored",
+                  call, p, (void *)base);
+    return;
+  }
+  if (!span_object_is_allocated(s, index)) {
+    shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);
+    return;
+  }
+  critical_enter(t);
+  if (s->state == SPAN_LARGE) {
+    atomic_fetch_add(&api_freed_explicitly, s->pages * PAGE_SIZE);
+    large_lock();
+    large_remove(s);
+    large_unlock();
+    span_bitmaps_free(s);
+    pageheap_free(s);
+  } else if (atomic_bit_set(freed_bits_of(s), index)) {
+    atomic_fetch_add(&api_freed_explicitly, s->object_size);
+  } else {
+    critical_leave(t);
+    shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);
+    return;
+  }
+  critical_leave(t);
+}
+
+SHADE_API void shade_free(void *p) { api_free(p, "shade_free"); }
+
+SHADE_API void *shade_realloc(void *p, size_t size) {
+  if (p == NULL)
+    return shade_malloc(size);
+  if (size == 0) {
+    shade_free(p);
+    return NULL;
+  }
+  uint32_t index;
+  struct span *s = live_object(p, &index);
+  if (s == NULL || (uintptr_t)p != span_object_address(s, index)) {
+    shade_message("shade: shade_realloc(%p): not the start of a live Shade object; returning NULL",
+                  p);
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t old_size = object_usable_size(s);
+  if (s->state == SPAN_LARGE && size <= s->pages * PAGE_SIZE) {
+    if (size > s->large_requested) // grow in place; the new tail is zero already or is zeroed
+      memset((char *)p + old_size, 0, align_up(size, WORD_SIZE) - old_size);
+    s->large_requested = size > s->large_requested ? size : s->large_requested;
+    return p;
+  }
+  if (size <= old_size && s->state == SPAN_SMALL)
+    return p;
+  enum object_kind kind = (enum object_kind)s->kind;
+  const struct shade_type *type = s->state == SPAN_LARGE ? s->large_type
+                                  : kind == KIND_TYPED   ? s->types[index]
+                                                         : NULL;
+  void *q = allocate(size, kind, type, "shade_realloc");
+  if (q == NULL)
+    return NULL;
+  memcpy(q, p, old_size < size ? old_size : size);
+  if (!is_tiny_span(s))
+    shade_free(p);
+  return q;
+}

@@ -1,0 +1,67 @@
+// control.c: the public calls that steer the collector: collect, enable/disable, the percent,
+// roots, and statistics.
+#include "alloc/arena.h"
+#include "alloc/pageheap.h"
+#include "api/api_internal.h"
+#include "api/message.h"
+#include "gc/cycle.h"
+#include "gc/pacer.h"
+#include "gc/roots.h"
+#include "gc/sweep.h"
+
+_Atomic uint64_t api_freed_explicitly;
+
+SHADE_API void shade_collect(void) {
+  api_thread("shade_collect");
+  cycle_collect(COLLECT_EXPLICIT);
+}
+
+SHADE_API void shade_disable(void) {
+  api_thread("shade_disable");
+  atomic_fetch_add(&pacer.disable_depth, 1);
+}
+
+SHADE_API void shade_enable(void) {
+  api_thread("shade_enable");
+  if (atomic_fetch_sub(&pacer.disable_depth, 1) <= 0) {
+    atomic_fetch_add(&pacer.disable_depth, 1);
+    shade_message("shade: shade_enable: called more often than shade_disable; ignored");
+  }
+}
+
+SHADE_API int shade_set_gc_percent(int percent) {
+  api_thread("shade_set_gc_percent");
+  return pacer_set_percent(percent);
+}
+
+SHADE_API void shade_add_roots(void *lo, void *hi) {
+  api_thread("shade_add_roots");
+  if ((uintptr_t)lo < (uintptr_t)hi)
+    roots_add((uintptr_t)lo, (uintptr_t)hi);
+}
+
+SHADE_API void shade_remove_roots(void *lo, void *hi) {
+  api_thread("shade_remove_roots");
+  roots_remove((uintptr_t)lo, (uintptr_t)hi);
+}
+
+SHADE_API void shade_get_stats(struct shade_stats *out) {
+  *out = (struct shade_stats){0};
+  out->cycles = load_relaxed(&cycle_stats.cycles);
+  out->heap_live = load_relaxed(&pacer.heap_marked);
+  out->heap_goal = load_relaxed(&pacer.heap_goal);
+  out->heap_in_use = load_relaxed(&pacer.heap_in_use);
+  out->heap_mapped = arena_mapped_bytes();
+  out->heap_committed = pageheap_in_use_bytes();
+  out->total_allocated = load_relaxed(&pacer.total_allocated);
+  out->total_freed_explicitly = load_relaxed(&api_freed_explicitly);
+  out->pause_total_ns = load_relaxed(&cycle_stats.pause_total_ns);
+  out->pause_max_ns = load_relaxed(&cycle_stats.pause_max_ns);
+  out->last_pause_ns = load_relaxed(&cycle_stats.last_pause_ns);
+  out->mark_total_ns = load_relaxed(&cycle_stats.mark_total_ns);
+  threads_lock();
+  out->threads = threads_count();
+  threads_unlock();
+  out->markers = cycle_config.markers;
+  out->gc_percent = load_relaxed(&pacer.gc_percent);
+}

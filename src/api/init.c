@@ -1,0 +1,161 @@
+// init.c: start-up, thread registration, and fork.
+//
+// shade_init brings the layers up bottom to top (size classes, arena index, central lists,
+// threads, roots, the stop signal, the pacer) once; later calls return 0. A thread that calls
+// Shade before any initialisation initialises it and is registered. A thread that calls Shade
+// after initialisation without being registered is an error (reported, then abort()), unless
+// auto-registration is on.
+//
+// fork: before it, take every Shade lock in lock order, so the child inherits consistent lists;
+// in the child, re-create the locks and forget the threads that did not come along (keeping the
+// spans their caches held), and the marker pool (its threads are gone too).
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "alloc/arena.h"
+#include "alloc/large.h"
+#include "alloc/metadata.h"
+#include "alloc/pageheap.h"
+#include "api/api_internal.h"
+#include "api/message.h"
+#include "api/options.h"
+#include "gc/cycle.h"
+#include "gc/pacer.h"
+#include "gc/roots.h"
+#include "gc/stop_world.h"
+
+static pthread_mutex_t init_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool initialized;
+
+static void before_fork(void) {
+  if (!load_acquire(&initialized))
+    return;
+  cycle_lock();
+  threads_lock();
+  roots_lock();
+  central_lock_all();
+  large_lock();
+  pageheap_lock();
+  metadata_lock();
+}
+
+static void after_fork_parent(void) {
+  if (!load_acquire(&initialized))
+    return;
+  metadata_unlock();
+  pageheap_unlock();
+  large_unlock();
+  central_unlock_all();
+  roots_unlock();
+  threads_unlock();
+  cycle_unlock();
+}
+
+static void after_fork_child(void) {
+  if (!load_acquire(&initialized))
+    return;
+  metadata_after_fork_child();
+  pageheap_after_fork_child();
+  large_after_fork_child();
+  central_after_fork_child();
+  roots_after_fork_child();
+  cycle_after_fork_child();
+  mark_pool_after_fork_child();
+  threads_after_fork_child();
+}
+
+SHADE_API int shade_init(const struct shade_options *opts) {
+  if (load_acquire(&initialized))
+    return 0;
+  pthread_mutex_lock(&init_mutex);
+  if (load_relaxed(&initialized)) {
+    pthread_mutex_unlock(&init_mutex);
+    return 0;
+  }
+  struct shade_options o;
+  options_resolve(opts, &o);
+  shade_options_in_force = o;
+  size_classes_init();
+  arena_index_init();
+  central_init();
+  threads_init();
+  roots_init(!o.no_data_roots);
+  if (stop_world_init(o.suspend_signal) != 0) {
+    pthread_mutex_unlock(&init_mutex);
+    shade_message("shade: shade_init: cannot install a handler for signal %d", o.suspend_signal);
+    errno = EINVAL;
+    return -1;
+  }
+  pacer_init(o.gc_percent, o.min_heap_goal);
+  cycle_config.markers = (unsigned)o.markers;
+  cycle_config.trace = o.trace != 0;
+  cycle_config.verify = o.verify != 0;
+  cycle_init();
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  threads_register_current();
+  store_release(&initialized, true);
+  pthread_mutex_unlock(&init_mutex);
+  return 0;
+}
+
+struct shade_thread *api_thread_slow(const char *call) {
+  if (!load_acquire(&initialized)) {
+    shade_init(NULL);
+    return threads_register_current(); // documented: the caller before init is registered
+  }
+  if (shade_options_in_force.auto_register)
+    return threads_register_current();
+  shade_fatal("shade: %s: called from a thread that is not registered with Shade; register it "
+              "with shade_thread_register() or create it with shade_pthread_create() (or set "
+              "SHADE_AUTO_REGISTER=1)",
+              call);
+}
+
+SHADE_API int shade_thread_register(void) {
+  if (!load_acquire(&initialized) && shade_init(NULL) != 0)
+    return -1;
+  threads_register_current();
+  return 0;
+}
+
+SHADE_API int shade_thread_unregister(void) {
+  threads_unregister_current();
+  return 0;
+}
+
+SHADE_API int shade_thread_is_registered(void) { return current_thread != NULL; }
+
+struct start_request {
+  void *(*start_routine)(void *);
+  void *arg;
+};
+
+static void *start_registered(void *request_pointer) {
+  shade_thread_register();
+  struct start_request request = *(struct start_request *)request_pointer;
+  shade_free(request_pointer); // arg now lives on this registered thread's stack
+  void *result = request.start_routine(request.arg);
+  shade_thread_unregister();
+  return result;
+}
+
+SHADE_API int shade_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                                   void *(*start_routine)(void *), void *arg) {
+  // Uncollectable: until the new thread registers, this is the only root holding arg.
+  struct start_request *request = shade_malloc_uncollectable(sizeof *request);
+  if (request == NULL)
+    return EAGAIN;
+  request->start_routine = start_routine;
+  request->arg = arg;
+  int error = pthread_create(thread, attr, start_registered, request);
+  if (error != 0)
+    shade_free(request);
+  return error;
+}
+
+SHADE_API void shade_safepoint(void) {
+  struct shade_thread *t = current_thread;
+  if (t)
+    stop_world_safepoint(t);
+}

@@ -1,0 +1,139 @@
+// cycle.c: the collection cycle, as a sequence of phases (DESIGN.md section 6):
+//
+//   off --trigger--> sweep termination: finish sweeping the last cycle's spans (mutators run),
+//                    list the data segments, lock the registry and roots, stop the world,
+//                    take every span back from the thread caches
+//       --> mark: grey the roots, drain the worklists on the collecting thread and the helper
+//                 pool in parallel (world stopped), verify if asked
+//       --> mark termination: free unmarked large objects, make every small span unswept
+//                 (sweepgen += 2), set the next heap goal, start the world
+//       --> off: spans are swept lazily as threads need them, or at the next sweep termination.
+//
+// Invariants: only one cycle runs at a time (gc_mutex); every span is swept before marking
+// starts; no thread is stopped inside an allocator critical section; no C library allocation
+// happens while the world is stopped (the collector uses metadata memory only).
+#define _GNU_SOURCE
+#include "gc/cycle.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "alloc/arena.h"
+#include "alloc/pageheap.h"
+#include "api/message.h"
+#include "gc/mark.h"
+#include "gc/pacer.h"
+#include "gc/roots.h"
+#include "gc/stop_world.h"
+#include "gc/sweep.h"
+#include "gc/verify.h"
+#include "alloc/large.h"
+
+struct cycle_stats cycle_stats;
+struct cycle_config cycle_config;
+static pthread_mutex_t gc_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t start_time_ns;
+static uint64_t gc_time_total_ns;
+
+uint64_t cycle_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cycle_init(void) { start_time_ns = cycle_now_ns(); }
+void cycle_lock(void) { pthread_mutex_lock(&gc_mutex); }
+void cycle_unlock(void) { pthread_mutex_unlock(&gc_mutex); }
+void cycle_after_fork_child(void) { pthread_mutex_init(&gc_mutex, NULL); }
+
+static void record_pause(uint64_t pause_ns, uint64_t mark_ns) {
+  atomic_fetch_add(&cycle_stats.pause_total_ns, pause_ns);
+  atomic_fetch_add(&cycle_stats.mark_total_ns, mark_ns);
+  store_relaxed(&cycle_stats.last_pause_ns, pause_ns);
+  if (pause_ns > load_relaxed(&cycle_stats.pause_max_ns))
+    store_relaxed(&cycle_stats.pause_max_ns, pause_ns);
+}
+
+static void trace_line(uint64_t cycle, uint64_t begin, uint64_t stopped, uint64_t marked_at,
+                       uint64_t end, uint64_t heap_before, uint64_t marked, unsigned threads) {
+  const double ms = 1e6, mb = 1048576.0;
+  double elapsed = (double)(end - start_time_ns);
+  shade_message("gc %llu @%.3fs %.0f%%: %.3f+%.3f+%.3f ms clock, %.1f->%.1f->%.1f MB, "
+                "%.1f MB goal, %.1f MB mapped, %u threads, %u markers",
+                (unsigned long long)cycle, elapsed / 1e9,
+                elapsed > 0 ? 100.0 * (double)gc_time_total_ns / elapsed : 0.0,
+                (double)(stopped - begin) / ms, (double)(marked_at - stopped) / ms,
+                (double)(end - marked_at) / ms, (double)heap_before / mb, (double)marked / mb,
+                (double)marked / mb, (double)load_relaxed(&pacer.heap_goal) / mb,
+                (double)arena_mapped_bytes() / mb, threads, cycle_config.markers);
+}
+
+static SHADE_NOINLINE void mark_world(struct shade_thread *self, uint64_t *marked) {
+  jmp_buf registers; // the collector's own callee-saved registers, on its scanned stack
+  setjmp(registers);
+  uintptr_t stack_pointer = (uintptr_t)&registers;
+  struct marker m;
+  marker_begin(&m, false);
+  roots_mark(&m, self, stack_pointer);
+  unsigned helpers = cycle_config.markers > 1 ? cycle_config.markers - 1 : 0;
+  if (helpers)
+    mark_drain_parallel(&m, helpers, marked);
+  else {
+    worklist_begin(1);
+    mark_drain(&m);
+    *marked = m.marked_bytes;
+  }
+  marker_end(&m);
+  if (cycle_config.verify)
+    verify_marking(self, stack_pointer);
+  __asm__ volatile("" : : "r"(&registers) : "memory");
+}
+
+void cycle_collect(enum collect_reason reason) {
+  struct shade_thread *self = current_thread;
+  pthread_mutex_lock(&gc_mutex);
+  if (reason == COLLECT_TRIGGERED && !pacer_should_collect()) {
+    pthread_mutex_unlock(&gc_mutex); // another thread collected while we waited
+    return;
+  }
+  uint64_t begin = cycle_now_ns();
+  uint64_t heap_before = load_relaxed(&pacer.heap_in_use);
+  store_relaxed(&cycle_stats.phase, PHASE_SWEEP_TERMINATION);
+  central_sweep_all();
+  roots_prepare();
+  if (cycle_config.markers > 1)
+    mark_pool_prepare(cycle_config.markers - 1);
+  threads_lock();
+  roots_lock();
+  uint64_t stop_begin = cycle_now_ns();
+  stop_world(self);
+  unsigned threads = threads_count();
+  for (struct shade_thread *t = threads_first(); t; t = t->next)
+    thread_cache_flush(t);
+  uint64_t stopped = cycle_now_ns();
+
+  store_relaxed(&cycle_stats.phase, PHASE_MARK);
+  uint64_t marked = 0;
+  mark_world(self, &marked);
+  uint64_t marked_at = cycle_now_ns();
+
+  store_relaxed(&cycle_stats.phase, PHASE_MARK_TERMINATION);
+  sweep_large_objects();
+  central_mark_all_unswept();
+  atomic_fetch_add(&heap_sweepgen, 2);
+  pacer_end_cycle(marked);
+  uint64_t cycle = atomic_fetch_add(&cycle_stats.cycles, 1) + 1;
+  start_world();
+  uint64_t end = cycle_now_ns();
+  roots_unlock();
+  threads_unlock();
+  store_relaxed(&cycle_stats.phase, PHASE_OFF);
+
+  record_pause(end - stop_begin, marked_at - stopped);
+  gc_time_total_ns += end - begin;
+  if (cycle_config.trace)
+    trace_line(cycle, begin, stopped, marked_at, end, heap_before, marked, threads);
+  pthread_mutex_unlock(&gc_mutex);
+}

@@ -1,0 +1,33 @@
+// mark.h: the tri-color marking engine shared by every driver (stop-the-world now; incremental
+// and concurrent later). White = mark bit clear; grey = mark bit set and the object's range is on
+// a worklist; black = mark bit set and scanned. Worklists are explicit, so marking depth never
+// grows the C stack.
+#ifndef SHADE_GC_MARK_H
+#define SHADE_GC_MARK_H
+#include "alloc/span.h"
+#include "gc/worklist.h"
+
+struct marker {
+  struct worklist work;
+  bool checking;         // the verifier: use check_bits instead of mark_bits
+  uint64_t marked_bytes; // bytes of objects this marker turned grey
+  uint64_t marked_objects;
+};
+
+void marker_begin(struct marker *m, bool checking);
+void marker_end(struct marker *m);
+
+// Roots: every aligned word of [lo, hi) that points into an object marks it; a word that points
+// just past the end of an object marks that object too (a one-past-the-end pointer).
+void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi);
+// Mark an object and its contents as reachable (uncollectable objects).
+void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index);
+// Scan grey objects until this marker and all its peers run out of work.
+void mark_drain(struct marker *m);
+// Drain with `helpers` extra threads (a pool kept between cycles). m is the caller's marker.
+void mark_drain_parallel(struct marker *m, unsigned helpers, uint64_t *marked_bytes);
+// Start the helper threads before the world stops (thread creation may call malloc).
+void mark_pool_prepare(unsigned helpers);
+void mark_pool_after_fork_child(void);
+
+#endif

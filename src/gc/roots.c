@@ -1,0 +1,121 @@
+// roots.c: the root set, scanned conservatively with the world stopped.
+//
+//   1. registered threads: [saved stack pointer, stack top) (registers were spilled there when
+//      the thread parked) and the thread-local storage blocks recorded at registration;
+//   2. writable PT_LOAD segments (data, bss) of the program and every loaded shared library,
+//      listed by roots_prepare before the world stops; Shade's own segments are skipped;
+//   3. user ranges from shade_add_roots;
+//   4. uncollectable objects, small and large: marked and scanned whatever points to them.
+// Root words that point one past the end of an object keep it (mark_root_range).
+#define _GNU_SOURCE
+#include "gc/roots.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "alloc/large.h"
+#include "alloc/metadata.h"
+#include "api/message.h"
+
+#define MAX_SEGMENTS 1024
+#define MAX_USER_ROOTS 4096
+
+struct range {
+  uintptr_t lo, hi;
+};
+
+static pthread_mutex_t roots_mutex = PTHREAD_MUTEX_INITIALIZER;
+static bool scan_data;
+static struct range segments[MAX_SEGMENTS];
+static unsigned segment_count;
+static struct range *user_roots;
+static unsigned user_root_count;
+
+void roots_lock(void) { pthread_mutex_lock(&roots_mutex); }
+void roots_unlock(void) { pthread_mutex_unlock(&roots_mutex); }
+void roots_after_fork_child(void) { pthread_mutex_init(&roots_mutex, NULL); }
+
+void roots_init(bool scan_data_segments) {
+  scan_data = scan_data_segments;
+  user_roots = metadata_alloc(MAX_USER_ROOTS * sizeof(struct range));
+}
+
+static int own_marker; // its address identifies Shade's own object
+
+static int list_segments(struct dl_phdr_info *info, size_t size, void *unused) {
+  (void)size;
+  (void)unused;
+  bool own = false;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && (uintptr_t)&own_marker - lo < ph->p_memsz)
+      own = true;
+  }
+  if (own)
+    return 0; // our globals hold no pointers to objects, only to metadata
+  for (int i = 0; i < info->dlpi_phnum && segment_count < MAX_SEGMENTS; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+      continue;
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    segments[segment_count++] = (struct range){lo, lo + ph->p_memsz};
+  }
+  return 0;
+}
+
+void roots_prepare(void) {
+  segment_count = 0;
+  if (scan_data)
+    dl_iterate_phdr(list_segments, NULL);
+}
+
+void roots_add(uintptr_t lo, uintptr_t hi) {
+  pthread_mutex_lock(&roots_mutex);
+  if (user_root_count < MAX_USER_ROOTS)
+    user_roots[user_root_count++] = (struct range){lo, hi};
+  pthread_mutex_unlock(&roots_mutex);
+}
+
+void roots_remove(uintptr_t lo, uintptr_t hi) {
+  pthread_mutex_lock(&roots_mutex);
+  for (unsigned i = 0; i < user_root_count; i++) {
+    if (user_roots[i].lo == lo && user_roots[i].hi == hi) {
+      user_roots[i] = user_roots[--user_root_count];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&roots_mutex);
+}
+
+static void mark_uncollectable_span(struct span *s, void *context) {
+  struct marker *m = context;
+  for (uint32_t i = 0; i < s->object_count; i++)
+    if (span_object_is_allocated(s, i))
+      mark_object_and_scan(m, s, i);
+}
+
+static void mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack_pointer) {
+  if (stack_pointer >= t->stack_low && stack_pointer <= t->stack_high)
+    mark_root_range(m, stack_pointer, t->stack_high);
+  else // stopped on an alternate signal stack: its own stack's extent is unknown
+    shade_message("shade: collection: thread %lu stopped outside its stack (sigaltstack?); "
+                  "its stack is not scanned", (unsigned long)t->pthread);
+  for (unsigned i = 0; i < t->tls_range_count; i++)
+    mark_root_range(m, t->tls_ranges[i][0], t->tls_ranges[i][1]);
+}
+
+void roots_mark(struct marker *m, struct shade_thread *self, uintptr_t self_stack_pointer) {
+  for (struct shade_thread *t = threads_first(); t; t = t->next)
+    mark_thread(m, t, t == self ? self_stack_pointer : t->stack_pointer);
+  for (unsigned i = 0; i < segment_count; i++)
+    mark_root_range(m, segments[i].lo, segments[i].hi);
+  for (unsigned i = 0; i < user_root_count; i++)
+    mark_root_range(m, user_roots[i].lo, user_roots[i].hi);
+  for (unsigned c = 1; c < SIZE_CLASS_COUNT; c++)
+    central_for_each_span(span_class_of(c, KIND_UNCOLLECTABLE), mark_uncollectable_span, m);
+  for (struct span *s = large_first(); s; s = s->next)
+    if (s->kind == KIND_UNCOLLECTABLE && span_object_is_allocated(s, 0))
+      mark_object_and_scan(m, s, 0);
+}

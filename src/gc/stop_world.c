@@ -1,0 +1,118 @@
+// stop_world.c: stopping the world with signals (as bdwgc does on Linux).
+//
+// world_epoch is even while the world runs and odd while it is stopped or stopping. To stop,
+// the collector makes it odd and sends the suspend signal to every other registered thread. The
+// handler (or, for a thread in an allocator critical section, the end of that section; or
+// shade_safepoint) parks the thread: it spills its registers onto its stack with setjmp, records
+// its stack pointer, records the epoch it acknowledges in parked_epoch (so a thread acknowledges a
+// stop exactly once however many ways it reaches a park), posts the acknowledgement semaphore and
+// waits on a futex until the epoch changes. Signals interrupt blocking system calls, so threads
+// blocked in read() or nanosleep() stop too; SA_RESTART resumes the call.
+#define _GNU_SOURCE
+#include "gc/stop_world.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <semaphore.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/message.h"
+
+static _Atomic uint32_t world_epoch;
+static sem_t acknowledgements;
+static int suspend_signal;
+
+int stop_world_signal(void) { return suspend_signal; }
+bool world_is_stopping(void) { return load_acquire(&world_epoch) & 1; }
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t value) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+static SHADE_NOINLINE void park(struct shade_thread *t) {
+  uint32_t epoch = load_acquire(&world_epoch);
+  if (!(epoch & 1) || load_relaxed(&t->parked_epoch) == epoch)
+    return;
+  jmp_buf registers; // callee-saved registers land here, inside the scanned stack
+  setjmp(registers);
+  t->stack_pointer = (uintptr_t)&registers;
+  store_relaxed(&t->parked_epoch, epoch);
+  sem_post(&acknowledgements); // release: our stack writes happen before the collector reads
+  while (load_acquire(&world_epoch) == epoch)
+    futex_wait(&world_epoch, epoch);
+  __asm__ volatile("" : : "r"(&registers) : "memory");
+}
+
+static void suspend_handler(int signal_number, siginfo_t *info, void *context) {
+  (void)signal_number;
+  (void)info;
+  (void)context; // the interrupted registers: on this stack, above our frame, so scanned
+  int saved_errno = errno;
+  struct shade_thread *t = current_thread;
+  if (t != NULL) {
+    if (t->in_critical)
+      t->stop_pending = 1;
+    else
+      park(t);
+  }
+  errno = saved_errno;
+}
+
+void stop_world_park_pending(struct shade_thread *t) {
+  t->stop_pending = 0;
+  park(t);
+}
+
+void stop_world_safepoint(struct shade_thread *t) {
+  if (SHADE_UNLIKELY(load_relaxed(&world_epoch) & 1) && !t->in_critical)
+    park(t);
+}
+
+int stop_world_init(int signal_number) {
+  suspend_signal = signal_number;
+  sem_init(&acknowledgements, 0, 0);
+  struct sigaction action = {0};
+  action.sa_sigaction = suspend_handler;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  return sigaction(signal_number, &action, NULL);
+}
+
+void stop_world(struct shade_thread *self) {
+  atomic_fetch_add(&world_epoch, 1); // odd: stopping
+  unsigned expected = 0;
+  for (struct shade_thread *t = threads_first(); t; t = t->next) {
+    if (t == self)
+      continue;
+    int error = pthread_kill(t->pthread, suspend_signal);
+    if (error == 0)
+      expected++;
+    else
+      shade_message("shade: cannot stop thread %lu for a collection: error %d; its stack is "
+                    "not scanned", (unsigned long)t->pthread, error);
+  }
+  for (unsigned received = 0; received < expected;) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    if (sem_timedwait(&acknowledgements, &deadline) == 0)
+      received++;
+    else if (errno == ETIMEDOUT)
+      shade_message("shade: still waiting for %u of %u threads to stop for a collection "
+                    "(is a thread blocking signal %d?)", expected - received, expected,
+                    suspend_signal);
+  }
+}
+
+void start_world(void) {
+  atomic_fetch_add_explicit(&world_epoch, 1, memory_order_release); // even: running
+  futex_wake_all(&world_epoch);
+}

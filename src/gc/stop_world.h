@@ -1,0 +1,17 @@
+// stop_world.h: stopping every registered thread but the caller, and starting them again.
+#ifndef SHADE_GC_STOP_WORLD_H
+#define SHADE_GC_STOP_WORLD_H
+#include "gc/threads.h"
+
+// Install the suspend signal handler. 0 or -1 (the signal number is not usable).
+int stop_world_init(int suspend_signal);
+// Caller holds the registry lock and is `self` (registered, or NULL for an unregistered caller).
+// Returns when every other registered thread has saved its registers and parked.
+void stop_world(struct shade_thread *self);
+void start_world(void);
+bool world_is_stopping(void);
+// Park the calling thread if a stop is in progress (shade_safepoint).
+void stop_world_safepoint(struct shade_thread *t);
+int stop_world_signal(void);
+
+#endif

@@ -1,0 +1,147 @@
+// threads.c: the registry of threads whose stacks, registers and thread-local variables are
+// roots. A registered thread has a record in metadata memory linked into one list under
+// registry_mutex; a pthread key's destructor unregisters a thread that exits without doing so.
+//
+// Stack bounds come from pthread_getattr_np at registration. Thread-local storage blocks of the
+// modules loaded at that time come from dl_iterate_phdr (dlpi_tls_data is the calling thread's
+// block), so each thread records its own TLS ranges when it registers.
+#define _GNU_SOURCE
+#include "gc/threads.h"
+
+#include <errno.h>
+#include <link.h>
+#include <string.h>
+
+#include "alloc/metadata.h"
+#include "api/message.h"
+#include "gc/pacer.h"
+
+struct span empty_span; // object_count 0, alloc_cache 0: every take from it fails
+__thread struct shade_thread *current_thread __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct shade_thread *registry;
+static unsigned registry_count;
+static pthread_key_t exit_key;
+
+void threads_lock(void) { pthread_mutex_lock(&registry_mutex); }
+void threads_unlock(void) { pthread_mutex_unlock(&registry_mutex); }
+struct shade_thread *threads_first(void) { return registry; }
+unsigned threads_count(void) { return registry_count; }
+
+static void unregister_at_exit(void *record) {
+  if (current_thread == record)
+    threads_unregister_current();
+}
+
+void threads_init(void) { pthread_key_create(&exit_key, unregister_at_exit); }
+
+static int record_tls_range(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  struct shade_thread *t = data;
+  if (info->dlpi_tls_data == NULL || t->tls_range_count == MAX_TLS_RANGES)
+    return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_TLS && ph->p_memsz > 0) {
+      uintptr_t start = (uintptr_t)info->dlpi_tls_data;
+      t->tls_ranges[t->tls_range_count][0] = start;
+      t->tls_ranges[t->tls_range_count][1] = start + ph->p_memsz;
+      t->tls_range_count++;
+    }
+  }
+  return 0;
+}
+
+static void find_stack_bounds(struct shade_thread *t) {
+  pthread_attr_t attr;
+  void *stack_address = NULL;
+  size_t stack_size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &stack_address, &stack_size);
+    pthread_attr_destroy(&attr);
+  }
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (stack_address == NULL) { // unknown: assume 8 MiB above... below the current frame
+    stack_size = (size_t)8 << 20;
+    stack_address = (void *)(here - stack_size / 2);
+  }
+  t->stack_low = (uintptr_t)stack_address;
+  t->stack_high = (uintptr_t)stack_address + stack_size;
+}
+
+struct shade_thread *threads_register_current(void) {
+  if (current_thread)
+    return current_thread;
+  struct shade_thread *t = metadata_alloc(sizeof *t);
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    t->cache.spans[i] = &empty_span;
+  t->pthread = pthread_self();
+  find_stack_bounds(t);
+  dl_iterate_phdr(record_tls_range, t);
+  pthread_mutex_lock(&registry_mutex);
+  t->next = registry;
+  if (registry)
+    registry->prev = t;
+  registry = t;
+  registry_count++;
+  current_thread = t;
+  pthread_mutex_unlock(&registry_mutex);
+  pthread_setspecific(exit_key, t);
+  return t;
+}
+
+void thread_cache_flush(struct shade_thread *t) {
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
+    struct span *s = t->cache.spans[i];
+    if (s != &empty_span) {
+      pacer_note_unused((uint64_t)span_count_free(s) * s->object_size);
+      central_release(s);
+      t->cache.spans[i] = &empty_span;
+    }
+  }
+  t->cache.tiny_block = 0;
+  t->cache.tiny_offset = 0;
+}
+
+void threads_unregister_current(void) {
+  struct shade_thread *t = current_thread;
+  if (t == NULL)
+    return;
+  critical_enter(t);
+  thread_cache_flush(t);
+  critical_leave(t);
+  pthread_mutex_lock(&registry_mutex);
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    registry = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  registry_count--;
+  current_thread = NULL;
+  pthread_mutex_unlock(&registry_mutex);
+  pthread_setspecific(exit_key, NULL);
+  metadata_free(t, sizeof *t);
+}
+
+// In the child of fork only the forking thread exists: drop every other record, keeping the spans
+// their caches held.
+void threads_after_fork_child(void) {
+  pthread_mutex_init(&registry_mutex, NULL);
+  struct shade_thread *t = registry;
+  while (t) {
+    struct shade_thread *next = t->next;
+    if (t != current_thread) {
+      thread_cache_flush(t);
+      metadata_free(t, sizeof *t);
+    }
+    t = next;
+  }
+  registry = current_thread;
+  registry_count = current_thread ? 1 : 0;
+  if (current_thread) {
+    current_thread->next = current_thread->prev = NULL;
+    current_thread->pthread = pthread_self();
+  }
+}

@@ -1,0 +1,133 @@
+// worklist.c: the shared list of full work buffers and the termination protocol (worklist.h).
+#include "gc/worklist.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "alloc/metadata.h"
+
+static pthread_mutex_t shared_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t shared_cond = PTHREAD_COND_INITIALIZER;
+static struct workbuf *shared_full;  // buffers with work
+static struct workbuf *shared_empty; // recycled buffers
+static unsigned worker_count, idle_count;
+static _Atomic unsigned idle_hint;
+static bool finished;
+
+static struct workbuf *take_empty(void) {
+  pthread_mutex_lock(&shared_mutex);
+  struct workbuf *b = shared_empty;
+  if (b)
+    shared_empty = b->next;
+  pthread_mutex_unlock(&shared_mutex);
+  if (b == NULL)
+    b = metadata_alloc(sizeof *b);
+  b->count = 0;
+  b->next = NULL;
+  return b;
+}
+
+static void give_empty_locked(struct workbuf *b) {
+  b->next = shared_empty;
+  shared_empty = b;
+}
+
+static void publish(struct workbuf *b) {
+  pthread_mutex_lock(&shared_mutex);
+  b->next = shared_full;
+  shared_full = b;
+  if (idle_count > 0)
+    pthread_cond_signal(&shared_cond);
+  pthread_mutex_unlock(&shared_mutex);
+}
+
+void worklist_begin(unsigned workers) {
+  pthread_mutex_lock(&shared_mutex);
+  worker_count = workers;
+  idle_count = 0;
+  store_relaxed(&idle_hint, 0);
+  finished = false;
+  pthread_mutex_unlock(&shared_mutex);
+}
+
+unsigned worklist_idle_workers(void) { return load_relaxed(&idle_hint); }
+
+void worklist_init_local(struct worklist *w) {
+  w->current = take_empty();
+  w->spare = take_empty();
+  w->pops_since_share = 0;
+}
+
+void worklist_release_local(struct worklist *w) {
+  pthread_mutex_lock(&shared_mutex);
+  give_empty_locked(w->current);
+  give_empty_locked(w->spare);
+  pthread_mutex_unlock(&shared_mutex);
+  w->current = w->spare = NULL;
+}
+
+void worklist_push_slow(struct worklist *w, struct work_item item) {
+  if (w->spare->count == 0) {
+    struct workbuf *t = w->current;
+    w->current = w->spare;
+    w->spare = t;
+  } else {
+    publish(w->current);
+    w->current = take_empty();
+  }
+  w->current->items[w->current->count++] = item;
+}
+
+void worklist_share(struct worklist *w) {
+  struct workbuf *b = w->current;
+  if (b->count < 2) {
+    if (w->spare->count == 0)
+      return;
+    publish(w->spare); // a whole spare buffer of work
+    w->spare = take_empty();
+    return;
+  }
+  struct workbuf *half = take_empty();
+  uint32_t give = b->count / 2;
+  memcpy(half->items, b->items, give * sizeof(struct work_item)); // the oldest, widest items
+  memmove(b->items, b->items + give, (b->count - give) * sizeof(struct work_item));
+  b->count -= give;
+  half->count = give;
+  publish(half);
+}
+
+bool worklist_pop_slow(struct worklist *w, struct work_item *item) {
+  if (w->spare->count > 0) {
+    struct workbuf *t = w->current;
+    w->current = w->spare;
+    w->spare = t;
+    *item = w->current->items[--w->current->count];
+    return true;
+  }
+  pthread_mutex_lock(&shared_mutex);
+  while (shared_full == NULL && !finished) {
+    idle_count++;
+    store_relaxed(&idle_hint, idle_count);
+    if (idle_count == worker_count) {
+      finished = true;
+      pthread_cond_broadcast(&shared_cond);
+      break;
+    }
+    pthread_cond_wait(&shared_cond, &shared_mutex);
+    if (!finished) {
+      idle_count--;
+      store_relaxed(&idle_hint, idle_count);
+    }
+  }
+  if (shared_full == NULL) { // finished
+    pthread_mutex_unlock(&shared_mutex);
+    return false;
+  }
+  struct workbuf *b = shared_full;
+  shared_full = b->next;
+  give_empty_locked(w->current);
+  pthread_mutex_unlock(&shared_mutex);
+  w->current = b;
+  *item = b->items[--b->count];
+  return true;
+}

@@ -1,0 +1,56 @@
+// worklist.h: grey objects waiting to be scanned, as (start, end) ranges in work buffers.
+//
+// Each marking thread owns two buffers (current and spare, as Go's gcWork does) and pushes and
+// pops without synchronisation. A full buffer goes to the shared list; an empty thread takes one
+// from there. When a thread has more than one buffer's worth of local work and others are idle,
+// it gives half away (work sharing keeps all markers busy on wide graphs). Marking terminates when
+// every marker is idle and the shared list is empty.
+#ifndef SHADE_GC_WORKLIST_H
+#define SHADE_GC_WORKLIST_H
+#include "base.h"
+
+#define WORKBUF_ITEMS 254
+
+struct work_item {
+  uintptr_t start, end;
+};
+
+struct workbuf {
+  struct workbuf *next;
+  uint32_t count;
+  struct work_item items[WORKBUF_ITEMS];
+};
+
+struct worklist {
+  struct workbuf *current, *spare;
+  uint64_t pops_since_share;
+};
+
+void worklist_init_local(struct worklist *w);
+void worklist_release_local(struct worklist *w);
+// Start a marking phase with `workers` threads taking part.
+void worklist_begin(unsigned workers);
+void worklist_push_slow(struct worklist *w, struct work_item item);
+bool worklist_pop_slow(struct worklist *w, struct work_item *item); // false: marking is over
+void worklist_share(struct worklist *w);
+unsigned worklist_idle_workers(void);
+
+static inline void worklist_push(struct worklist *w, uintptr_t start, uintptr_t end) {
+  struct workbuf *b = w->current;
+  if (SHADE_LIKELY(b->count < WORKBUF_ITEMS)) {
+    b->items[b->count++] = (struct work_item){start, end};
+    return;
+  }
+  worklist_push_slow(w, (struct work_item){start, end});
+}
+
+static inline bool worklist_pop(struct worklist *w, struct work_item *item) {
+  struct workbuf *b = w->current;
+  if (SHADE_LIKELY(b->count > 0)) {
+    *item = b->items[--b->count];
+    return true;
+  }
+  return worklist_pop_slow(w, item);
+}
+
+#endif

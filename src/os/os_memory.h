@@ -1,0 +1,15 @@
+// os_memory.h: the only place Shade talks to the OS about memory (mmap, munmap, madvise).
+#ifndef SHADE_OS_MEMORY_H
+#define SHADE_OS_MEMORY_H
+#include <stddef.h>
+
+// Reserve size bytes aligned to alignment (a power of two), readable and writable, zero-filled
+// on first touch, not committed until touched. NULL when the OS refuses.
+void *os_reserve_aligned(size_t size, size_t alignment);
+// Plain anonymous mapping for metadata. NULL when the OS refuses.
+void *os_map(size_t size);
+void os_unmap(void *p, size_t size);
+// Give the physical pages back; the range stays mapped and reads as zero afterwards.
+void os_release(void *p, size_t size);
+
+#endif
