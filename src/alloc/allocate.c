@@ -61,8 +61,8 @@ static void *allocate_large(struct shade_thread *t, size_t size, enum object_kin
 }
 
 // Give the cache's span of this class back and take one with room. false: out of memory.
+// Called inside a critical section.
 static bool refill(struct shade_thread *t, unsigned span_class) {
-  critical_enter(t);
   struct span *old = t->cache.spans[span_class];
   if (old != &empty_span) {
     pacer_note_unused((uint64_t)span_count_free(old) * old->object_size);
@@ -74,8 +74,14 @@ static bool refill(struct shade_thread *t, unsigned span_class) {
     t->cache.spans[span_class] = s;
     pacer_note_allocation((uint64_t)span_count_free(s) * s->object_size);
   }
-  critical_leave(t);
   return s != NULL;
+}
+
+static void *take_slot(struct span *s) {
+  void *p = span_take_fast(s);
+  if (p == NULL && s != &empty_span)
+    p = span_take_slow(s);
+  return p;
 }
 
 void *allocate_slow(struct shade_thread *t, size_t size, enum object_kind kind,
@@ -83,27 +89,38 @@ void *allocate_slow(struct shade_thread *t, size_t size, enum object_kind kind,
   if (size > MAX_SMALL_SIZE)
     return allocate_large(t, size, kind, type);
   unsigned span_class = span_class_of(size_class_of(size), kind);
-  struct span *s = t->cache.spans[span_class];
-  void *p = span_take_fast(s);
-  if (p == NULL && s != &empty_span)
-    p = span_take_slow(s);
-  for (int attempt = 0; p == NULL; attempt++) {
-    if (pacer_should_collect())
-      cycle_collect(COLLECT_TRIGGERED);
-    if (!refill(t, span_class)) {
-      if (attempt > 0)
-        return allocate_out_of_memory(size);
-      cycle_collect(COLLECT_EXPLICIT);
-      continue;
+  bool collected = false, out_of_memory_once = false;
+  for (;;) {
+    critical_enter(t);
+    struct span *s = t->cache.spans[span_class];
+    void *p = take_slot(s);
+    bool want_collection = p == NULL && !collected && pacer_should_collect();
+    bool refilled = false;
+    if (p == NULL && !want_collection) {
+      refilled = refill(t, span_class);
+      if (refilled) {
+        s = t->cache.spans[span_class];
+        p = take_slot(s);
+      }
     }
-    s = t->cache.spans[span_class];
-    p = span_take_fast(s);
-    if (p == NULL)
-      p = span_take_slow(s);
+    bool zero = p != NULL && kind != KIND_ATOMIC && s->needs_zeroing;
+    uint32_t object_size = s->object_size;
+    if (p != NULL && kind == KIND_TYPED)
+      s->types[span_object_index(s, (uintptr_t)p)] = type;
+    critical_leave(t);
+    if (p != NULL) {
+      if (zero)
+        zero_object(p, object_size);
+      return p;
+    }
+    if (want_collection) {
+      collected = true;
+      cycle_collect(COLLECT_TRIGGERED);
+    } else if (!refilled) {
+      if (out_of_memory_once)
+        return allocate_out_of_memory(size);
+      out_of_memory_once = true; // the OS said no: free what we can and try once more
+      cycle_collect(COLLECT_EXPLICIT);
+    }
   }
-  if (kind != KIND_ATOMIC && s->needs_zeroing)
-    zero_object(p, s->object_size);
-  if (kind == KIND_TYPED)
-    s->types[span_object_index(s, (uintptr_t)p)] = type;
-  return p;
 }

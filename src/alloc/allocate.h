@@ -1,6 +1,11 @@
 // allocate.h: the allocation fast path. A thread takes the next free slot of the span its cache
 // holds for the object's span class: a ctz on a cached bitmap word, no lock, no atomic. Anything
 // else (a used-up span, a large object, an unregistered thread) goes to allocate_slow.
+//
+// Taking the slot is a critical section (threads.h): the collector takes spans back from every
+// cache while the world is stopped, so a thread must never stop between reading its cached span
+// and advancing its freeindex. Zeroing comes after: by then the slot is allocated and its address
+// is in a register, so a collection in between keeps the object.
 #ifndef SHADE_ALLOC_ALLOCATE_H
 #define SHADE_ALLOC_ALLOCATE_H
 #include <string.h>
@@ -22,10 +27,14 @@ static inline void zero_object(void *p, size_t size) {
 }
 
 static inline void *allocate_small_fast(struct shade_thread *t, size_t size, enum object_kind kind) {
+  critical_enter(t);
   struct span *s = t->cache.spans[span_class_of(size_class_of(size), kind)];
   void *p = span_take_fast(s);
-  if (SHADE_LIKELY(p != NULL) && kind != KIND_ATOMIC && s->needs_zeroing)
-    zero_object(p, s->object_size);
+  bool zero = kind != KIND_ATOMIC && s->needs_zeroing;
+  uint32_t object_size = s->object_size;
+  critical_leave(t);
+  if (SHADE_LIKELY(p != NULL) && zero)
+    zero_object(p, object_size);
   return p;
 }
 

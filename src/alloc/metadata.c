@@ -1,5 +1,6 @@
 // metadata.c: a bump allocator over 1 MiB OS chunks with exact-size free lists (sizes are
-// rounded to 16 bytes; bitmaps and span records come in a handful of sizes). One mutex.
+// rounded to 16 bytes; bitmaps and span records come in a handful of sizes; blocks whose size is a
+// multiple of 64 start on a cache line). One mutex.
 #include "alloc/metadata.h"
 
 #include <pthread.h>
@@ -48,6 +49,11 @@ void *metadata_alloc(size_t size) {
     }
     bump_next = chunk;
     bump_end = chunk + CHUNK_SIZE;
+  }
+  if (size % 64 == 0) { // cache-line-sized records start on a cache line
+    char *aligned = (char *)align_up((uintptr_t)bump_next, 64);
+    if ((size_t)(bump_end - aligned) >= size)
+      bump_next = aligned;
   }
   result = bump_next; // fresh mapping memory is already zero
   bump_next += size;

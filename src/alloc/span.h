@@ -1,12 +1,14 @@
 // span.h: a span is a run of pages holding objects of one size class and one kind, or one large
 // object. Its metadata lives off to the side, so object memory is all payload.
 //
-// Allocation state, per object, is kept in side bitmaps:
+// Allocation state, per object, is kept in side tables:
 //   allocated(i)  <=>  i < freeindex  ||  alloc_bits[i]         (and not freed_bits[i])
 // The owning thread cache hands out slots at and above freeindex whose alloc bit is clear,
 // scanning a bitmap word at a time (alloc_cache holds the complement of the current word, shifted
-// so that bit 0 is slot freeindex); no bit is written on allocation. Sweeping makes the mark bits
-// the new alloc bits and clears the marks ("sweep-free allocation"): no free list is ever built.
+// so that bit 0 is slot freeindex); no bit is written on allocation. Marks are one byte per object
+// (mark_bytes), so parallel markers mark with a plain store instead of an atomic read-modify-write
+// (two markers racing for one object may both scan it; nothing is lost). Sweeping packs the mark
+// bytes into the new alloc bits and clears them ("sweep-free allocation"): no free list is built.
 //
 // Sweep generations (heap_sweepgen advances by 2 at the end of every marking):
 //   sweepgen == heap_sweepgen - 2   marked by the last cycle, needs sweeping
@@ -29,31 +31,32 @@ enum object_kind {
 enum span_state { SPAN_FREE, SPAN_SMALL, SPAN_LARGE };
 
 struct span {
+  // First cache line: what marking and the allocation fast path read.
   uintptr_t base;
-  size_t pages;
-  uint32_t object_size;   // for large spans: the usable size (pages * PAGE_SIZE)
+  _Atomic(uint8_t) *mark_bytes;    // object_count bytes (rounded up to 64), 1 = marked
+  uint64_t *alloc_bits;
+  _Atomic(uint64_t) *freed_bits;   // lazily allocated by shade_free
+  uint32_t object_size;   // small spans: the class size; large spans: 0 (see large_requested)
   uint32_t object_count;  // 1 for large spans
   uint32_t divide_magic;
+  uint32_t freeindex;
+  uint64_t alloc_cache;
   uint8_t size_class;     // 0 for large spans
   uint8_t kind;
   uint8_t state;
   uint8_t needs_zeroing;  // free slots may hold old contents
+  _Atomic uint32_t sweepgen;
+  // The rest.
+  size_t pages;
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache
-  _Atomic uint32_t sweepgen;
-  uint32_t freeindex;
-  uint32_t allocated_at_sweep;  // objects allocated when the span was last swept or acquired
-  uint64_t alloc_cache;
+  uint32_t allocated_at_sweep;  // objects allocated when the span was last swept
   size_t large_requested;       // large spans: requested size (precise scan bound)
   const struct shade_type *large_type;
-  _Atomic(uint64_t) *mark_bits;
-  uint64_t *alloc_bits;
-  _Atomic(uint64_t) *freed_bits;   // lazily allocated by shade_free
   _Atomic(uint64_t) *check_bits;   // lazily allocated by the verifier
   const struct shade_type **types; // KIND_TYPED small spans: one type per object
   struct span *next, *prev;        // list links (central lists, page heap lists, large list)
-  uint32_t list_id;
-};
+} __attribute__((aligned(64)));
 
 static inline uint32_t span_bitmap_words(const struct span *s) {
   return (s->object_count + 63) / 64;
@@ -81,6 +84,23 @@ static inline bool atomic_bit_set(_Atomic(uint64_t) *bits, uint32_t i) {
   if (load_relaxed(&bits[i / 64]) & mask)
     return false;
   return !(atomic_fetch_or_explicit(&bits[i / 64], mask, memory_order_relaxed) & mask);
+}
+
+static inline bool span_object_is_marked(const struct span *s, uint32_t i) {
+  return load_relaxed(&s->mark_bytes[i]) != 0;
+}
+
+// Marks object i; returns true if this call marked it (it was unmarked). Not atomic as a whole:
+// two markers may both return true for one object, and both scan it.
+static inline bool span_mark_object(struct span *s, uint32_t i) {
+  if (load_relaxed(&s->mark_bytes[i]))
+    return false;
+  store_relaxed(&s->mark_bytes[i], 1);
+  return true;
+}
+
+static inline size_t span_mark_bytes_size(const struct span *s) {
+  return align_up(s->object_count, 64); // whole words of 64 marks for packing
 }
 
 static inline bool span_object_is_freed(const struct span *s, uint32_t i) {

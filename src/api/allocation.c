@@ -40,18 +40,23 @@ SHADE_API void *shade_malloc(size_t size) {
 
 static void *allocate_tiny(struct shade_thread *t, size_t size) {
   size_t alignment = (size & 7) == 0 ? 8 : (size & 3) == 0 ? 4 : (size & 1) == 0 ? 2 : 1;
+  critical_enter(t); // a collection resets tiny_block: read and advance it without one between
   uintptr_t offset = align_up(t->cache.tiny_offset, alignment);
-  if (t->cache.tiny_block != 0 && offset + size <= TINY_BLOCK) {
+  uintptr_t block_address = t->cache.tiny_block;
+  if (block_address != 0 && offset + size <= TINY_BLOCK)
     t->cache.tiny_offset = (uint32_t)(offset + size);
-    return (void *)(t->cache.tiny_block + offset);
-  }
+  critical_leave(t);
+  if (block_address != 0 && offset + size <= TINY_BLOCK)
+    return (void *)(block_address + offset);
   void *block = allocate_small_fast(t, TINY_BLOCK, KIND_ATOMIC);
   if (block == NULL)
     block = allocate_slow(t, TINY_BLOCK, KIND_ATOMIC, NULL);
   if (block == NULL)
     return NULL;
+  critical_enter(t);
   t->cache.tiny_block = (uintptr_t)block; // a collection inside allocate_slow reset the old one
   t->cache.tiny_offset = (uint32_t)size;
+  critical_leave(t);
   return block;
 }
 
@@ -101,7 +106,7 @@ static struct span *live_object(const void *p, uint32_t *index) {
     return NULL;
   bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
   if (s->state == SPAN_SMALL && span_needs_sweeping(s) && !explicit_kind)
-    return atomic_bit_test(s->mark_bits, *index) && !span_object_is_freed(s, *index) ? s : NULL;
+    return span_object_is_marked(s, *index) && !span_object_is_freed(s, *index) ? s : NULL;
   return span_object_is_allocated(s, *index) ? s : NULL;
 }
 

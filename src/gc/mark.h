@@ -9,7 +9,7 @@
 
 struct marker {
   struct worklist work;
-  bool checking;         // the verifier: use check_bits instead of mark_bits
+  bool checking;         // the verifier: use check_bits instead of mark_bytes
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;
 };

@@ -10,6 +10,8 @@ static void set_goal(void) {
   uint64_t goal = percent < 0 ? UINT64_MAX : marked + marked / 100 * (uint64_t)percent;
   if (goal < pacer.min_goal)
     goal = pacer.min_goal;
+  if (goal <= marked) // percent 0: still let a little allocation happen between cycles
+    goal = marked + (uint64_t)64 * PAGE_SIZE;
   store_relaxed(&pacer.heap_goal, goal);
 }
 

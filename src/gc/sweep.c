@@ -1,8 +1,8 @@
 // sweep.c: returning the memory of unmarked objects to their spans.
 //
 // A span is swept at most once per cycle; its sweep generation says where it stands (span.h).
-// Sweeping a small span makes its mark bits the new alloc bits and clears the marks; nothing is
-// written into object memory and no free list is built. Objects passed to shade_free (freed_bits)
+// Sweeping a small span packs its mark bytes into the new alloc bits and clears the marks;
+// nothing is written into object memory and no free list is built. Objects passed to shade_free (freed_bits)
 // are dropped whatever their mark. Uncollectable and manual objects ignore marks: they stay
 // allocated until freed explicitly. Large objects are swept with the world stopped at the end of
 // marking; an unmarked one gives its pages back at once.
@@ -39,7 +39,22 @@ static void keep_explicit_allocations(struct span *s, uint32_t words) {
   uint32_t tail = s->object_count % 64;
   if (tail)
     s->alloc_bits[words - 1] &= ((uint64_t)1 << tail) - 1;
-  memset((void *)s->mark_bits, 0, words * sizeof(uint64_t));
+}
+
+// Bit i of the result is mark byte i of the word's 64 objects.
+static uint64_t pack_marks(const struct span *s, uint32_t word) {
+  uint64_t bits = 0;
+  uint32_t first = word * 64;
+  const uint64_t *bytes = (const uint64_t *)(const void *)&s->mark_bytes[first];
+  for (uint32_t group = 0; group < 8; group++) { // 8 marks at a time; bytes are 0 or 1
+    uint64_t eight = bytes[group];
+    if (eight == 0)
+      continue;
+    // Gather bit 0 of each byte into the top byte: multiply by a mask of shifted ones.
+    uint64_t gathered = ((eight & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+    bits |= gathered << (group * 8);
+  }
+  return bits;
 }
 
 uint32_t sweep_small_span(struct span *s) {
@@ -47,14 +62,14 @@ uint32_t sweep_small_span(struct span *s) {
   if (s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL) {
     keep_explicit_allocations(s, words);
   } else {
-    uint64_t *old_alloc = s->alloc_bits;
-    s->alloc_bits = (uint64_t *)s->mark_bits;
-    if (s->freed_bits)
-      for (uint32_t w = 0; w < words; w++)
-        s->alloc_bits[w] &= ~load_relaxed(&s->freed_bits[w]);
-    memset(old_alloc, 0, words * sizeof(uint64_t));
-    s->mark_bits = (_Atomic(uint64_t) *)old_alloc;
+    for (uint32_t w = 0; w < words; w++) {
+      uint64_t live = pack_marks(s, w);
+      if (s->freed_bits)
+        live &= ~load_relaxed(&s->freed_bits[w]);
+      s->alloc_bits[w] = live;
+    }
   }
+  memset((void *)s->mark_bytes, 0, span_mark_bytes_size(s));
   if (s->freed_bits)
     memset((void *)s->freed_bits, 0, words * sizeof(uint64_t));
   span_reset_allocation(s);
@@ -70,8 +85,8 @@ void sweep_large_objects(void) {
   while (s) {
     struct span *next = s->next;
     bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
-    bool keep = explicit_kind || atomic_bit_test(s->mark_bits, 0);
-    store_relaxed(&s->mark_bits[0], 0);
+    bool keep = explicit_kind || span_object_is_marked(s, 0);
+    store_relaxed(&s->mark_bytes[0], 0);
     if (s->check_bits)
       store_relaxed(&s->check_bits[0], 0);
     if (!keep) {

@@ -16,8 +16,12 @@ static void compare_span(struct span *s, void *unused) {
     return;
   for (uint32_t w = 0; w < span_bitmap_words(s); w++) {
     uint64_t reached = load_relaxed(&s->check_bits[w]);
-    uint64_t marked = load_relaxed(&s->mark_bits[w]);
-    uint64_t missed = reached & ~marked;
+    uint64_t missed = 0;
+    for (uint64_t r = reached; r; r &= r - 1) {
+      uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(r);
+      if (!span_object_is_marked(s, i))
+        missed |= (uint64_t)1 << (i % 64);
+    }
     checked_objects += (uint64_t)__builtin_popcountll(reached);
     store_relaxed(&s->check_bits[w], 0);
     if (s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL)

@@ -44,6 +44,21 @@ static inline void worklist_push(struct worklist *w, uintptr_t start, uintptr_t 
   worklist_push_slow(w, (struct work_item){start, end});
 }
 
+// Pop from this marker's own buffers only; false when both are empty (never blocks).
+static inline bool worklist_pop_local(struct worklist *w, struct work_item *item) {
+  struct workbuf *b = w->current;
+  if (SHADE_LIKELY(b->count > 0)) {
+    *item = b->items[--b->count];
+    return true;
+  }
+  if (w->spare->count == 0)
+    return false;
+  w->current = w->spare;
+  w->spare = b;
+  *item = w->current->items[--w->current->count];
+  return true;
+}
+
 static inline bool worklist_pop(struct worklist *w, struct work_item *item) {
   struct workbuf *b = w->current;
   if (SHADE_LIKELY(b->count > 0)) {

@@ -35,8 +35,9 @@ SHADE_API void shade_rc_unlock(void) {
     rc_report("shade_rc_unlock", NULL, "the calling thread does not hold the RC lock", NULL);
     return;
   }
-  if (--rc_depth == 0)
-    atomic_store_explicit(&rc_owner, 0, memory_order_relaxed);
+  if (--rc_depth > 0)
+    return;
+  atomic_store_explicit(&rc_owner, 0, memory_order_relaxed);
   pthread_mutex_unlock(&rc_mutex);
 }
 
