@@ -7,6 +7,7 @@
 #include "alloc/allocate.h"
 
 #include <errno.h>
+#include <sys/sysinfo.h>
 
 #include "alloc/large.h"
 #include "alloc/pageheap.h"
@@ -15,28 +16,49 @@
 #include "gc/pacer.h"
 #include "gc/sweep.h"
 
-#define MAX_OBJECT_SIZE ((size_t)1 << 46)
+// Requests above the machine's RAM + swap fail at once, as malloc's do (MAP_NORESERVE would
+// otherwise hand out address space the machine could never back).
+static size_t max_object_size(void) {
+  static _Atomic size_t limit;
+  size_t known = load_relaxed(&limit);
+  if (known == 0) {
+    struct sysinfo info;
+    known = (size_t)1 << 46;
+    if (sysinfo(&info) == 0) {
+      size_t machine = ((size_t)info.totalram + (size_t)info.totalswap) * info.mem_unit;
+      if (machine < known)
+        known = machine;
+    }
+    store_relaxed(&limit, known);
+  }
+  return known;
+}
 
 void *allocate_out_of_memory(size_t size) {
+  void *answer = NULL;
   if (shade_options_in_force.oom_handler)
-    return shade_options_in_force.oom_handler(size);
-  errno = ENOMEM;
-  return NULL;
+    answer = shade_options_in_force.oom_handler(size);
+  if (answer == NULL)
+    errno = ENOMEM;
+  return answer;
 }
 
 static void *allocate_large(struct shade_thread *t, size_t size, enum object_kind kind,
                             const struct shade_type *type) {
-  if (size > MAX_OBJECT_SIZE)
+  if (size > max_object_size())
     return allocate_out_of_memory(size);
   size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
   if (pacer_should_collect())
     cycle_collect(COLLECT_TRIGGERED);
-  struct span *s = NULL;
-  for (int attempt = 0; attempt < 2 && s == NULL; attempt++) {
+  // Until the object's address is in a register (where a collection sees it), the new span must
+  // not be swept: everything up to reading its base happens inside the critical section.
+  void *base = NULL;
+  bool zero = false;
+  for (int attempt = 0; attempt < 2 && base == NULL; attempt++) {
     if (attempt == 1)
       cycle_collect(COLLECT_EXPLICIT); // the OS said no: free what we can and try once more
     critical_enter(t);
-    s = pageheap_alloc(pages, SPAN_LARGE);
+    struct span *s = pageheap_alloc(pages, SPAN_LARGE);
     if (s) {
       s->kind = (uint8_t)kind;
       s->size_class = 0;
@@ -49,15 +71,17 @@ static void *allocate_large(struct shade_thread *t, size_t size, enum object_kin
       s->alloc_cache = 0;
       store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
       large_add(s);
+      base = (void *)s->base;
+      zero = kind != KIND_ATOMIC && s->needs_zeroing;
     }
     critical_leave(t);
   }
-  if (s == NULL)
+  if (base == NULL)
     return allocate_out_of_memory(size);
   pacer_note_allocation(pages * PAGE_SIZE);
-  if (kind != KIND_ATOMIC && s->needs_zeroing)
-    memset((void *)s->base, 0, align_up(size, WORD_SIZE));
-  return (void *)s->base;
+  if (zero)
+    memset(base, 0, align_up(size, WORD_SIZE));
+  return base;
 }
 
 // Give the cache's span of this class back and take one with room. false: out of memory.

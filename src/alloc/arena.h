@@ -33,6 +33,13 @@ static inline struct span *arena_span_of(uintptr_t address) {
   return load_relaxed(&a->pages[(address & (ARENA_SIZE - 1)) >> PAGE_SHIFT]);
 }
 
+// Whether address lies in an arena Shade reserved (in use or not).
+static inline bool arena_is_heap_address(uintptr_t address) {
+  if (address < load_acquire(&heap_lowest) || address >= load_acquire(&heap_highest))
+    return false;
+  return load_acquire(&arena_index[address >> ARENA_SHIFT]) != NULL;
+}
+
 // The in-use span containing address and the index of the object in it, or NULL when address is
 // not inside an object slot of an in-use span.
 static inline struct span *arena_object_of(uintptr_t address, uint32_t *index) {

@@ -155,7 +155,11 @@ void api_free(void *p, const char *call) {
   uint32_t index;
   struct span *s = arena_object_of((uintptr_t)p, &index);
   if (s == NULL) {
-    shade_message("shade: %s(%p): not a pointer to a Shade object; ignored", call, p);
+    if (arena_span_of((uintptr_t)p) != NULL || arena_is_heap_address((uintptr_t)p))
+      shade_message("shade: %s(%p): double free (no live object there: freed already?); ignored",
+                    call, p);
+    else
+      shade_message("shade: %s(%p): not a pointer to a Shade object; ignored", call, p);
     return;
   }
   if (is_tiny_span(s))

@@ -3,7 +3,8 @@
 //   1. registered threads: [saved stack pointer, stack top) (registers were spilled there when
 //      the thread parked) and the thread-local storage blocks recorded at registration;
 //   2. writable PT_LOAD segments (data, bss) of the program and every loaded shared library,
-//      listed by roots_prepare before the world stops; Shade's own segments are skipped;
+//      listed by roots_prepare before the world stops (Shade's own globals are among them:
+//      harmless, they point at metadata, never at objects);
 //   3. user ranges from shade_add_roots;
 //   4. uncollectable objects, small and large: marked and scanned whatever points to them.
 // Root words that point one past the end of an object keep it (mark_root_range).
@@ -41,20 +42,9 @@ void roots_init(bool scan_data_segments) {
   user_roots = metadata_alloc(MAX_USER_ROOTS * sizeof(struct range));
 }
 
-static int own_marker; // its address identifies Shade's own object
-
 static int list_segments(struct dl_phdr_info *info, size_t size, void *unused) {
   (void)size;
   (void)unused;
-  bool own = false;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-    if (ph->p_type == PT_LOAD && (uintptr_t)&own_marker - lo < ph->p_memsz)
-      own = true;
-  }
-  if (own)
-    return 0; // our globals hold no pointers to objects, only to metadata
   for (int i = 0; i < info->dlpi_phnum && segment_count < MAX_SEGMENTS; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
