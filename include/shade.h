@@ -19,6 +19,15 @@
 //   SHADE_AUTO_REGISTER "1": a thread that calls Shade without being registered is registered
 //                      on the spot instead of being reported as an error
 //   SHADE_SCAN_DATA    "0": do not scan the data and bss segments of the program and its libraries
+// Memory returned to the OS (memory limits, issue 5; see docs/memory.md):
+//   SHADE_MEMORY_LIMIT  soft limit on the memory the heap holds: "512MiB", "2GiB", "1.5GB", bytes
+//   SHADE_HEAP_LIMIT    hard limit on the heap's in-use pages: allocation beyond it fails (ENOMEM)
+//   SHADE_SCAVENGE      "off": no background return of free pages (default "on")
+//   SHADE_SCAVENGE_IDLE_MS  free pages unused this long are returned (default 1000; Go: 5 min)
+//   SHADE_IDLE_GC_MS    a program quiet this long after working gets a collection (250; 0: off)
+//   SHADE_MADV_FREE     "1": return pages with MADV_FREE instead of MADV_DONTNEED
+//   SHADE_PERIODIC_GC_MS  a collection at least this often (default 0: off)
+//   SHADE_TRACE         "scav" (or "gc"): a "scav" line per cycle and per idle return
 #ifndef SHADE_H
 #define SHADE_H
 
@@ -51,6 +60,15 @@ struct shade_options {
   int no_data_roots;     // 1: do not scan data/bss segments (the program adds its own roots)
   size_t min_heap_goal;  // bytes; 0: 4 MiB
   shade_oom_handler oom_handler; // NULL: allocation fails with NULL and errno = ENOMEM
+  // memory limits (issue 5): 0 in any field means "SHADE_* environment variable, else default"
+  size_t memory_limit;   // soft limit in bytes (SHADE_MEMORY_LIMIT; default none)
+  size_t heap_limit;     // hard limit in bytes (SHADE_HEAP_LIMIT; default none)
+  int scavenge;          // 1 on, -1 off (SHADE_SCAVENGE; default on)
+  int scavenge_idle_ms;  // free pages unused this long go back (SHADE_SCAVENGE_IDLE_MS; 1000)
+  int idle_gc_ms;        // quiet time before an idle collection; -1 off (SHADE_IDLE_GC_MS; 250)
+  int madv_free;         // 1: MADV_FREE, -1: MADV_DONTNEED (SHADE_MADV_FREE; default DONTNEED)
+  int periodic_gc_ms;    // a collection at least this often; -1 off (SHADE_PERIODIC_GC_MS; off)
+  int trace_scavenger;   // 1: "scav" trace lines (SHADE_TRACE containing "scav" or "gc")
 };
 #define SHADE_GC_OFF (-1)
 
@@ -78,9 +96,10 @@ struct shade_type {
   size_t size;                  // bytes of one element; an object of n * size bytes is an array
   // Either a bitmap: bit i of pointer_bitmap[i / 64] set means word i of an element is a pointer...
   const uint64_t *pointer_bitmap;
-  // ...or a trace callback (used when pointer_bitmap is NULL). It runs on marking threads, in
-  // parallel with other marking, while the world is stopped: it must not allocate, lock, or call
-  // Shade; it calls visit(pointer, visit_context) for each pointer field.
+  // ...or a trace callback (used when pointer_bitmap is NULL), called once per object (not per
+  // element) with the object's usable size. It runs on marking threads, in parallel with other
+  // marking, while the world is stopped: it must not allocate, lock, or call Shade; it calls
+  // visit(pointer, visit_context) for each pointer field.
   void (*trace)(void *object, size_t object_size, shade_visit_fn visit, void *visit_context);
 };
 
@@ -92,8 +111,11 @@ void *shade_malloc_typed(size_t size, const struct shade_type *type); // zeroed
 // naming the call and the pointer, and are then ignored. shade_free(NULL) does nothing.
 void shade_free(void *p);
 
-void *shade_base(const void *p);   // start of the object p points into, or NULL
-size_t shade_size(const void *p);  // usable size of the object p points into, or 0
+// The start and usable size of the live object p points into (NULL / 0 if none). Atomic objects
+// under 16 bytes share 16-byte blocks (Go's tiny allocator): for them these describe the block.
+// Explicitly freed objects are not live. Safe to call while other threads allocate and collect.
+void *shade_base(const void *p);
+size_t shade_size(const void *p);
 int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade object
 
 // ---------------------------------------------------------------------------------------------
@@ -113,6 +135,8 @@ void shade_remove_roots(void *lo, void *hi);
 
 int shade_thread_register(void);   // 0, or -1 with errno; registering twice is harmless
 int shade_thread_unregister(void); // 0; the thread must not hold Shade pointers afterwards
+// A registered thread that exits without unregistering is unregistered at its exit (a pthread
+// key destructor); its stack stops being a root then.
 int shade_thread_is_registered(void);
 int shade_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                          void *(*start_routine)(void *), void *arg);
@@ -139,8 +163,33 @@ struct shade_stats {
   uint64_t threads;          // registered threads now
   uint64_t markers;          // marking threads used
   int gc_percent;
+  // memory limits (issue 5)
+  uint64_t heap_released;        // free heap bytes given back to the OS (or never touched)
+  uint64_t heap_resident;        // estimate of heap bytes in RAM: in-use pages + free not released
+  uint64_t total_released;       // bytes given back to the OS since start
+  uint64_t scavenge_steps;       // madvise calls that gave pages back
+  uint64_t idle_collections;     // collections run because the program went quiet
+  uint64_t periodic_collections; // collections run by SHADE_PERIODIC_GC_MS
+  uint64_t memory_limit;         // soft limit in bytes, 0: none
+  uint64_t heap_limit;           // hard limit in bytes, 0: none
+  uint64_t heap_limit_refusals;  // page requests refused by the hard limit
+  uint64_t limiter_cycles;       // cycles after which the CPU limiter let the heap exceed the goal
+  uint64_t process_rss;          // resident set size of the whole process (/proc/self/statm)
 };
 void shade_get_stats(struct shade_stats *out);
+
+// ---------------------------------------------------------------------------------------------
+// Memory returned to the OS and memory limits (memory limits, issue 5; docs/memory.md).
+// Free pages go back to the OS in the background (scavenger) and when the program goes quiet.
+
+// A full collection, then every free page returned to the OS now (Go's debug.FreeOSMemory).
+void shade_free_os_memory(void);
+// Soft limit on the memory the heap holds (Go's GOMEMLIMIT): the collector works harder as the
+// heap nears it, spending at most about half of the CPU. 0: none. Returns the old limit.
+size_t shade_set_memory_limit(size_t bytes);
+// Hard limit on the heap's in-use pages: an allocation that would exceed it runs one full
+// collection, then fails (NULL with errno = ENOMEM, or the oom handler). 0: none. Returns the old.
+size_t shade_set_heap_limit(size_t bytes);
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Misuse (a bad shade_free, a call from an unregistered thread, ...) and trace lines are

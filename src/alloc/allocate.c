@@ -67,7 +67,7 @@ static void *allocate_large(struct shade_thread *t, size_t size, enum object_kin
       s->large_requested = size;
       s->large_type = type;
       span_bitmaps_allocate(s);
-      s->freeindex = 1; // the one object is allocated
+      store_relaxed(&s->freeindex, 1); // the one object is allocated
       s->alloc_cache = 0;
       store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
       large_add(s);

@@ -8,7 +8,7 @@
 #include "os/os_memory.h"
 
 _Atomic(struct arena *) *arena_index;
-_Atomic uintptr_t heap_lowest = UINTPTR_MAX, heap_highest = 0;
+_Atomic uintptr_t heap_lowest_inverted = 0, heap_highest_inverted = UINTPTR_MAX;
 static _Atomic size_t mapped_bytes;
 
 void arena_index_init(void) {
@@ -32,11 +32,12 @@ uintptr_t arena_grow(size_t size) {
     record->base = a;
     store_release(&arena_index[a >> ARENA_SHIFT], record);
   }
-  uintptr_t low = load_relaxed(&heap_lowest);
-  while (base < low && !atomic_compare_exchange_weak(&heap_lowest, &low, base)) {
+  uintptr_t low = load_relaxed(&heap_lowest_inverted); // inverted: a larger value is lower
+  while (~base > low && !atomic_compare_exchange_weak(&heap_lowest_inverted, &low, ~base)) {
   }
-  uintptr_t high = load_relaxed(&heap_highest);
-  while (base + size > high && !atomic_compare_exchange_weak(&heap_highest, &high, base + size)) {
+  uintptr_t high = load_relaxed(&heap_highest_inverted);
+  while (~(base + size) < high &&
+         !atomic_compare_exchange_weak(&heap_highest_inverted, &high, ~(base + size))) {
   }
   atomic_fetch_add(&mapped_bytes, size);
   return base;

@@ -16,7 +16,12 @@ struct arena {
 };
 
 extern _Atomic(struct arena *) *arena_index;
-extern _Atomic uintptr_t heap_lowest, heap_highest;
+// Stored inverted (~address): these globals sit in a scanned data segment, and the plain lowest
+// address would keep the first object of the heap alive. Read them with heap_lowest_address().
+extern _Atomic uintptr_t heap_lowest_inverted, heap_highest_inverted;
+
+static inline uintptr_t heap_lowest_address(void) { return ~load_acquire(&heap_lowest_inverted); }
+static inline uintptr_t heap_highest_address(void) { return ~load_acquire(&heap_highest_inverted); }
 
 void arena_index_init(void);
 // Reserve `size` bytes (a multiple of ARENA_SIZE) of new arenas; returns their base or NULL.
@@ -25,7 +30,7 @@ void arena_set_span(uintptr_t page_address, struct span *s);
 size_t arena_mapped_bytes(void);
 
 static inline struct span *arena_span_of(uintptr_t address) {
-  if (address < load_acquire(&heap_lowest) || address >= load_acquire(&heap_highest))
+  if (address < heap_lowest_address() || address >= heap_highest_address())
     return NULL;
   struct arena *a = load_acquire(&arena_index[address >> ARENA_SHIFT]);
   if (a == NULL)
@@ -35,7 +40,7 @@ static inline struct span *arena_span_of(uintptr_t address) {
 
 // Whether address lies in an arena Shade reserved (in use or not).
 static inline bool arena_is_heap_address(uintptr_t address) {
-  if (address < load_acquire(&heap_lowest) || address >= load_acquire(&heap_highest))
+  if (address < heap_lowest_address() || address >= heap_highest_address())
     return false;
   return load_acquire(&arena_index[address >> ARENA_SHIFT]) != NULL;
 }

@@ -142,7 +142,7 @@ void central_release(struct span *s) {
   struct central_list *c = &central_lists[span_class_of(s->size_class, (enum object_kind)s->kind)];
   pthread_mutex_lock(&c->lock);
   s->in_cache = 0;
-  bool has_room = s->freeindex < s->object_count;
+  bool has_room = load_relaxed(&s->freeindex) < s->object_count;
   span_list_push(has_room ? &c->partial : &c->full, s);
   pthread_mutex_unlock(&c->lock);
 }

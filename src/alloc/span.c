@@ -22,7 +22,7 @@ void span_bitmaps_allocate(struct span *s) {
 
 void span_bitmaps_free(struct span *s) {
   size_t bytes = span_bitmap_words(s) * sizeof(uint64_t);
-  metadata_free(s->alloc_bits, bytes);
+  metadata_free((void *)s->alloc_bits, bytes);
   metadata_free((void *)s->mark_bytes, span_mark_bytes_size(s));
   if (s->freed_bits)
     metadata_free((void *)s->freed_bits, bytes);
@@ -39,42 +39,42 @@ void span_bitmaps_free(struct span *s) {
 
 // Start handing out slots from the beginning, following alloc_bits.
 void span_reset_allocation(struct span *s) {
-  s->freeindex = 0;
-  s->alloc_cache = ~s->alloc_bits[0];
+  store_relaxed(&s->freeindex, 0);
+  s->alloc_cache = ~load_relaxed(&s->alloc_bits[0]);
 }
 
 void *span_take_slow(struct span *s) {
-  uint32_t index = s->freeindex;
+  uint32_t index = load_relaxed(&s->freeindex);
   uint32_t words = span_bitmap_words(s);
   uint32_t word = index / 64;
   if (word >= words)
     return NULL;
-  uint64_t free_bits = ~s->alloc_bits[word] & (~(uint64_t)0 << (index % 64));
+  uint64_t free_bits = ~load_relaxed(&s->alloc_bits[word]) & (~(uint64_t)0 << (index % 64));
   while (free_bits == 0) {
     if (++word >= words) {
-      s->freeindex = s->object_count;
+      store_relaxed(&s->freeindex, s->object_count);
       s->alloc_cache = 0;
       return NULL;
     }
-    free_bits = ~s->alloc_bits[word];
+    free_bits = ~load_relaxed(&s->alloc_bits[word]);
   }
   unsigned bit = (unsigned)__builtin_ctzll(free_bits);
   index = word * 64 + bit;
   if (index >= s->object_count) {
-    s->freeindex = s->object_count;
+    store_relaxed(&s->freeindex, s->object_count);
     s->alloc_cache = 0;
     return NULL;
   }
-  s->freeindex = index + 1;
+  store_relaxed(&s->freeindex, index + 1);
   s->alloc_cache = (free_bits >> bit) >> 1;
   return (void *)span_object_address(s, index);
 }
 
 uint32_t span_count_free(const struct span *s) {
   uint32_t free_slots = 0;
-  for (uint32_t i = s->freeindex; i < s->object_count;) {
+  for (uint32_t i = load_relaxed(&s->freeindex); i < s->object_count;) {
     uint32_t word = i / 64;
-    uint64_t bits = ~s->alloc_bits[word] & (~(uint64_t)0 << (i % 64));
+    uint64_t bits = ~load_relaxed(&s->alloc_bits[word]) & (~(uint64_t)0 << (i % 64));
     uint32_t word_end = (word + 1) * 64;
     if (word_end > s->object_count) {
       bits &= (~(uint64_t)0) >> (word_end - s->object_count);

@@ -34,12 +34,12 @@ struct span {
   // First cache line: what marking and the allocation fast path read.
   uintptr_t base;
   _Atomic(uint8_t) *mark_bytes;    // object_count bytes (rounded up to 64), 1 = marked
-  uint64_t *alloc_bits;
+  _Atomic(uint64_t) *alloc_bits;    // relaxed atomics: other threads may query (shade_base)
   _Atomic(uint64_t) *freed_bits;   // lazily allocated by shade_free
   uint32_t object_size;   // small spans: the class size; large spans: 0 (see large_requested)
   uint32_t object_count;  // 1 for large spans
   uint32_t divide_magic;
-  uint32_t freeindex;
+  _Atomic uint32_t freeindex;       // written by the owner only; read by queries
   uint64_t alloc_cache;
   uint8_t size_class;     // 0 for large spans
   uint8_t kind;
@@ -108,7 +108,8 @@ static inline bool span_object_is_freed(const struct span *s, uint32_t i) {
 }
 
 static inline bool span_object_is_allocated(const struct span *s, uint32_t i) {
-  return (i < s->freeindex || bit_test(s->alloc_bits, i)) && !span_object_is_freed(s, i);
+  return (i < load_relaxed(&s->freeindex) || atomic_bit_test(s->alloc_bits, i)) &&
+         !span_object_is_freed(s, i);
 }
 
 // The owner's allocation fast path: the next free slot, or NULL when the cached bitmap word is
@@ -117,10 +118,10 @@ static inline void *span_take_fast(struct span *s) {
   uint64_t cache = s->alloc_cache;
   if (SHADE_LIKELY(cache != 0)) {
     unsigned bit = (unsigned)__builtin_ctzll(cache);
-    uint32_t index = s->freeindex + bit;
+    uint32_t index = load_relaxed(&s->freeindex) + bit;
     if (SHADE_LIKELY(index < s->object_count)) {
       s->alloc_cache = (cache >> bit) >> 1;
-      s->freeindex = index + 1;
+      store_relaxed(&s->freeindex, index + 1);
       return (void *)span_object_address(s, index);
     }
   }

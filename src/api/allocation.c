@@ -100,14 +100,29 @@ SHADE_API char *shade_strdup(const char *s) {
 
 // The object p points into, seen as of now: in a span not yet swept since the last marking, an
 // object lives if it was marked (or is of an explicitly freed kind and not freed).
+// Another thread may be sweeping the span meanwhile: the answer is taken between two reads of
+// the span's sweep generation that agree and do not say "being swept" (a seqlock).
 static struct span *live_object(const void *p, uint32_t *index) {
   struct span *s = arena_object_of((uintptr_t)p, index);
   if (s == NULL)
     return NULL;
   bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
-  if (s->state == SPAN_SMALL && span_needs_sweeping(s) && !explicit_kind)
-    return span_object_is_marked(s, *index) && !span_object_is_freed(s, *index) ? s : NULL;
-  return span_object_is_allocated(s, *index) ? s : NULL;
+  for (;;) {
+    uint32_t before = load_acquire(&s->sweepgen);
+    uint32_t heap_generation = load_acquire(&heap_sweepgen);
+    if (before == heap_generation - 1) { // being swept right now
+      __builtin_ia32_pause();
+      continue;
+    }
+    bool live;
+    if (s->state == SPAN_SMALL && before == heap_generation - 2 && !explicit_kind)
+      live = span_object_is_marked(s, *index) && !span_object_is_freed(s, *index);
+    else
+      live = span_object_is_allocated(s, *index);
+    atomic_thread_fence(memory_order_acquire);
+    if (load_relaxed(&s->sweepgen) == before)
+      return live ? s : NULL;
+  }
 }
 
 static size_t object_usable_size(const struct span *s) {
@@ -170,7 +185,7 @@ void api_free(void *p, const char *call) {
                   call, p, (void *)base);
     return;
   }
-  if (!span_object_is_allocated(s, index)) {
+  if (live_object(p, &index) == NULL) {
     shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);
     return;
   }

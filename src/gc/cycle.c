@@ -16,7 +16,7 @@
 #include "gc/cycle.h"
 
 #include <pthread.h>
-#include <setjmp.h>
+#include "gc/registers.h"
 #include <stdio.h>
 #include <time.h>
 
@@ -71,9 +71,9 @@ static void trace_line(uint64_t cycle, uint64_t begin, uint64_t stopped, uint64_
 }
 
 static SHADE_NOINLINE void mark_world(struct shade_thread *self, uint64_t *marked) {
-  jmp_buf registers; // the collector's own callee-saved registers, on its scanned stack
-  setjmp(registers);
-  uintptr_t stack_pointer = (uintptr_t)&registers;
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // the collector's own, on its stack
+  SPILL_REGISTERS(registers);
+  uintptr_t stack_pointer = (uintptr_t)registers;
   struct marker m;
   marker_begin(&m, false);
   roots_mark(&m, self, stack_pointer);
@@ -88,7 +88,7 @@ static SHADE_NOINLINE void mark_world(struct shade_thread *self, uint64_t *marke
   marker_end(&m);
   if (cycle_config.verify)
     verify_marking(self, stack_pointer);
-  __asm__ volatile("" : : "r"(&registers) : "memory");
+  __asm__ volatile("" : : "r"(registers) : "memory");
 }
 
 void cycle_collect(enum collect_reason reason) {

@@ -83,7 +83,7 @@ SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t
 }
 
 SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t start, uintptr_t end) {
-  uintptr_t low = load_relaxed(&heap_lowest), high = load_relaxed(&heap_highest);
+  uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
     if (word - low < high - low)

@@ -4,7 +4,7 @@
 //      the thread parked) and the thread-local storage blocks recorded at registration;
 //   2. writable PT_LOAD segments (data, bss) of the program and every loaded shared library,
 //      listed by roots_prepare before the world stops (Shade's own globals are among them:
-//      harmless, they point at metadata, never at objects);
+//      harmless, they point at metadata, never at objects; sanitizer runtimes are skipped);
 //   3. user ranges from shade_add_roots;
 //   4. uncollectable objects, small and large: marked and scanned whatever points to them.
 // Root words that point one past the end of an object keep it (mark_root_range).
@@ -14,6 +14,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc/large.h"
 #include "alloc/metadata.h"
@@ -42,9 +43,18 @@ void roots_init(bool scan_data_segments) {
   user_roots = metadata_alloc(MAX_USER_ROOTS * sizeof(struct range));
 }
 
+// The sanitizer runtimes keep tens of megabytes of bss that never point into our heap.
+static bool is_sanitizer_runtime(const char *name) {
+  return name && (strstr(name, "/libtsan.so") || strstr(name, "/libasan.so") ||
+                  strstr(name, "/libubsan.so") || strstr(name, "/liblsan.so") ||
+                  strstr(name, "/libclang_rt."));
+}
+
 static int list_segments(struct dl_phdr_info *info, size_t size, void *unused) {
   (void)size;
   (void)unused;
+  if (is_sanitizer_runtime(info->dlpi_name))
+    return 0;
   for (int i = 0; i < info->dlpi_phnum && segment_count < MAX_SEGMENTS; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))

@@ -3,7 +3,7 @@
 // world_epoch is even while the world runs and odd while it is stopped or stopping. To stop,
 // the collector makes it odd and sends the suspend signal to every other registered thread. The
 // handler (or, for a thread in an allocator critical section, the end of that section; or
-// shade_safepoint) parks the thread: it spills its registers onto its stack with setjmp, records
+// shade_safepoint) parks the thread: it spills its registers onto its stack (registers.h), records
 // its stack pointer, records the epoch it acknowledges in parked_epoch (so a thread acknowledges a
 // stop exactly once however many ways it reaches a park), posts the acknowledgement semaphore and
 // waits on a futex until the epoch changes. Signals interrupt blocking system calls, so threads
@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <semaphore.h>
-#include <setjmp.h>
+#include "gc/registers.h"
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -41,14 +41,14 @@ static SHADE_NOINLINE void park(struct shade_thread *t) {
   uint32_t epoch = load_acquire(&world_epoch);
   if (!(epoch & 1) || load_relaxed(&t->parked_epoch) == epoch)
     return;
-  jmp_buf registers; // callee-saved registers land here, inside the scanned stack
-  setjmp(registers);
-  t->stack_pointer = (uintptr_t)&registers;
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // inside the scanned part of the stack
+  SPILL_REGISTERS(registers);
+  t->stack_pointer = (uintptr_t)registers;
   store_relaxed(&t->parked_epoch, epoch);
   sem_post(&acknowledgements); // release: our stack writes happen before the collector reads
   while (load_acquire(&world_epoch) == epoch)
     futex_wait(&world_epoch, epoch);
-  __asm__ volatile("" : : "r"(&registers) : "memory");
+  __asm__ volatile("" : : "r"(registers) : "memory");
 }
 
 static void suspend_handler(int signal_number, siginfo_t *info, void *context) {

@@ -27,18 +27,20 @@ bool sweep_claim(struct span *s) {
 
 static void keep_explicit_allocations(struct span *s, uint32_t words) {
   // Slots below freeindex were handed out without setting their alloc bit.
+  uint32_t freeindex = load_relaxed(&s->freeindex);
   for (uint32_t w = 0; w < words; w++) {
     uint32_t first = w * 64;
-    if (s->freeindex >= first + 64)
-      s->alloc_bits[w] = ~(uint64_t)0;
-    else if (s->freeindex > first)
-      s->alloc_bits[w] |= ((uint64_t)1 << (s->freeindex - first)) - 1;
+    uint64_t bits = load_relaxed(&s->alloc_bits[w]);
+    if (freeindex >= first + 64)
+      bits = ~(uint64_t)0;
+    else if (freeindex > first)
+      bits |= ((uint64_t)1 << (freeindex - first)) - 1;
     if (s->freed_bits)
-      s->alloc_bits[w] &= ~load_relaxed(&s->freed_bits[w]);
+      bits &= ~load_relaxed(&s->freed_bits[w]);
+    if (w == words - 1 && s->object_count % 64)
+      bits &= ((uint64_t)1 << (s->object_count % 64)) - 1;
+    store_relaxed(&s->alloc_bits[w], bits);
   }
-  uint32_t tail = s->object_count % 64;
-  if (tail)
-    s->alloc_bits[words - 1] &= ((uint64_t)1 << tail) - 1;
 }
 
 // Bit i of the result is mark byte i of the word's 64 objects.
@@ -66,7 +68,7 @@ uint32_t sweep_small_span(struct span *s) {
       uint64_t live = pack_marks(s, w);
       if (s->freed_bits)
         live &= ~load_relaxed(&s->freed_bits[w]);
-      s->alloc_bits[w] = live;
+      store_relaxed(&s->alloc_bits[w], live);
     }
   }
   memset((void *)s->mark_bytes, 0, span_mark_bytes_size(s));

@@ -1,0 +1,164 @@
+// test_fork.c (core_fork): a program using Shade can fork(), and the child can use Shade:
+// it allocates, collects, and finds objects made before the fork intact, even though the
+// registered threads of the parent (one parked, one busy allocating and collecting at the
+// moment of the fork) do not exist in the child. The parent carries on afterwards.
+//
+// A child that hangs is killed by its own alarm(); every child exits 0 when all went well.
+#include "test_util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#ifdef SHADE_SANITIZER_THREAD
+#define TSAN_BUILD 1
+#else
+#define TSAN_BUILD 0
+#endif
+
+enum { BEFORE = 1000, BEFORE_SIZE = 72 };
+
+static void **made_before_fork; // a global: reachable in parent and child
+
+static SHADE_TEST_NOINLINE void make_objects_before_fork(void) {
+  made_before_fork = shade_malloc(BEFORE * sizeof *made_before_fork);
+  for (int i = 0; i < BEFORE; i++) {
+    made_before_fork[i] = shade_malloc(BEFORE_SIZE);
+    shade_test_fill(made_before_fork[i], BEFORE_SIZE, (uint64_t)i);
+  }
+}
+
+static int objects_before_fork_intact(void) {
+  int intact = 0;
+  for (int i = 0; i < BEFORE; i++)
+    intact += shade_is_heap_pointer(made_before_fork[i]) == 1 &&
+              shade_test_is_filled(made_before_fork[i], BEFORE_SIZE, (uint64_t)i);
+  return intact;
+}
+
+static void *allocate_in_thread(void *unused) {
+  (void)unused;
+  shade_test_allocate_garbage(1 << 20);
+  return NULL;
+}
+
+// What the child does; its exit status is a bit mask of what went wrong. TSan does not support
+// creating threads in the child of a multithreaded process, so that step is left out there.
+static _Noreturn void child_uses_shade(int parent_had_threads) {
+  alarm(20);
+  int errors = 0;
+  if (!shade_thread_is_registered())
+    errors |= 1;
+  shade_test_allocate_garbage(16 << 20);
+  shade_collect();
+  void *volatile mine = shade_malloc(1000);
+  shade_test_fill(mine, 1000, 77);
+  shade_test_allocate_garbage(16 << 20);
+  shade_collect();
+  shade_collect();
+  if (objects_before_fork_intact() != BEFORE)
+    errors |= 2;
+  if (!shade_test_is_filled(mine, 1000, 77))
+    errors |= 4;
+  struct shade_stats stats = shade_test_stats();
+  if (stats.threads != 1)
+    errors |= 8;
+  // Threads still work in the child.
+  if (!(TSAN_BUILD && parent_had_threads)) {
+    pthread_t thread;
+    if (shade_pthread_create(&thread, NULL, allocate_in_thread, NULL) != 0)
+      errors |= 16;
+    else
+      pthread_join(thread, NULL);
+  }
+  shade_collect();
+  _exit(errors);
+}
+
+static void expect_child_succeeds(pid_t child, const char *when) {
+  SHADE_TEST_EXPECTF(child > 0, "%s: fork failed", when);
+  if (child <= 0)
+    return;
+  int status = 0;
+  SHADE_TEST_EXPECT(waitpid(child, &status, 0) == child);
+  if (WIFSIGNALED(status))
+    SHADE_TEST_EXPECTF(!WIFSIGNALED(status), "%s: child killed by signal %d (%s)", when,
+                       WTERMSIG(status), WTERMSIG(status) == SIGALRM ? "hung" : strsignal(WTERMSIG(status)));
+  else
+    SHADE_TEST_EXPECTF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                       "%s: child exited with %d (bit mask of failed checks)", when,
+                       WEXITSTATUS(status));
+}
+
+static void test_child_of_single_threaded_program_uses_shade(void) {
+  make_objects_before_fork();
+  pid_t child = fork();
+  if (child == 0)
+    child_uses_shade(0);
+  expect_child_succeeds(child, "single-threaded parent");
+  SHADE_TEST_EXPECT(objects_before_fork_intact() == BEFORE);
+}
+
+// A parked registered thread and two busy ones exist in the parent when it forks.
+static atomic_int busy_stop;
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int park_release;
+
+static void *parked(void *unused) {
+  (void)unused;
+  void *volatile held = shade_malloc(64);
+  pthread_mutex_lock(&park_lock);
+  while (!park_release)
+    pthread_cond_wait(&park_cond, &park_lock);
+  pthread_mutex_unlock(&park_lock);
+  return (void *)(intptr_t)(shade_is_heap_pointer(held) == 1);
+}
+
+static void *busy(void *arg) {
+  uint64_t n = 0;
+  int collects = arg != NULL;
+  while (!atomic_load(&busy_stop)) {
+    shade_test_allocate_garbage(256 * 1024);
+    if (collects && ++n % 4 == 0)
+      shade_collect();
+  }
+  return NULL;
+}
+
+static void test_child_of_multithreaded_program_uses_shade(void) {
+  atomic_store(&busy_stop, 0);
+  pthread_t parked_thread, busy_threads[2];
+  SHADE_TEST_EXPECT(shade_pthread_create(&parked_thread, NULL, parked, NULL) == 0);
+  SHADE_TEST_EXPECT(shade_pthread_create(&busy_threads[0], NULL, busy, NULL) == 0);
+  SHADE_TEST_EXPECT(shade_pthread_create(&busy_threads[1], NULL, busy, (void *)1) == 0);
+  for (int i = 0; i < 10; i++) {
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    char when[64];
+    snprintf(when, sizeof when, "fork %d with busy threads", i);
+    pid_t child = fork();
+    if (child == 0)
+      child_uses_shade(1);
+    expect_child_succeeds(child, when);
+  }
+  atomic_store(&busy_stop, 1);
+  pthread_join(busy_threads[0], NULL);
+  pthread_join(busy_threads[1], NULL);
+  pthread_mutex_lock(&park_lock);
+  park_release = 1;
+  pthread_cond_broadcast(&park_cond);
+  pthread_mutex_unlock(&park_lock);
+  void *held_alive;
+  pthread_join(parked_thread, &held_alive);
+  SHADE_TEST_EXPECT(held_alive == (void *)1);
+  // The parent is unaffected.
+  shade_collect();
+  SHADE_TEST_EXPECT(objects_before_fork_intact() == BEFORE);
+}
+
+int main(void) {
+  SHADE_TEST_EXPECT(shade_init(NULL) == 0);
+  SHADE_TEST_RUN(test_child_of_single_threaded_program_uses_shade);
+  SHADE_TEST_RUN(test_child_of_multithreaded_program_uses_shade);
+  return shade_test_finish();
+}

@@ -1,0 +1,185 @@
+// test_stats.c (core_stats, core_stats_gc_percent_off): statistics and the knobs that decide
+// when collections run.
+//   - shade_get_stats counters move as documented: cycles by one per shade_collect, heap_live
+//     follows what is reachable, total_allocated and heap_committed follow allocation, pauses
+//     are ordered (last <= max <= total), threads counts registered threads;
+//   - shade_set_gc_percent returns the previous value; a negative value stops automatic
+//     collections, which resume when it is set back;
+//   - shade_disable / shade_enable nest; while disabled no automatic cycle runs (64 MiB of
+//     garbage later, cycles has not moved) but shade_collect still collects;
+//   - with SHADE_GC_PERCENT=off in the environment (run as `core_stats gc-percent-off`) no
+//     automatic cycle runs either.
+#include "test_util.h"
+
+#define GARBAGE ((size_t)64 << 20)
+
+static void test_each_collection_counts_one_cycle(void) {
+  shade_disable(); // nothing automatic may interfere with the count
+  for (int i = 0; i < 5; i++) {
+    uint64_t before = shade_test_stats().cycles;
+    shade_collect();
+    uint64_t after = shade_test_stats().cycles;
+    SHADE_TEST_EXPECTF(after == before + 1, "cycles %" PRIu64 " -> %" PRIu64, before, after);
+  }
+  shade_enable();
+}
+
+static void *volatile live_block;
+
+static SHADE_TEST_NOINLINE void make_live_block(size_t bytes) {
+  void **chain = NULL;
+  for (size_t done = 0; done < bytes; done += 4096) {
+    void **p = shade_malloc(4096);
+    *p = chain;
+    chain = p;
+  }
+  live_block = chain;
+}
+
+// heap_live tracks what the last collection found reachable.
+static void test_heap_live_follows_reachable_memory(void) {
+  shade_test_collect_clean();
+  uint64_t baseline = shade_test_stats().heap_live;
+  make_live_block(16 << 20);
+  shade_test_collect_clean();
+  struct shade_stats holding = shade_test_stats();
+  SHADE_TEST_EXPECTF(holding.heap_live >= baseline + (16u << 20),
+                     "heap_live %" PRIu64 " with 16 MiB more held (baseline %" PRIu64 ")",
+                     holding.heap_live, baseline);
+  SHADE_TEST_EXPECTF(holding.heap_live < baseline + (20u << 20),
+                     "heap_live %" PRIu64 " with 16 MiB more held (baseline %" PRIu64 ")",
+                     holding.heap_live, baseline);
+  SHADE_TEST_EXPECT(holding.heap_committed >= holding.heap_live);
+  SHADE_TEST_EXPECT(holding.heap_mapped >= holding.heap_committed);
+  SHADE_TEST_EXPECT(holding.heap_in_use >= holding.heap_live);
+  SHADE_TEST_EXPECT(holding.heap_goal >= holding.heap_live);
+  live_block = NULL;
+  shade_test_collect_clean();
+  struct shade_stats dropped = shade_test_stats();
+  SHADE_TEST_EXPECTF(dropped.heap_live < baseline + (2u << 20),
+                     "heap_live %" PRIu64 " after dropping 16 MiB (baseline %" PRIu64 ")",
+                     dropped.heap_live, baseline);
+}
+
+// total_allocated grows by what is allocated; heap_committed covers live objects.
+static void test_allocation_counters_grow(void) {
+  struct shade_stats before = shade_test_stats();
+  shade_test_allocate_garbage(8 << 20);
+  struct shade_stats after = shade_test_stats();
+  SHADE_TEST_EXPECTF(after.total_allocated - before.total_allocated >= (7u << 20),
+                     "total_allocated grew by %" PRIu64 " for 8 MiB",
+                     after.total_allocated - before.total_allocated);
+  SHADE_TEST_EXPECT(after.heap_committed > 0);
+  SHADE_TEST_EXPECT(after.markers >= 1);
+}
+
+// Pauses are recorded and ordered.
+static void test_pause_times_are_recorded(void) {
+  make_live_block(4 << 20);
+  shade_collect();
+  struct shade_stats s = shade_test_stats();
+  SHADE_TEST_EXPECT(s.last_pause_ns > 0);
+  SHADE_TEST_EXPECT(s.pause_max_ns >= s.last_pause_ns);
+  SHADE_TEST_EXPECT(s.pause_total_ns >= s.pause_max_ns);
+  SHADE_TEST_EXPECT(s.mark_total_ns > 0);
+  live_block = NULL;
+}
+
+static void *count_threads(void *unused) {
+  (void)unused;
+  return (void *)(uintptr_t)shade_test_stats().threads;
+}
+
+static void test_threads_counts_registered_threads(void) {
+  SHADE_TEST_EXPECT(shade_test_stats().threads == 1);
+  pthread_t thread;
+  void *seen;
+  SHADE_TEST_EXPECT(shade_pthread_create(&thread, NULL, count_threads, NULL) == 0);
+  pthread_join(thread, &seen);
+  SHADE_TEST_EXPECTF(seen == (void *)2, "a second thread saw threads = %lu",
+                     (unsigned long)(uintptr_t)seen);
+}
+
+static uint64_t cycles_while_allocating_garbage(size_t bytes) {
+  uint64_t before = shade_test_stats().cycles;
+  shade_test_allocate_garbage(bytes);
+  return shade_test_stats().cycles - before;
+}
+
+static void test_gc_percent_returns_old_value_and_negative_stops_collection(void) {
+  int initial = shade_test_stats().gc_percent;
+  SHADE_TEST_EXPECTF(initial == 100, "default gc_percent %d", initial);
+  SHADE_TEST_EXPECT(shade_set_gc_percent(50) == initial);
+  SHADE_TEST_EXPECT(shade_test_stats().gc_percent == 50);
+  SHADE_TEST_EXPECT(shade_set_gc_percent(200) == 50);
+  SHADE_TEST_EXPECT(shade_set_gc_percent(-1) == 200);
+  uint64_t cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles == 0, "%" PRIu64 " cycles with gc_percent -1", cycles);
+  uint64_t before = shade_test_stats().cycles;
+  shade_collect(); // explicit collections still run
+  SHADE_TEST_EXPECT(shade_test_stats().cycles == before + 1);
+  SHADE_TEST_EXPECT(shade_set_gc_percent(initial) < 0);
+  cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles >= 2, "%" PRIu64 " cycles once gc_percent is back at %d", cycles,
+                     initial);
+}
+
+// A smaller gc_percent collects more often.
+static void test_smaller_gc_percent_collects_more_often(void) {
+  make_live_block(8 << 20);
+  int old = shade_set_gc_percent(25);
+  uint64_t often = cycles_while_allocating_garbage(GARBAGE);
+  shade_set_gc_percent(400);
+  uint64_t rarely = cycles_while_allocating_garbage(GARBAGE);
+  shade_set_gc_percent(old);
+  SHADE_TEST_EXPECTF(often > rarely, "%" PRIu64 " cycles at 25%%, %" PRIu64 " at 400%%", often,
+                     rarely);
+  live_block = NULL;
+}
+
+static void test_disable_and_enable_nest(void) {
+  shade_disable();
+  shade_disable();
+  uint64_t cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles == 0, "%" PRIu64 " cycles while disabled twice", cycles);
+  shade_enable();
+  cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles == 0, "%" PRIu64 " cycles while still disabled once", cycles);
+  uint64_t before = shade_test_stats().cycles;
+  shade_collect();
+  SHADE_TEST_EXPECTF(shade_test_stats().cycles == before + 1, "shade_collect while disabled");
+  shade_enable();
+  cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles >= 2, "%" PRIu64 " cycles once enabled again", cycles);
+}
+
+// Started with SHADE_GC_PERCENT=off: automatic collection is off from the start.
+static int gc_percent_off_from_environment(void) {
+  SHADE_TEST_EXPECT(shade_init(NULL) == 0);
+  struct shade_stats s = shade_test_stats();
+  SHADE_TEST_EXPECTF(s.gc_percent < 0, "gc_percent %d with SHADE_GC_PERCENT=off", s.gc_percent);
+  uint64_t cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles == 0, "%" PRIu64 " cycles with SHADE_GC_PERCENT=off", cycles);
+  shade_collect();
+  SHADE_TEST_EXPECT(shade_test_stats().cycles == s.cycles + 1);
+  SHADE_TEST_EXPECT(shade_set_gc_percent(100) < 0);
+  cycles = cycles_while_allocating_garbage(GARBAGE);
+  SHADE_TEST_EXPECTF(cycles >= 2, "%" PRIu64 " cycles after shade_set_gc_percent(100)", cycles);
+  return shade_test_finish();
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "gc-percent-off") == 0)
+    return gc_percent_off_from_environment();
+  unsetenv("SHADE_GC_PERCENT");
+  SHADE_TEST_EXPECT(shade_init(NULL) == 0);
+  SHADE_TEST_RUN(test_each_collection_counts_one_cycle);
+  SHADE_TEST_RUN(test_heap_live_follows_reachable_memory);
+  SHADE_TEST_RUN(test_allocation_counters_grow);
+  SHADE_TEST_RUN(test_pause_times_are_recorded);
+  SHADE_TEST_RUN(test_threads_counts_registered_threads);
+  SHADE_TEST_RUN(test_gc_percent_returns_old_value_and_negative_stops_collection);
+  SHADE_TEST_RUN(test_smaller_gc_percent_collects_more_often);
+  SHADE_TEST_RUN(test_disable_and_enable_nest);
+  return shade_test_finish();
+}

@@ -1,0 +1,335 @@
+// test_util.h: the small harness every core collector test is written with.
+//
+// A test file is a list of `static void test_<what>(void)` functions, each a specification of
+// one behaviour, run from main with SHADE_TEST_RUN(test_<what>). SHADE_TEST_EXPECT(cond) records
+// the file, line and text of a failed expectation and keeps going; main returns
+// shade_test_finish(), which is non-zero when any expectation failed (from any thread).
+//
+// Because Shade scans stacks and registers conservatively, a test that wants to see an object
+// reclaimed must not leave its address lying around: it keeps only a hidden copy
+// (shade_test_hide: the address XOR a mask, which is never a valid user-space address), allocates
+// in a separate non-inlined function, wipes the dead part of the stack (shade_test_clear_stack)
+// and then checks reclamation statistically over many objects (shade_test_count_live).
+//
+// Randomised tests print `seed=<n>` first; SHADE_TEST_SEED=<n> replays a run. SHADE_TEST_SCALE
+// (default 1.0) scales the amount of work of the heavy tests; sanitizer builds run with less.
+#ifndef SHADE_TEST_UTIL_H
+#define SHADE_TEST_UTIL_H
+
+#include <shade.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(SHADE_SANITIZER_ADDRESS) || defined(SHADE_SANITIZER_THREAD)
+#define SHADE_TEST_SANITIZED 1
+#else
+#define SHADE_TEST_SANITIZED 0
+#endif
+
+// CTest treats this exit status as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+#define SHADE_TEST_SKIP_CODE 77
+
+#define SHADE_TEST_NOINLINE __attribute__((noinline))
+#define SHADE_TEST_UNUSED __attribute__((unused))
+
+// ---------------------------------------------------------------------------------------------
+// Expectations
+
+static atomic_int shade_test_failures;
+static const char *shade_test_current = "(main)";
+
+static SHADE_TEST_UNUSED void shade_test_fail(const char *file, int line, const char *expression,
+                                              const char *detail) {
+  atomic_fetch_add(&shade_test_failures, 1);
+  fprintf(stderr, "%s:%d: FAILED in %s: %s%s%s\n", file, line, shade_test_current, expression,
+          detail[0] ? "  -- " : "", detail);
+  fflush(stderr);
+}
+
+// Records a failure when cond is false, and carries on.
+#define SHADE_TEST_EXPECT(cond)                                                                   \
+  do {                                                                                            \
+    if (!(cond))                                                                                  \
+      shade_test_fail(__FILE__, __LINE__, #cond, "");                                             \
+  } while (0)
+
+// The same, with a printf-style explanation of the values involved.
+#define SHADE_TEST_EXPECTF(cond, ...)                                                             \
+  do {                                                                                            \
+    if (!(cond)) {                                                                                \
+      char shade_test_detail_[512];                                                               \
+      snprintf(shade_test_detail_, sizeof shade_test_detail_, __VA_ARGS__);                       \
+      shade_test_fail(__FILE__, __LINE__, #cond, shade_test_detail_);                             \
+    }                                                                                             \
+  } while (0)
+
+#define SHADE_TEST_RUN(test_function)                                                             \
+  do {                                                                                            \
+    shade_test_current = #test_function;                                                          \
+    struct timespec shade_test_t0_, shade_test_t1_;                                               \
+    clock_gettime(CLOCK_MONOTONIC, &shade_test_t0_);                                              \
+    int shade_test_before_ = atomic_load(&shade_test_failures);                                   \
+    test_function();                                                                              \
+    clock_gettime(CLOCK_MONOTONIC, &shade_test_t1_);                                              \
+    fprintf(stderr, "%s %s (%.2f s)\n",                                                           \
+            atomic_load(&shade_test_failures) == shade_test_before_ ? "ok  " : "FAIL",            \
+            #test_function,                                                                       \
+            (double)(shade_test_t1_.tv_sec - shade_test_t0_.tv_sec) +                             \
+                (double)(shade_test_t1_.tv_nsec - shade_test_t0_.tv_nsec) / 1e9);                 \
+    shade_test_current = "(main)";                                                                \
+  } while (0)
+
+static SHADE_TEST_UNUSED int shade_test_finish(void) {
+  int failures = atomic_load(&shade_test_failures);
+  if (failures != 0)
+    fprintf(stderr, "%d expectation(s) failed\n", failures);
+  return failures != 0;
+}
+
+static SHADE_TEST_UNUSED _Noreturn void shade_test_skip(const char *reason) {
+  fprintf(stderr, "SKIPPED: %s\n", reason);
+  exit(SHADE_TEST_SKIP_CODE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeds, randomness, scale
+
+// The seed of a randomised test: SHADE_TEST_SEED, or the clock. Printed as `seed=<n>`.
+static SHADE_TEST_UNUSED uint64_t shade_test_seed(void) {
+  uint64_t seed;
+  const char *text = getenv("SHADE_TEST_SEED");
+  if (text != NULL && text[0] != '\0') {
+    seed = strtoull(text, NULL, 0);
+  } else {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    seed = (uint64_t)now.tv_sec * 1000000007u ^ (uint64_t)now.tv_nsec ^ ((uint64_t)getpid() << 32);
+  }
+  fprintf(stderr, "seed=%" PRIu64 "\n", seed);
+  fflush(stderr);
+  return seed;
+}
+
+// splitmix64: small, fast, good enough, and every thread can own one.
+static inline uint64_t shade_test_random(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A uniformly random integer in [lo, hi].
+static inline uint64_t shade_test_random_between(uint64_t *state, uint64_t lo, uint64_t hi) {
+  return lo + shade_test_random(state) % (hi - lo + 1);
+}
+
+// SHADE_TEST_SCALE (default 1.0): the factor heavy tests apply to their amount of work.
+static SHADE_TEST_UNUSED double shade_test_scale(void) {
+  const char *text = getenv("SHADE_TEST_SCALE");
+  double scale = 1.0;
+  if (text != NULL && text[0] != '\0') {
+    scale = strtod(text, NULL);
+    if (!(scale > 0.0))
+      scale = 1.0;
+  }
+  return scale;
+}
+
+// n scaled by SHADE_TEST_SCALE, at least minimum.
+static SHADE_TEST_UNUSED size_t shade_test_scaled(double n, size_t minimum) {
+  double scaled = n * shade_test_scale();
+  return scaled < (double)minimum ? minimum : (size_t)scaled;
+}
+
+static SHADE_TEST_UNUSED double shade_test_now(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hiding pointers from the conservative scanner
+
+// p ^ mask has bits 47..63 set for any user-space p: it is never an address Shade could own.
+#define SHADE_TEST_HIDE_MASK ((uintptr_t)0xA5A5A5A5A5A5A5A5ull)
+
+typedef uintptr_t shade_test_hidden;
+
+static inline shade_test_hidden shade_test_hide(const void *p) {
+  return (uintptr_t)p ^ SHADE_TEST_HIDE_MASK;
+}
+static inline void *shade_test_unhide(shade_test_hidden h) {
+  return (void *)(h ^ SHADE_TEST_HIDE_MASK);
+}
+
+// Overwrites the stack below the caller's frame, where dead frames keep old pointers, and
+// the caller-saved registers a call leaves behind.
+static SHADE_TEST_NOINLINE SHADE_TEST_UNUSED void shade_test_clear_stack(void) {
+  volatile char buffer[32 * 1024];
+  memset((char *)buffer, 0, sizeof buffer);
+  __asm__ volatile("" : : "r"(buffer) : "memory");
+}
+
+// How many of the hidden objects shade_is_heap_pointer calls live (call after shade_collect).
+static SHADE_TEST_UNUSED size_t shade_test_count_live(const shade_test_hidden *hidden, size_t n) {
+  size_t live = 0;
+  for (size_t i = 0; i < n; i++)
+    live += shade_is_heap_pointer(shade_test_unhide(hidden[i])) == 1;
+  return live;
+}
+
+// A collection after wiping stale pointers off the stack.
+static SHADE_TEST_NOINLINE SHADE_TEST_UNUSED void shade_test_collect_clean(void) {
+  shade_test_clear_stack();
+  shade_collect();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process facts
+
+// Resident set size of this process, in bytes (0 if /proc is unreadable).
+static SHADE_TEST_UNUSED size_t shade_test_rss(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size_pages = 0, resident_pages = 0;
+  if (f == NULL)
+    return 0;
+  if (fscanf(f, "%lu %lu", &size_pages, &resident_pages) != 2)
+    resident_pages = 0;
+  fclose(f);
+  return (size_t)resident_pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static SHADE_TEST_UNUSED struct shade_stats shade_test_stats(void) {
+  struct shade_stats stats;
+  memset(&stats, 0, sizeof stats);
+  shade_get_stats(&stats);
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capturing Shade's messages
+
+static pthread_mutex_t shade_test_messages_lock = PTHREAD_MUTEX_INITIALIZER;
+static char shade_test_messages[16384];
+static size_t shade_test_messages_length;
+static atomic_int shade_test_message_count;
+
+static SHADE_TEST_UNUSED void shade_test_message_handler(const char *message) {
+  pthread_mutex_lock(&shade_test_messages_lock);
+  size_t length = strlen(message);
+  if (shade_test_messages_length + length + 2 < sizeof shade_test_messages) {
+    memcpy(shade_test_messages + shade_test_messages_length, message, length);
+    shade_test_messages_length += length;
+    shade_test_messages[shade_test_messages_length++] = '\n';
+    shade_test_messages[shade_test_messages_length] = '\0';
+  }
+  atomic_fetch_add(&shade_test_message_count, 1);
+  pthread_mutex_unlock(&shade_test_messages_lock);
+}
+
+// Routes Shade's messages into a buffer the test reads, and empties it.
+static SHADE_TEST_UNUSED void shade_test_capture_messages(void) {
+  shade_set_message_handler(shade_test_message_handler);
+  pthread_mutex_lock(&shade_test_messages_lock);
+  shade_test_messages_length = 0;
+  shade_test_messages[0] = '\0';
+  atomic_store(&shade_test_message_count, 0);
+  pthread_mutex_unlock(&shade_test_messages_lock);
+}
+
+static SHADE_TEST_UNUSED int shade_test_message_count_now(void) {
+  return atomic_load(&shade_test_message_count);
+}
+
+// 1 if one captured line contains fragment and also `also` (unless NULL), ignoring case;
+// fragments are given in lower case.
+static SHADE_TEST_UNUSED int shade_test_messages_contain(const char *fragment, const char *also) {
+  int found = 0;
+  pthread_mutex_lock(&shade_test_messages_lock);
+  const char *line = shade_test_messages;
+  while (*line != '\0' && !found) {
+    const char *end = strchr(line, '\n');
+    size_t length = end ? (size_t)(end - line) : strlen(line);
+    char copy[1024];
+    if (length >= sizeof copy)
+      length = sizeof copy - 1;
+    memcpy(copy, line, length);
+    copy[length] = '\0';
+    for (char *c = copy; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    found = strstr(copy, fragment) != NULL && (also == NULL || strstr(copy, also) != NULL);
+    line += length + (end != NULL);
+  }
+  pthread_mutex_unlock(&shade_test_messages_lock);
+  return found;
+}
+
+// The hexadecimal digits of p, lower case, without "0x": how a message names a pointer.
+static SHADE_TEST_UNUSED const char *shade_test_pointer_text(const void *p, char *buffer,
+                                                              size_t size) {
+  snprintf(buffer, size, "%" PRIxPTR, (uintptr_t)p);
+  return buffer;
+}
+
+static SHADE_TEST_UNUSED void shade_test_print_messages(void) {
+  pthread_mutex_lock(&shade_test_messages_lock);
+  fprintf(stderr, "captured messages:\n%s", shade_test_messages);
+  pthread_mutex_unlock(&shade_test_messages_lock);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects with recognisable contents
+
+static inline unsigned char shade_test_pattern_byte(uint64_t seed, size_t i) {
+  return (unsigned char)((seed * 0x9E3779B1u + i * 13u) >> 3 | 1); // never zero
+}
+
+static SHADE_TEST_UNUSED void shade_test_fill(void *p, size_t size, uint64_t seed) {
+  unsigned char *bytes = p;
+  for (size_t i = 0; i < size; i++)
+    bytes[i] = shade_test_pattern_byte(seed, i);
+}
+
+static SHADE_TEST_UNUSED int shade_test_is_filled(const void *p, size_t size, uint64_t seed) {
+  const unsigned char *bytes = p;
+  for (size_t i = 0; i < size; i++)
+    if (bytes[i] != shade_test_pattern_byte(seed, i))
+      return 0;
+  return 1;
+}
+
+// A new object of `size` bytes filled from `seed`, known to the caller only by its hidden
+// address (the allocation happens in this frame, which is dead when the caller continues).
+static SHADE_TEST_NOINLINE SHADE_TEST_UNUSED shade_test_hidden shade_test_new_filled(size_t size,
+                                                                                  uint64_t seed) {
+  void *p = shade_malloc(size);
+  if (p != NULL)
+    shade_test_fill(p, size, seed);
+  return shade_test_hide(p);
+}
+
+// Allocates and drops about `bytes` bytes in objects of mixed sizes, so that memory reclaimed by
+// mistake is handed out again (zeroed) and the loss shows in the contents of live objects.
+static SHADE_TEST_NOINLINE SHADE_TEST_UNUSED void shade_test_allocate_garbage(size_t bytes) {
+  static const size_t sizes[] = {8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 4096, 40000};
+  size_t done = 0;
+  for (unsigned i = 0; done < bytes; i++) {
+    size_t size = sizes[i % (sizeof sizes / sizeof *sizes)];
+    unsigned char *volatile p = shade_malloc(size);
+    if (p != NULL)
+      p[0] = 1;
+    done += size;
+  }
+}
+
+#endif // SHADE_TEST_UTIL_H
