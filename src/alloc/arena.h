@@ -29,6 +29,14 @@ uintptr_t arena_grow(size_t size);
 void arena_set_span(uintptr_t page_address, struct span *s);
 size_t arena_mapped_bytes(void);
 
+// For an address already known to lie between the heap bounds.
+static inline struct span *arena_span_of_bounded(uintptr_t address) {
+  struct arena *a = load_relaxed(&arena_index[address >> ARENA_SHIFT]);
+  if (a == NULL)
+    return NULL;
+  return load_relaxed(&a->pages[(address & (ARENA_SIZE - 1)) >> PAGE_SHIFT]);
+}
+
 static inline struct span *arena_span_of(uintptr_t address) {
   if (address < heap_lowest_address() || address >= heap_highest_address())
     return NULL;
@@ -47,6 +55,17 @@ static inline bool arena_is_heap_address(uintptr_t address) {
 
 // The in-use span containing address and the index of the object in it, or NULL when address is
 // not inside an object slot of an in-use span.
+static inline struct span *arena_object_in_span(struct span *s, uintptr_t address,
+                                                uint32_t *index) {
+  if (s == NULL || s->state == SPAN_FREE)
+    return NULL;
+  uint32_t i = s->state == SPAN_LARGE ? 0 : span_object_index(s, address);
+  if (i >= s->object_count)
+    return NULL;
+  *index = i;
+  return s;
+}
+
 static inline struct span *arena_object_of(uintptr_t address, uint32_t *index) {
   struct span *s = arena_span_of(address);
   if (s == NULL || s->state == SPAN_FREE)

@@ -30,7 +30,8 @@ void marker_begin(struct marker *m, bool checking) {
 
 void marker_end(struct marker *m) { worklist_release_local(&m->work); }
 
-static bool mark_for_marker(struct marker *m, struct span *s, uint32_t index) {
+static inline __attribute__((always_inline)) bool mark_for_marker(struct marker *m, struct span *s,
+                                                                  uint32_t index) {
   if (SHADE_LIKELY(!m->checking))
     return span_mark_object(s, index);
   if (s->check_bits == NULL) // verifier only, single-threaded
@@ -38,19 +39,23 @@ static bool mark_for_marker(struct marker *m, struct span *s, uint32_t index) {
   return atomic_bit_set(s->check_bits, index);
 }
 
-static void push_object(struct marker *m, struct span *s, uintptr_t base) {
-  if (s->state == SPAN_LARGE) {
-    uintptr_t end = base + align_up(s->large_requested, WORD_SIZE);
-    for (uintptr_t chunk = base; chunk < end; chunk += LARGE_SCAN_CHUNK) {
-      uintptr_t chunk_end = chunk + LARGE_SCAN_CHUNK < end ? chunk + LARGE_SCAN_CHUNK : end;
-      worklist_push(&m->work, chunk, chunk_end);
-    }
-    return;
+static SHADE_NOINLINE void push_large_object(struct marker *m, struct span *s, uintptr_t base) {
+  uintptr_t end = base + align_up(s->large_requested, WORD_SIZE);
+  for (uintptr_t chunk = base; chunk < end; chunk += LARGE_SCAN_CHUNK) {
+    uintptr_t chunk_end = chunk + LARGE_SCAN_CHUNK < end ? chunk + LARGE_SCAN_CHUNK : end;
+    worklist_push(&m->work, chunk, chunk_end);
   }
-  worklist_push(&m->work, base, base + s->object_size);
 }
 
-static inline bool mark_slot(struct marker *m, struct span *s, uint32_t index) {
+static inline void push_object(struct marker *m, struct span *s, uintptr_t base) {
+  if (SHADE_UNLIKELY(s->state == SPAN_LARGE))
+    push_large_object(m, s, base);
+  else
+    worklist_push(&m->work, base, base + s->object_size);
+}
+
+static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, struct span *s,
+                                                            uint32_t index) {
   if (!span_object_is_allocated(s, index))
     return false;
   if (!mark_for_marker(m, s, index))
@@ -86,8 +91,12 @@ SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t star
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
-    if (word - low < high - low)
-      mark_word(m, word);
+    if (word - low >= high - low)
+      continue;
+    uint32_t index;
+    struct span *s = arena_object_in_span(arena_span_of_bounded(word), word, &index);
+    if (s != NULL && s->kind != KIND_MANUAL)
+      mark_slot(m, s, index);
   }
 }
 
