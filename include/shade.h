@@ -19,6 +19,8 @@
 //   SHADE_AUTO_REGISTER "1": a thread that calls Shade without being registered is registered
 //                      on the spot instead of being reported as an error
 //   SHADE_SCAN_DATA    "0": do not scan the data and bss segments of the program and its libraries
+//   SHADE_PAST_END     "0": do not pad objects by one byte; a pointer just past an object's end
+//                      then no longer keeps it alive (by default it does, from anywhere, as in bdwgc)
 // Memory returned to the OS (memory limits, issue 5; see docs/memory.md):
 //   SHADE_MEMORY_LIMIT  soft limit on the memory the heap holds: "512MiB", "2GiB", "1.5GB", bytes
 //   SHADE_HEAP_LIMIT    hard limit on the heap's in-use pages: allocation beyond it fails (ENOMEM)
@@ -59,6 +61,7 @@ struct shade_options {
   int auto_register;     // 1: unregistered threads are registered on their first call
   int no_data_roots;     // 1: do not scan data/bss segments (the program adds its own roots)
   size_t min_heap_goal;  // bytes; 0: 4 MiB
+  int no_past_end;       // 1: a pointer just past an object's end does not keep it (SHADE_PAST_END=0)
   shade_oom_handler oom_handler; // NULL: allocation fails with NULL and errno = ENOMEM
   // memory limits (issue 5): 0 in any field means "SHADE_* environment variable, else default"
   size_t memory_limit;   // soft limit in bytes (SHADE_MEMORY_LIMIT; default none)

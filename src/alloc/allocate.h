@@ -12,7 +12,9 @@
 
 #include "gc/threads.h"
 
-void *allocate_slow(struct shade_thread *t, size_t size, enum object_kind kind,
+// size includes `padding` bytes the caller added (the one-past-the-end byte); out of memory, the
+// oom handler is told the size without them.
+void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum object_kind kind,
                     const struct shade_type *type);
 void *allocate_out_of_memory(size_t size);
 

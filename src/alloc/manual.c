@@ -11,7 +11,7 @@ void *manual_alloc(size_t size) {
   void *p = NULL;
   if (size <= MAX_SMALL_SIZE)
     p = allocate_small_fast(t, size, KIND_MANUAL);
-  return p ? p : allocate_slow(t, size, KIND_MANUAL, NULL);
+  return p ? p : allocate_slow(t, size, 0, KIND_MANUAL, NULL);
 }
 
 void manual_free(void *p) { api_free(p, "manual_free"); }

@@ -5,6 +5,10 @@
 // its pieces is referenced. Such pieces cannot be freed one by one: shade_free accepts and
 // ignores pointers into 16-byte atomic spans, which the tiny blocks share.
 //
+// One-past-the-end pointers: every request is padded by one byte (unless SHADE_PAST_END=0), so a
+// pointer just past the requested end still lands inside the object's slot, as in bdwgc. This is
+// the only unambiguous way: without it, such a pointer is also the start of the next object.
+//
 // Explicit free marks the object in its span's freed bitmap; a small object's slot is reused
 // after the next sweep of its span, a large object's pages go back to the page heap at once.
 #include <errno.h>
@@ -22,24 +26,31 @@
 #define TINY_BLOCK 16
 
 extern _Atomic uint64_t api_freed_explicitly;
+size_t api_size_padding = 1; // 0 with SHADE_PAST_END=0; set by shade_init
 
 static inline void *allocate(size_t size, enum object_kind kind, const struct shade_type *type,
                              const char *call) {
   struct shade_thread *t = api_thread(call);
+  size_t padding = size + api_size_padding > size ? api_size_padding : 0; // SIZE_MAX: too large
+  size += padding;
   if (SHADE_LIKELY(size <= MAX_SMALL_SIZE) && kind != KIND_TYPED) {
     void *p = allocate_small_fast(t, size, kind);
     if (SHADE_LIKELY(p != NULL))
       return p;
   }
-  return allocate_slow(t, size, kind, type);
+  return allocate_slow(t, size, padding, kind, type);
 }
 
 SHADE_API void *shade_malloc(size_t size) {
   return allocate(size, KIND_CONSERVATIVE, NULL, "shade_malloc");
 }
 
-static void *allocate_tiny(struct shade_thread *t, size_t size) {
-  size_t alignment = (size & 7) == 0 ? 8 : (size & 3) == 0 ? 4 : (size & 1) == 0 ? 2 : 1;
+// size: the requested size (it decides the alignment); footprint: size plus the padding byte.
+static void *allocate_tiny(struct shade_thread *t, size_t requested, size_t size) {
+  size_t alignment = requested == 0 || (requested & 7) == 0 ? 8
+                     : (requested & 3) == 0                 ? 4
+                     : (requested & 1) == 0                 ? 2
+                                                            : 1;
   critical_enter(t); // a collection resets tiny_block: read and advance it without one between
   uintptr_t offset = align_up(t->cache.tiny_offset, alignment);
   uintptr_t block_address = t->cache.tiny_block;
@@ -50,7 +61,7 @@ static void *allocate_tiny(struct shade_thread *t, size_t size) {
     return (void *)(block_address + offset);
   void *block = allocate_small_fast(t, TINY_BLOCK, KIND_ATOMIC);
   if (block == NULL)
-    block = allocate_slow(t, TINY_BLOCK, KIND_ATOMIC, NULL);
+    block = allocate_slow(t, TINY_BLOCK, 0, KIND_ATOMIC, NULL);
   if (block == NULL)
     return NULL;
   critical_enter(t);
@@ -61,8 +72,8 @@ static void *allocate_tiny(struct shade_thread *t, size_t size) {
 }
 
 SHADE_API void *shade_malloc_atomic(size_t size) {
-  if (size > 0 && size < TINY_BLOCK)
-    return allocate_tiny(api_thread("shade_malloc_atomic"), size);
+  if (size + api_size_padding < TINY_BLOCK)
+    return allocate_tiny(api_thread("shade_malloc_atomic"), size, size + api_size_padding);
   return allocate(size, KIND_ATOMIC, NULL, "shade_malloc_atomic");
 }
 

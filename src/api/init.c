@@ -88,6 +88,8 @@ SHADE_API int shade_init(const struct shade_options *opts) {
     return -1;
   }
   pacer_init(o.gc_percent, o.min_heap_goal);
+  extern size_t api_size_padding;
+  api_size_padding = o.no_past_end ? 0 : 1;
   cycle_config.markers = (unsigned)o.markers;
   cycle_config.trace = o.trace != 0;
   cycle_config.verify = o.verify != 0;

@@ -70,10 +70,8 @@ static void trace_line(uint64_t cycle, uint64_t begin, uint64_t stopped, uint64_
                 (double)arena_mapped_bytes() / mb, threads, cycle_config.markers);
 }
 
-static SHADE_NOINLINE void mark_world(struct shade_thread *self, uint64_t *marked) {
-  volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // the collector's own, on its stack
-  SPILL_REGISTERS(registers);
-  uintptr_t stack_pointer = (uintptr_t)registers;
+static SHADE_NOINLINE void mark_world(struct shade_thread *self, uintptr_t stack_pointer,
+                                      uint64_t *marked) {
   struct marker m;
   marker_begin(&m, false);
   roots_mark(&m, self, stack_pointer);
@@ -88,10 +86,21 @@ static SHADE_NOINLINE void mark_world(struct shade_thread *self, uint64_t *marke
   marker_end(&m);
   if (cycle_config.verify)
     verify_marking(self, stack_pointer);
+}
+
+static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_pointer);
+
+// The collecting thread's own roots start here, at the entry to the collector: its registers are
+// spilled into this frame, and the deeper frames of the collector itself are not roots. (Scanning
+// from deeper down would read dead stack the collector reuses, full of stale pointers.)
+SHADE_NOINLINE void cycle_collect(enum collect_reason reason) {
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  SPILL_REGISTERS(registers);
+  collect(reason, (uintptr_t)registers);
   __asm__ volatile("" : : "r"(registers) : "memory");
 }
 
-void cycle_collect(enum collect_reason reason) {
+static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_pointer) {
   struct shade_thread *self = current_thread;
   pthread_mutex_lock(&gc_mutex);
   if (reason == COLLECT_TRIGGERED && !pacer_should_collect()) {
@@ -116,7 +125,7 @@ void cycle_collect(enum collect_reason reason) {
 
   store_relaxed(&cycle_stats.phase, PHASE_MARK);
   uint64_t marked = 0;
-  mark_world(self, &marked);
+  mark_world(self, stack_pointer, &marked);
   uint64_t marked_at = cycle_now_ns();
 
   store_relaxed(&cycle_stats.phase, PHASE_MARK_TERMINATION);

@@ -83,7 +83,6 @@ SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t
   for (uintptr_t p = lo; p + WORD_SIZE <= hi; p += WORD_SIZE) {
     uintptr_t word = *(volatile uintptr_t *)p;
     mark_word(m, word);
-    mark_word(m, word - 1); // one past the end of an object
   }
 }
 

@@ -17,8 +17,8 @@ struct marker {
 void marker_begin(struct marker *m, bool checking);
 void marker_end(struct marker *m);
 
-// Roots: every aligned word of [lo, hi) that points into an object marks it; a word that points
-// just past the end of an object marks that object too (a one-past-the-end pointer).
+// Roots: every aligned word of [lo, hi) that points into an object marks it. (One-past-the-end
+// pointers land inside their object: allocation pads requests by a byte.)
 void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi);
 // Mark an object and its contents as reachable (uncollectable objects).
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index);

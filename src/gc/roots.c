@@ -7,7 +7,7 @@
 //      harmless, they point at metadata, never at objects; sanitizer runtimes are skipped);
 //   3. user ranges from shade_add_roots;
 //   4. uncollectable objects, small and large: marked and scanned whatever points to them.
-// Root words that point one past the end of an object keep it (mark_root_range).
+// One-past-the-end pointers need nothing here: allocation pads each object by a byte.
 #define _GNU_SOURCE
 #include "gc/roots.h"
 
