@@ -467,7 +467,7 @@ int main(void) {
   SHADE_TEST_RUN(test_shared_library_globals_keep_objects_alive);
   SHADE_TEST_RUN(test_dlopened_library_globals_keep_objects_alive);
   SHADE_TEST_RUN(test_interior_pointer_in_heap_object_keeps_object_alive);
-  SHADE_TEST_RUN(test_pointer_in_register_of_running_thread_keeps_object_alive);
+  SHADE_TEST_RUN_UNLESS_TSAN(test_pointer_in_register_of_running_thread_keeps_object_alive);
   SHADE_TEST_RUN(test_pointers_on_stack_of_parked_thread_keep_objects_alive);
   SHADE_TEST_RUN(test_pointers_in_thread_locals_of_other_thread_keep_objects_alive);
   SHADE_TEST_RUN(test_pointers_in_thread_locals_of_main_thread_keep_objects_alive);

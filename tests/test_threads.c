@@ -304,8 +304,8 @@ int main(void) {
   (void)first;
   SHADE_TEST_RUN(test_threads_register_and_unregister);
   SHADE_TEST_RUN(test_safepoint_without_collection_returns);
-  SHADE_TEST_RUN(test_thread_blocked_in_read_is_stopped_and_keeps_its_objects);
-  SHADE_TEST_RUN(test_thread_sleeping_in_nanosleep_is_stopped_and_keeps_its_objects);
+  SHADE_TEST_RUN_UNLESS_TSAN(test_thread_blocked_in_read_is_stopped_and_keeps_its_objects);
+  SHADE_TEST_RUN_UNLESS_TSAN(test_thread_sleeping_in_nanosleep_is_stopped_and_keeps_its_objects);
   SHADE_TEST_RUN(test_thread_polling_safepoints_is_stopped_and_keeps_its_objects);
   SHADE_TEST_RUN(test_threads_come_and_go_during_collections);
   return shade_test_finish();

@@ -13,7 +13,7 @@ void span_bitmaps_allocate(struct span *s) {
   size_t bytes = span_bitmap_words(s) * sizeof(uint64_t);
   s->alloc_bits = metadata_alloc(bytes);
   s->mark_bytes = metadata_alloc(span_mark_bytes_size(s));
-  s->freed_bits = NULL;
+  store_relaxed(&s->freed_bits, NULL);
   s->check_bits = NULL;
   s->types = s->kind == KIND_TYPED && s->state == SPAN_SMALL
                  ? metadata_alloc(s->object_count * sizeof(*s->types))
@@ -24,15 +24,15 @@ void span_bitmaps_free(struct span *s) {
   size_t bytes = span_bitmap_words(s) * sizeof(uint64_t);
   metadata_free((void *)s->alloc_bits, bytes);
   metadata_free((void *)s->mark_bytes, span_mark_bytes_size(s));
-  if (s->freed_bits)
-    metadata_free((void *)s->freed_bits, bytes);
+  if (span_freed_bits(s))
+    metadata_free((void *)span_freed_bits(s), bytes);
   if (s->check_bits)
     metadata_free((void *)s->check_bits, bytes);
   if (s->types)
     metadata_free(s->types, s->object_count * sizeof(*s->types));
   s->alloc_bits = NULL;
   s->mark_bytes = NULL;
-  s->freed_bits = NULL;
+  store_relaxed(&s->freed_bits, NULL);
   s->check_bits = NULL;
   s->types = NULL;
 }

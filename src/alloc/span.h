@@ -35,7 +35,7 @@ struct span {
   uintptr_t base;
   _Atomic(uint8_t) *mark_bytes;    // object_count bytes (rounded up to 64), 1 = marked
   _Atomic(uint64_t) *alloc_bits;    // relaxed atomics: other threads may query (shade_base)
-  _Atomic(uint64_t) *freed_bits;   // lazily allocated by shade_free
+  _Atomic(_Atomic(uint64_t) *) freed_bits; // lazily allocated by shade_free (CAS)
   uint32_t object_size;   // small spans: the class size; large spans: 0 (see large_requested)
   uint32_t object_count;  // 1 for large spans
   uint32_t divide_magic;
@@ -104,7 +104,12 @@ static inline size_t span_mark_bytes_size(const struct span *s) {
 }
 
 static inline bool span_object_is_freed(const struct span *s, uint32_t i) {
-  return s->freed_bits != NULL && atomic_bit_test(s->freed_bits, i);
+  _Atomic(uint64_t) *freed = load_acquire(&s->freed_bits);
+  return freed != NULL && atomic_bit_test(freed, i);
+}
+
+static inline _Atomic(uint64_t) *span_freed_bits(const struct span *s) {
+  return load_acquire(&((struct span *)s)->freed_bits);
 }
 
 static inline bool span_object_is_allocated(const struct span *s, uint32_t i) {

@@ -162,13 +162,11 @@ static bool is_tiny_span(const struct span *s) {
 }
 
 static _Atomic(uint64_t) *freed_bits_of(struct span *s) {
-  _Atomic(uint64_t) *bits = atomic_load_explicit((_Atomic(_Atomic(uint64_t) *) *)&s->freed_bits,
-                                                 memory_order_acquire);
+  _Atomic(uint64_t) *bits = span_freed_bits(s);
   if (bits)
     return bits;
   _Atomic(uint64_t) *fresh = metadata_alloc(span_bitmap_words(s) * sizeof(uint64_t));
-  if (atomic_compare_exchange_strong((_Atomic(_Atomic(uint64_t) *) *)&s->freed_bits, &bits,
-                                     fresh))
+  if (atomic_compare_exchange_strong(&s->freed_bits, &bits, fresh))
     return fresh;
   metadata_free((void *)fresh, span_bitmap_words(s) * sizeof(uint64_t));
   return bits;

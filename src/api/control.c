@@ -5,6 +5,7 @@
 #include "api/api_internal.h"
 #include "api/message.h"
 #include "gc/cycle.h"
+#include "gc/memory_limits.h" // memory limits (issue 5)
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/sweep.h"
@@ -64,4 +65,5 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   threads_unlock();
   out->markers = cycle_config.markers;
   out->gc_percent = load_relaxed(&pacer.gc_percent);
+  memory_get_stats(out); // memory limits (issue 5)
 }

@@ -21,6 +21,8 @@
 #include "api/message.h"
 #include "api/options.h"
 #include "gc/cycle.h"
+#include "gc/memory_limits.h" // memory limits (issue 5)
+#include "gc/scavenger.h"     // memory limits (issue 5)
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/stop_world.h"
@@ -36,6 +38,7 @@ static void before_fork(void) {
   roots_lock();
   central_lock_all();
   large_lock();
+  pageheap_scavenge_lock(); // memory limits (issue 5): no chunk is being released during fork
   pageheap_lock();
   metadata_lock();
 }
@@ -45,6 +48,7 @@ static void after_fork_parent(void) {
     return;
   metadata_unlock();
   pageheap_unlock();
+  pageheap_scavenge_unlock(); // memory limits (issue 5)
   large_unlock();
   central_unlock_all();
   roots_unlock();
@@ -62,6 +66,7 @@ static void after_fork_child(void) {
   roots_after_fork_child();
   cycle_after_fork_child();
   mark_pool_after_fork_child();
+  scavenger_after_fork_child(); // memory limits (issue 5): restarted by the child's first cycle
   threads_after_fork_child();
 }
 
@@ -94,6 +99,7 @@ SHADE_API int shade_init(const struct shade_options *opts) {
   cycle_config.trace = o.trace != 0;
   cycle_config.verify = o.verify != 0;
   cycle_init();
+  memory_limits_init(&o); // memory limits (issue 5): limits, scavenger thread
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   threads_register_current();
   store_release(&initialized, true);

@@ -24,6 +24,7 @@
 #include "alloc/pageheap.h"
 #include "api/message.h"
 #include "gc/mark.h"
+#include "gc/memory_limits.h" // memory limits (issue 5)
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/stop_world.h"
@@ -44,7 +45,7 @@ uint64_t cycle_now_ns(void) {
 }
 
 void cycle_init(void) { start_time_ns = cycle_now_ns(); }
-void cycle_lock(void) { pthread_mutex_lock(&gc_mutex); }
+void cycle_lock(void) { lock_stoppable(&gc_mutex); }
 void cycle_unlock(void) { pthread_mutex_unlock(&gc_mutex); }
 void cycle_after_fork_child(void) { pthread_mutex_init(&gc_mutex, NULL); }
 
@@ -102,7 +103,7 @@ SHADE_NOINLINE void cycle_collect(enum collect_reason reason) {
 
 static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_pointer) {
   struct shade_thread *self = current_thread;
-  pthread_mutex_lock(&gc_mutex);
+  lock_stoppable(&gc_mutex);
   if (reason == COLLECT_TRIGGERED && !pacer_should_collect()) {
     pthread_mutex_unlock(&gc_mutex); // another thread collected while we waited
     return;
@@ -144,5 +145,6 @@ static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_p
   gc_time_total_ns += end - begin;
   if (cycle_config.trace)
     trace_line(cycle, begin, stopped, marked_at, end, heap_before, marked, threads);
+  memory_after_cycle(begin, end); // memory limits (issue 5): limiter, eager sweep, scav trace
   pthread_mutex_unlock(&gc_mutex);
 }

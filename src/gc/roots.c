@@ -19,6 +19,7 @@
 #include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "api/message.h"
+#include "gc/stop_world.h"
 
 #define MAX_SEGMENTS 1024
 #define MAX_USER_ROOTS 4096
@@ -72,14 +73,14 @@ void roots_prepare(void) {
 }
 
 void roots_add(uintptr_t lo, uintptr_t hi) {
-  pthread_mutex_lock(&roots_mutex);
+  lock_stoppable(&roots_mutex);
   if (user_root_count < MAX_USER_ROOTS)
     user_roots[user_root_count++] = (struct range){lo, hi};
   pthread_mutex_unlock(&roots_mutex);
 }
 
 void roots_remove(uintptr_t lo, uintptr_t hi) {
-  pthread_mutex_lock(&roots_mutex);
+  lock_stoppable(&roots_mutex);
   for (unsigned i = 0; i < user_root_count; i++) {
     if (user_roots[i].lo == lo && user_roots[i].hi == hi) {
       user_roots[i] = user_roots[--user_root_count];

@@ -71,6 +71,19 @@ void stop_world_park_pending(struct shade_thread *t) {
   park(t);
 }
 
+void lock_stoppable(pthread_mutex_t *mutex) {
+  struct shade_thread *t = current_thread;
+  if (t == NULL) { // not registered: never stopped, may sleep
+    pthread_mutex_lock(mutex);
+    return;
+  }
+  while (pthread_mutex_trylock(mutex) != 0) {
+    stop_world_safepoint(t);
+    struct timespec pause = {0, 20 * 1000};
+    nanosleep(&pause, NULL);
+  }
+}
+
 void stop_world_safepoint(struct shade_thread *t) {
   if (SHADE_UNLIKELY(load_relaxed(&world_epoch) & 1) && !t->in_critical)
     park(t);

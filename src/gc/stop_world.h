@@ -13,5 +13,9 @@ bool world_is_stopping(void);
 // Park the calling thread if a stop is in progress (shade_safepoint).
 void stop_world_safepoint(struct shade_thread *t);
 int stop_world_signal(void);
+// Lock a mutex that a collector may hold while the world is stopped (gc, registry, roots),
+// staying stoppable while waiting: a registered thread polls safepoints instead of sleeping in
+// pthread_mutex_lock (under TSan, a thread asleep there never takes the stop signal).
+void lock_stoppable(pthread_mutex_t *mutex);
 
 #endif

@@ -28,6 +28,7 @@ bool sweep_claim(struct span *s) {
 static void keep_explicit_allocations(struct span *s, uint32_t words) {
   // Slots below freeindex were handed out without setting their alloc bit.
   uint32_t freeindex = load_relaxed(&s->freeindex);
+  _Atomic(uint64_t) *freed = span_freed_bits(s);
   for (uint32_t w = 0; w < words; w++) {
     uint32_t first = w * 64;
     uint64_t bits = load_relaxed(&s->alloc_bits[w]);
@@ -35,12 +36,21 @@ static void keep_explicit_allocations(struct span *s, uint32_t words) {
       bits = ~(uint64_t)0;
     else if (freeindex > first)
       bits |= ((uint64_t)1 << (freeindex - first)) - 1;
-    if (s->freed_bits)
-      bits &= ~load_relaxed(&s->freed_bits[w]);
+    if (freed)
+      bits &= ~load_relaxed(&freed[w]);
     if (w == words - 1 && s->object_count % 64)
       bits &= ((uint64_t)1 << (s->object_count % 64)) - 1;
     store_relaxed(&s->alloc_bits[w], bits);
   }
+}
+
+static void clear_marks(struct span *s) {
+#ifdef SHADE_SANITIZER_THREAD // the same, as atomics TSan can see (shade_base reads them racily)
+  for (size_t i = 0; i < span_mark_bytes_size(s); i++)
+    store_relaxed(&s->mark_bytes[i], 0);
+#else
+  memset((void *)s->mark_bytes, 0, span_mark_bytes_size(s));
+#endif
 }
 
 // Bit i of the result is mark byte i of the word's 64 objects.
@@ -61,19 +71,20 @@ static uint64_t pack_marks(const struct span *s, uint32_t word) {
 
 uint32_t sweep_small_span(struct span *s) {
   uint32_t words = span_bitmap_words(s);
+  _Atomic(uint64_t) *freed = span_freed_bits(s);
   if (s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL) {
     keep_explicit_allocations(s, words);
   } else {
     for (uint32_t w = 0; w < words; w++) {
       uint64_t live = pack_marks(s, w);
-      if (s->freed_bits)
-        live &= ~load_relaxed(&s->freed_bits[w]);
+      if (freed)
+        live &= ~load_relaxed(&freed[w]);
       store_relaxed(&s->alloc_bits[w], live);
     }
   }
-  memset((void *)s->mark_bytes, 0, span_mark_bytes_size(s));
-  if (s->freed_bits)
-    memset((void *)s->freed_bits, 0, words * sizeof(uint64_t));
+  clear_marks(s);
+  if (freed)
+    memset((void *)freed, 0, words * sizeof(uint64_t));
   span_reset_allocation(s);
   uint32_t live = s->object_count - span_count_free(s);
   s->allocated_at_sweep = live;

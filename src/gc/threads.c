@@ -15,6 +15,7 @@
 #include "alloc/metadata.h"
 #include "api/message.h"
 #include "gc/pacer.h"
+#include "gc/stop_world.h"
 
 struct span empty_span; // object_count 0, alloc_cache 0: every take from it fails
 __thread struct shade_thread *current_thread __attribute__((tls_model("initial-exec")));
@@ -111,7 +112,7 @@ void threads_unregister_current(void) {
   critical_enter(t);
   thread_cache_flush(t);
   critical_leave(t);
-  pthread_mutex_lock(&registry_mutex);
+  lock_stoppable(&registry_mutex);
   if (t->prev)
     t->prev->next = t->next;
   else

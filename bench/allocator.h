@@ -1,0 +1,129 @@
+// allocator.h: one memory-manager interface for the benchmark workloads, chosen at compile time.
+//
+// Each workload is one source file built three times, with exactly one of these defined:
+//   BENCH_SHADE    Shade: shade_init(NULL), shade_malloc, shade_malloc_atomic; nothing is freed
+//   BENCH_BDWGC    bdwgc as packaged: GC_INIT, GC_MALLOC, GC_MALLOC_ATOMIC; nothing is freed
+//   BENCH_MALLOC   glibc malloc/free; the workload frees what it drops (BENCH_FREES_MEMORY is 1)
+//
+// The workload calls bench_start() first thing in main and bench_finish() last. bench_finish
+// prints one machine-readable line to stderr, which bench/run.sh parses:
+//   BENCH allocator=<name> wall_s=<> cpu_s=<user+sys> maxrss_mb=<> [extra fields]
+// Extra fields come from the workload (e.g. inprog_ms for GCBench) and from the collector (cycles,
+// pause_max_ns, pause_total_ns for Shade; cycles for bdwgc).
+//
+// Allocation failure is not something a benchmark can recover from: bench_alloc and
+// bench_alloc_atomic print a message and exit(2) rather than return NULL.
+#ifndef BENCH_ALLOCATOR_H
+#define BENCH_ALLOCATOR_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#if (defined(BENCH_SHADE) + defined(BENCH_BDWGC) + defined(BENCH_MALLOC)) != 1
+#error "define exactly one of BENCH_SHADE, BENCH_BDWGC, BENCH_MALLOC"
+#endif
+
+#if defined(BENCH_SHADE)
+#include "shade.h"
+#define BENCH_ALLOCATOR_NAME "shade"
+#define BENCH_FREES_MEMORY 0
+#define bench_collector_init() ((void)shade_init(NULL))
+#define bench_raw_alloc(size) shade_malloc(size)
+#define bench_raw_alloc_atomic(size) shade_malloc_atomic(size)
+#define bench_free(p) ((void)(p))
+
+#elif defined(BENCH_BDWGC)
+#include <gc.h>
+#define BENCH_ALLOCATOR_NAME "bdwgc"
+#define BENCH_FREES_MEMORY 0
+// GC_INIT is a macro that must run in main (it records the stack bottom), so bench_start is a macro.
+#define bench_collector_init() GC_INIT()
+#define bench_raw_alloc(size) GC_MALLOC(size)
+#define bench_raw_alloc_atomic(size) GC_MALLOC_ATOMIC(size)
+#define bench_free(p) ((void)(p))
+
+#else // BENCH_MALLOC
+#define BENCH_ALLOCATOR_NAME "malloc"
+#define BENCH_FREES_MEMORY 1
+#define bench_collector_init() ((void)0)
+#define bench_raw_alloc(size) malloc(size)
+#define bench_raw_alloc_atomic(size) malloc(size)
+#define bench_free(p) free(p)
+#endif
+
+#if defined(__GNUC__)
+#define BENCH_UNLIKELY(cond) __builtin_expect(!!(cond), 0)
+#define BENCH_NOINLINE __attribute__((noinline))
+#else
+#define BENCH_UNLIKELY(cond) (cond)
+#define BENCH_NOINLINE
+#endif
+
+static struct timespec bench_start_time;
+
+static inline double bench_seconds_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) * 1e-9;
+}
+
+// Start the wall clock, then bring up the memory manager (its start-up is part of the cost).
+#define bench_start()                                                                              \
+  do {                                                                                             \
+    clock_gettime(CLOCK_MONOTONIC, &bench_start_time);                                             \
+    bench_collector_init();                                                                        \
+  } while (0)
+
+static BENCH_NOINLINE void bench_out_of_memory(const char *call, size_t size) {
+  fprintf(stderr, "bench (%s): %s(%zu) returned NULL\n", BENCH_ALLOCATOR_NAME, call, size);
+  exit(2);
+}
+
+// Zeroing is not promised: the workloads initialise every field (malloc does not zero).
+static inline void *bench_alloc(size_t size) {
+  void *p = bench_raw_alloc(size);
+  if (BENCH_UNLIKELY(p == NULL))
+    bench_out_of_memory("alloc", size);
+  return p;
+}
+
+// Memory that will never hold pointers (arrays of numbers): not scanned by the collectors.
+static inline void *bench_alloc_atomic(size_t size) {
+  void *p = bench_raw_alloc_atomic(size);
+  if (BENCH_UNLIKELY(p == NULL))
+    bench_out_of_memory("alloc_atomic", size);
+  return p;
+}
+
+// Print the BENCH line. extra_fields is NULL or a string of " key=value" pairs from the workload.
+static inline void bench_finish(const char *extra_fields) {
+  double wall_s = bench_seconds_since(&bench_start_time);
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu_s = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec * 1e-6 +
+                 (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec * 1e-6;
+  double maxrss_mb = (double)usage.ru_maxrss / 1024.0; // ru_maxrss is in KiB on Linux
+
+  char collector_fields[256] = "";
+#if defined(BENCH_SHADE)
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  snprintf(collector_fields, sizeof collector_fields,
+           " cycles=%llu pause_max_ns=%llu pause_total_ns=%llu markers=%llu",
+           (unsigned long long)stats.cycles, (unsigned long long)stats.pause_max_ns,
+           (unsigned long long)stats.pause_total_ns, (unsigned long long)stats.markers);
+#elif defined(BENCH_BDWGC)
+  snprintf(collector_fields, sizeof collector_fields, " cycles=%llu heap_mb=%.1f",
+           (unsigned long long)GC_get_gc_no(), (double)GC_get_heap_size() / (1024.0 * 1024.0));
+#endif
+
+  fflush(stdout);
+  fprintf(stderr, "BENCH allocator=%s wall_s=%.3f cpu_s=%.3f maxrss_mb=%.1f%s%s\n",
+          BENCH_ALLOCATOR_NAME, wall_s, cpu_s, maxrss_mb, extra_fields ? extra_fields : "",
+          collector_fields);
+}
+
+#endif // BENCH_ALLOCATOR_H

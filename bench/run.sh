@@ -1,0 +1,316 @@
+#!/bin/bash
+# bench/run.sh <builddir>: run the core-collector benchmarks and print Shade's ratios to its peers.
+#
+# Every workload runs BENCH_RUNS times for each allocator, interleaved (shade, bdwgc, malloc, shade,
+# ...) so that a slow phase of the machine hits all of them alike. Each run's output is checked
+# against the expected checksum lines; a wrong output, a crash or a timeout marks that allocator as
+# FAILED for the workload, the others go on, and the script exits 1 at the end. The medians of
+# wall time, user+sys CPU and peak RSS (from each program's BENCH line on stderr) go into a table on
+# stdout and into bench/results/latest.md.
+#
+# Environment:
+#   BENCH_RUNS=3            runs per allocator and workload (the median is reported)
+#   BT_DEPTH=21             binary-trees depth
+#   BENCH_ALLOCATORS="shade bdwgc malloc"   which builds to run (the first is compared to the rest)
+#   BENCH_WORKLOADS="bt gcbench"
+#   BENCH_TIMEOUT=600       seconds before a run is killed and counted as failed
+#   BENCH_RESULTS=bench/results/latest.md   where the markdown table goes ("" for nowhere)
+# The Makefile runs `sh bench/run.sh`; the script needs bash (associative arrays).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 <builddir>   (e.g. build-bench, configured with -DSHADE_BUILD_BENCH=ON)" >&2
+  exit 2
+fi
+BUILD_DIR=$1
+BIN_DIR=$BUILD_DIR/bench
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+RUNS=${BENCH_RUNS:-3}
+DEPTH=${BT_DEPTH:-21}
+ALLOCATORS=${BENCH_ALLOCATORS:-shade bdwgc malloc}
+WORKLOADS=${BENCH_WORKLOADS:-bt gcbench}
+TIMEOUT=${BENCH_TIMEOUT:-600}
+RESULTS=${BENCH_RESULTS-$SCRIPT_DIR/results/latest.md}
+LOG_DIR=$BIN_DIR/logs
+GCBENCH_CHECKSUM='temp_nodes=15202791 long_lived_nodes=131071 array[1000]=0.001000'
+
+if [ ! -d "$BIN_DIR" ]; then
+  echo "run.sh: $BIN_DIR does not exist; configure with -DSHADE_BUILD_BENCH=ON and build first" >&2
+  exit 2
+fi
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+BASE=${ALLOCATORS%% *}
+
+# The Benchmarks Game output for binary-trees of depth $1, computed, so any BT_DEPTH can be checked.
+expected_binary_trees() {
+  awk -v n="$1" 'BEGIN {
+    min = 4; max = (n < min + 2) ? min + 2 : n
+    printf "stretch tree of depth %d\t check: %.0f\n", max + 1, 2 ^ (max + 2) - 1
+    for (d = min; d <= max; d += 2) {
+      iterations = 2 ^ (max - d + min)
+      printf "%.0f\t trees of depth %d\t check: %.0f\n", iterations, d, iterations * (2 ^ (d + 1) - 1)
+    }
+    printf "long lived tree of depth %d\t check: %.0f\n", max, 2 ^ (max + 1) - 1
+  }'
+}
+
+workload_title() {
+  case $1 in
+    bt) echo "binary-trees $DEPTH" ;;
+    gcbench) echo "gcbench" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+workload_args() {
+  case $1 in
+    bt) echo "$DEPTH" ;;
+    *) echo "" ;;
+  esac
+}
+
+# Check the stdout of one run; prints what is wrong and returns 1.
+check_output() { # workload stdout-file
+  case $1 in
+    bt)
+      if ! diff -u "$LOG_DIR/bt.expected" "$2" >"$2.diff"; then
+        echo "    output differs from the expected binary-trees output:"
+        sed 's/^/      /' "$2.diff" | head -30
+        return 1
+      fi ;;
+    gcbench)
+      if ! grep -qxF "$GCBENCH_CHECKSUM" "$2"; then
+        echo "    checksum line missing; expected: $GCBENCH_CHECKSUM"
+        echo "    got: $(grep '^temp_nodes=' "$2" || echo '(no checksum line)')"
+        return 1
+      fi ;;
+  esac
+  return 0
+}
+
+# Value of key=value in a BENCH line, or "-".
+field() { # key line
+  local value
+  value=$(printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p")
+  echo "${value:--}"
+}
+
+# Median of the numbers on stdin ("-" when none).
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "-"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+  }'
+}
+
+# (max - min) / median of the numbers on stdin, in percent ("-" when fewer than two).
+spread() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR < 2) { print "-"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    if (m == 0) print "-"; else printf "%.0f%%", 100 * (v[NR] - v[1]) / m
+  }'
+}
+
+load_average() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+busy() { awk -v l="$1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; }
+
+expected_binary_trees "$DEPTH" >"$LOG_DIR/bt.expected"
+declare -A FAILED=()
+FIELDS="wall_s cpu_s maxrss_mb inprog_ms cycles pause_max_ns pause_total_ns markers"
+
+echo "Shade benchmarks: $RUNS run(s) each, binary-trees depth $DEPTH, allocators: $ALLOCATORS"
+LOAD_BEFORE=$(load_average)
+SHADE_VERSION=$(git -C "$SCRIPT_DIR/.." rev-parse --short HEAD 2>/dev/null || echo '?')
+if ! GIT_OPTIONAL_LOCKS=0 git -C "$SCRIPT_DIR/.." diff --quiet HEAD -- src include 2>/dev/null; then
+  SHADE_VERSION="$SHADE_VERSION + uncommitted changes in src/ or include/"
+fi
+if busy "$LOAD_BEFORE"; then
+  echo "warning: load average $LOAD_BEFORE before starting: other processes compete for the CPUs," \
+    "wall times will be noisy (compare cpu_s, and the spread column)" >&2
+fi
+for workload in $WORKLOADS; do
+  for run in $(seq 1 "$RUNS"); do
+    for allocator in $ALLOCATORS; do
+      key=$workload.$allocator
+      [ -n "${FAILED[$key]:-}" ] && continue
+      exe=$BIN_DIR/${workload}_$allocator
+      out=$LOG_DIR/$key.$run.out
+      err=$LOG_DIR/$key.$run.err
+      if [ ! -x "$exe" ]; then
+        echo "FAILED: $exe was not built" >&2
+        FAILED[$key]="not built"
+        continue
+      fi
+      # shellcheck disable=SC2046
+      timeout "$TIMEOUT" "$exe" $(workload_args "$workload") >"$out" 2>"$err"
+      status=$?
+      line=$(grep '^BENCH ' "$err" | tail -1)
+      if [ $status -ne 0 ] || [ -z "$line" ]; then
+        [ $status -eq 124 ] && why="timed out after ${TIMEOUT}s" || why="exit status $status"
+        echo "FAILED: $(workload_title "$workload") / $allocator run $run: $why (logs: $out, $err)" >&2
+        tail -5 "$err" | sed 's/^/      /' >&2
+        FAILED[$key]=$why
+        continue
+      fi
+      if ! check_output "$workload" "$out" >&2; then
+        echo "FAILED: $(workload_title "$workload") / $allocator run $run: WRONG OUTPUT (log: $out)" >&2
+        FAILED[$key]="wrong output"
+        continue
+      fi
+      printf '  %-16s %-7s run %d: %s\n' "$(workload_title "$workload")" "$allocator" "$run" \
+        "${line#BENCH }"
+      for f in $FIELDS; do
+        value=$(field "$f" "$line")
+        [ "$value" != "-" ] && echo "$value" >>"$LOG_DIR/$key.$f"
+      done
+    done
+  done
+done
+
+# Medians, as MED[workload.allocator.field].
+declare -A MED=()
+for workload in $WORKLOADS; do
+  for allocator in $ALLOCATORS; do
+    for f in $FIELDS; do
+      file=$LOG_DIR/$workload.$allocator.$f
+      if [ -z "${FAILED[$workload.$allocator]:-}" ] && [ -s "$file" ]; then
+        MED[$workload.$allocator.$f]=$(median <"$file")
+        [ "$f" = wall_s ] && MED[$workload.$allocator.spread]=$(spread <"$file")
+      else
+        MED[$workload.$allocator.$f]=-
+      fi
+    done
+  done
+done
+
+ratio() { # numerator denominator
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
+}
+num() { # value format
+  awk -v v="$1" -v f="$2" 'BEGIN { if (v == "-") print "-"; else printf f, v }'
+}
+
+TEXT=$LOG_DIR/table.txt
+MD=$LOG_DIR/table.md
+{
+  printf '%-16s %-7s %8s %6s %8s %8s %9s | %s/peer %5s %5s %5s %5s\n' \
+    workload peer wall_s spread cpu_s rss_mb prog_ms "$BASE" wall cpu rss prog
+} >"$TEXT"
+{
+  echo "| workload | allocator | wall s | wall spread | CPU s | peak RSS MB | in-program ms | $BASE/peer wall | CPU | RSS | in-program |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+} >"$MD"
+for workload in $WORKLOADS; do
+  title=$(workload_title "$workload")
+  for allocator in $ALLOCATORS; do
+    k=$workload.$allocator
+    b=$workload.$BASE
+    wall=$(num "${MED[$k.wall_s]}" '%.2f')
+    spread=${MED[$k.spread]:--}
+    cpu=$(num "${MED[$k.cpu_s]}" '%.2f')
+    rss=$(num "${MED[$k.maxrss_mb]}" '%.0f')
+    prog=$(num "${MED[$k.inprog_ms]}" '%.0f')
+    if [ "$allocator" = "$BASE" ]; then
+      rw=""; rc=""; rr=""; rp=""
+    else
+      rw=$(ratio "${MED[$b.wall_s]}" "${MED[$k.wall_s]}")
+      rc=$(ratio "${MED[$b.cpu_s]}" "${MED[$k.cpu_s]}")
+      rr=$(ratio "${MED[$b.maxrss_mb]}" "${MED[$k.maxrss_mb]}")
+      rp=$(ratio "${MED[$b.inprog_ms]}" "${MED[$k.inprog_ms]}")
+    fi
+    note=""
+    [ -n "${FAILED[$k]:-}" ] && note="  FAILED (${FAILED[$k]})"
+    printf '%-16s %-7s %8s %6s %8s %8s %9s | %10s %5s %5s %5s %5s%s\n' \
+      "$title" "$allocator" "$wall" "$spread" "$cpu" "$rss" "$prog" "" "$rw" "$rc" "$rr" "$rp" "$note" >>"$TEXT"
+    echo "| $title | $allocator${FAILED[$k]:+ **FAILED (${FAILED[$k]})**} | $wall | $spread | $cpu | $rss | $prog | ${rw:-} | ${rc:-} | ${rr:-} | ${rp:-} |" >>"$MD"
+  done
+done
+
+# Shade's own view of its collections (medians).
+STATS_TEXT=$LOG_DIR/stats.txt
+: >"$STATS_TEXT"
+if [[ " $ALLOCATORS " == *" shade "* ]]; then
+  {
+    echo
+    echo "Shade collections (medians): workload, cycles, longest pause ms, total pause ms, markers"
+    for workload in $WORKLOADS; do
+      k=$workload.shade
+      printf '  %-16s cycles=%s pause_max_ms=%s pause_total_ms=%s markers=%s\n' \
+        "$(workload_title "$workload")" "$(num "${MED[$k.cycles]}" '%.0f')" \
+        "$(awk -v v="${MED[$k.pause_max_ns]}" 'BEGIN { if (v == "-") print "-"; else printf "%.2f", v / 1e6 }')" \
+        "$(awk -v v="${MED[$k.pause_total_ns]}" 'BEGIN { if (v == "-") print "-"; else printf "%.1f", v / 1e6 }')" \
+        "$(num "${MED[$k.markers]}" '%.0f')"
+    done
+  } >"$STATS_TEXT"
+fi
+
+# Targets: Shade at most 1.0x bdwgc on time and 1.2x on peak RSS.
+TARGETS_TEXT=$LOG_DIR/targets.txt
+: >"$TARGETS_TEXT"
+if [[ " $ALLOCATORS " == *" shade "* && " $ALLOCATORS " == *" bdwgc "* ]]; then
+  {
+    echo
+    echo "Targets (shade/bdwgc: time <= 1.00, peak RSS <= 1.20):"
+    for workload in $WORKLOADS; do
+      time_field=wall_s
+      [ "$workload" = gcbench ] && time_field=inprog_ms
+      t=$(ratio "${MED[$workload.shade.$time_field]}" "${MED[$workload.bdwgc.$time_field]}")
+      r=$(ratio "${MED[$workload.shade.maxrss_mb]}" "${MED[$workload.bdwgc.maxrss_mb]}")
+      verdict=$(awk -v t="$t" -v r="$r" 'BEGIN {
+        if (t == "-" || r == "-") print "no data"
+        else if (t <= 1.0 && r <= 1.2) print "met"
+        else print "MISSED" }')
+      printf '  %-16s time (%s) %s  RSS %s  -> %s\n' "$(workload_title "$workload")" \
+        "$time_field" "$t" "$r" "$verdict"
+    done
+  } >"$TARGETS_TEXT"
+fi
+
+LOAD_AFTER=$(load_average)
+echo
+cat "$TEXT" "$STATS_TEXT" "$TARGETS_TEXT"
+if busy "$LOAD_BEFORE" || busy "$LOAD_AFTER"; then
+  echo
+  echo "note: load average $LOAD_BEFORE before, $LOAD_AFTER after: the machine was busy; trust cpu_s over wall_s."
+fi
+
+if [ -n "$RESULTS" ]; then
+  mkdir -p "$(dirname "$RESULTS")"
+  compiler=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+  {
+    echo "# Shade benchmark results"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
+    echo "Linux $(uname -r), $(${compiler:-cc} --version 2>/dev/null | head -1), build type ${build_type:-?},"
+    echo "bdwgc $(dpkg-query -W -f '${Version}' libgc-dev 2>/dev/null || echo '?') with its defaults,"
+    echo "Shade $SHADE_VERSION (read when the runs started)."
+    echo "Median of $RUNS run(s), interleaved; binary-trees depth $DEPTH. Ratios are $BASE/peer: below 1 means $BASE uses less."
+    echo "Load average before / after: $LOAD_BEFORE / $LOAD_AFTER ($(nproc) CPUs); wall spread = (max - min) / median."
+    echo "Command: \`BENCH_RUNS=$RUNS BT_DEPTH=$DEPTH sh bench/run.sh $BUILD_DIR\` (or \`make bench\`)."
+    echo
+    cat "$MD"
+    if [ -s "$STATS_TEXT" ] || [ -s "$TARGETS_TEXT" ]; then
+      echo
+      echo '```'
+      sed '/^$/d' "$STATS_TEXT" "$TARGETS_TEXT"
+      echo '```'
+    fi
+  } >"$RESULTS"
+  echo
+  echo "Markdown table written to $RESULTS"
+fi
+
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo >&2
+  echo "==== BENCHMARK FAILURES ====" >&2
+  for k in "${!FAILED[@]}"; do
+    echo "  $k: ${FAILED[$k]}" >&2
+  done
+  exit 1
+fi
+exit 0

@@ -1,0 +1,37 @@
+// The environment variables of issue 5 (set by CMake: SHADE_MEMORY_LIMIT=512MiB,
+// SHADE_HEAP_LIMIT=2GiB, SHADE_PERIODIC_GC_MS=100) reach the collector; the limit calls return
+// the old value; periodic collections run in a program that only sleeps.
+#include "memory_test.h"
+
+static void test_sizes_from_the_environment(void) {
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  EXPECT(stats.memory_limit == (uint64_t)512 << 20);
+  EXPECT(stats.heap_limit == (uint64_t)2 << 30);
+  EXPECT(shade_set_memory_limit((size_t)1 << 30) == (size_t)512 << 20);
+  EXPECT(shade_set_memory_limit(0) == (size_t)1 << 30);
+  shade_get_stats(&stats);
+  EXPECT(stats.memory_limit == 0);
+  EXPECT(shade_set_heap_limit(0) == (size_t)2 << 30);
+}
+
+static void test_periodic_collections_run_while_the_program_sleeps(void) {
+  struct shade_stats before, after;
+  shade_get_stats(&before);
+  sleep_seconds(0.8);
+  shade_get_stats(&after);
+  fprintf(stderr, "  %llu cycles, %llu periodic collections in 0.8 s\n",
+          (unsigned long long)(after.cycles - before.cycles),
+          (unsigned long long)after.periodic_collections);
+  unsigned expected = MEMORY_TEST_SANITIZED ? 1 : 3; // sanitizers make each collection slow
+  EXPECT(after.cycles - before.cycles >= expected);
+  EXPECT(after.periodic_collections >= expected);
+}
+
+int main(void) {
+  shade_init(NULL);
+  (void)shade_malloc(100);
+  RUN(test_sizes_from_the_environment);
+  RUN(test_periodic_collections_run_while_the_program_sleeps);
+  return memory_test_finish();
+}

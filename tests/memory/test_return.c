@@ -1,0 +1,127 @@
+// Pages go back to the OS and come back usable: shade_free_os_memory after a large drop brings
+// RSS down, and memory reused after its return is zeroed where Shade promises zeroed memory.
+// With the argument "madv-free" (SHADE_MADV_FREE=1 in the environment), the same program checks
+// the MADV_FREE path, where returned pages may keep their contents: RSS is not checked then
+// (the kernel takes MADV_FREE pages only under memory pressure), zeroing is.
+#include "memory_test.h"
+
+static int madv_free_mode;
+#define BUFFER_BYTES ((size_t)(MEMORY_TEST_SANITIZED ? 64 : 256) << 20)
+
+static __attribute__((noinline)) uint64_t fill_and_drop(size_t bytes, unsigned char value) {
+  unsigned char *buffer = shade_malloc_atomic(bytes);
+  EXPECT(buffer != NULL);
+  if (buffer == NULL)
+    return 0;
+  memset(buffer, value, bytes);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < bytes; i += 4096)
+    sum += buffer[i];
+  return sum;
+}
+
+// A dropped 256 MiB buffer costs no RSS after shade_free_os_memory.
+static void test_free_os_memory_returns_a_dropped_buffer(void) {
+  shade_free_os_memory();
+  size_t before = rss_bytes();
+  EXPECT(fill_and_drop(BUFFER_BYTES, 0xAB) == 0xABull * (BUFFER_BYTES / 4096));
+  clear_stack();
+  size_t peak = rss_bytes();
+  shade_free_os_memory();
+  size_t after = rss_bytes();
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  fprintf(stderr, "  rss before %.1f MB, with the buffer %.1f MB, after free_os_memory %.1f MB; "
+          "heap released %.1f MB, resident %.1f MB\n", before / MB, peak / MB, after / MB,
+          stats.heap_released / MB, stats.heap_resident / MB);
+  EXPECT(peak >= before + BUFFER_BYTES / 2);
+  if (!MEMORY_TEST_RSS_EXACT)
+    return;
+  EXPECTF(stats.heap_released >= BUFFER_BYTES, "released %.1f MB", stats.heap_released / MB);
+  EXPECT(stats.total_released >= BUFFER_BYTES);
+  EXPECT(stats.heap_resident < 64 << 20);
+  if (!madv_free_mode)
+    EXPECTF(after <= before + before / 10 + (8 << 20), "rss %.1f MB after, %.1f MB before",
+            after / MB, before / MB);
+}
+
+static __attribute__((noinline)) size_t count_nonzero_large(size_t bytes) {
+  unsigned char *p = shade_malloc(bytes); // zeroed, conservative
+  EXPECT(p != NULL);
+  size_t nonzero = 0;
+  for (size_t i = 0; p && i < bytes; i++)
+    nonzero += p[i] != 0;
+  if (p)
+    memset(p, 0x5A, bytes); // dirty it again for the next reuse
+  return nonzero;
+}
+
+// Returned pages are reused (the heap does not grow) and read as zero in zeroed objects.
+static void test_returned_pages_are_reused_and_zeroed(void) {
+  EXPECT(fill_and_drop(BUFFER_BYTES, 0xCD) != 0);
+  clear_stack();
+  shade_free_os_memory();
+  struct shade_stats before;
+  shade_get_stats(&before);
+  EXPECT(count_nonzero_large(BUFFER_BYTES) == 0);
+  clear_stack();
+  struct shade_stats after;
+  shade_get_stats(&after);
+  if (MEMORY_TEST_RSS_EXACT)
+    EXPECTF(after.heap_mapped == before.heap_mapped, "mapped %.1f -> %.1f MB",
+            before.heap_mapped / MB, after.heap_mapped / MB);
+  shade_free_os_memory();
+  EXPECT(count_nonzero_large(BUFFER_BYTES) == 0);
+}
+
+struct node {
+  struct node *next;
+  unsigned char payload[120];
+};
+
+static __attribute__((noinline)) void build_and_drop_small(size_t count) {
+  struct node *head = NULL;
+  for (size_t i = 0; i < count; i++) {
+    struct node *n = shade_malloc(sizeof *n);
+    memset(n->payload, 0xEE, sizeof n->payload);
+    n->next = head;
+    head = n;
+  }
+}
+
+static __attribute__((noinline)) size_t small_objects_not_zeroed(size_t count) {
+  size_t dirty = 0;
+  struct node *head = NULL;
+  for (size_t i = 0; i < count; i++) {
+    struct node *n = shade_malloc(sizeof *n);
+    for (size_t b = 0; b < sizeof n->payload; b++)
+      if (n->payload[b]) {
+        dirty++;
+        break;
+      }
+    n->next = head;
+    head = n;
+  }
+  return dirty;
+}
+
+// Small-object spans whose pages went back to the OS hand out zeroed objects again.
+static void test_small_spans_reused_after_return_are_zeroed(void) {
+  size_t count = (size_t)(400000 * (MEMORY_TEST_SANITIZED ? 0.25 : 1.0));
+  build_and_drop_small(count);
+  clear_stack();
+  shade_free_os_memory();
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  EXPECT(stats.heap_released > 0);
+  EXPECT(small_objects_not_zeroed(count) == 0);
+}
+
+int main(int argc, char **argv) {
+  madv_free_mode = argc > 1 && strcmp(argv[1], "madv-free") == 0;
+  shade_init(NULL);
+  RUN(test_free_os_memory_returns_a_dropped_buffer);
+  RUN(test_returned_pages_are_reused_and_zeroed);
+  RUN(test_small_spans_reused_after_return_are_zeroed);
+  return memory_test_finish();
+}

@@ -1,0 +1,92 @@
+// The soft memory limit (32 MiB) holds the heap near the limit under a steady workload (4 MiB
+// live, a table of 256-byte objects replaced at random) whose own goal (gc_percent 1000: 44 MiB
+// and more) would be above it; a limit below the live heap slows the program down
+// (the CPU limiter lets the heap exceed the limit) instead of freezing it.
+#include "memory_test.h"
+
+#define SLOTS 16384
+#define OBJECT 256 // 4 MiB live
+#define LIMIT ((size_t)32 << 20)
+
+static void *table[SLOTS];
+static uint32_t random_state = 12345;
+static volatile uint64_t work_sum;
+
+static uint32_t next_random(void) {
+  random_state ^= random_state << 13;
+  random_state ^= random_state >> 17;
+  random_state ^= random_state << 5;
+  return random_state;
+}
+
+// Replaces random slots `operations` times; returns the largest resident heap seen.
+static size_t churn(size_t operations) {
+  size_t max_resident = 0;
+  for (size_t i = 0; i < operations; i++) {
+    // The program's own work per object: fill it, and read another one.
+    unsigned char *object = shade_malloc(OBJECT);
+    memset(object, (int)i, OBJECT);
+    const unsigned char *other = table[next_random() % SLOTS];
+    for (size_t b = 0; other && b < OBJECT; b += 8)
+      work_sum += other[b];
+    table[next_random() % SLOTS] = object;
+    if (i % 4096 == 0) {
+      struct shade_stats stats;
+      shade_get_stats(&stats);
+      if (stats.heap_resident > max_resident)
+        max_resident = stats.heap_resident;
+    }
+  }
+  return max_resident;
+}
+
+static void fill(void) {
+  for (size_t i = 0; i < SLOTS; i++)
+    table[i] = shade_malloc(OBJECT);
+}
+
+static void test_the_heap_stays_near_the_limit(void) {
+  size_t operations = (size_t)(4000000 * test_scale());
+  fill();
+  churn(operations / 4); // warm up to a steady state
+  size_t max_resident = churn(operations);
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  fprintf(stderr, "  limit %.0f MB: resident heap at most %.1f MB, goal %.1f MB, rss %.1f MB, "
+          "%llu cycles\n", LIMIT / MB, max_resident / MB, stats.heap_goal / MB,
+          stats.process_rss / MB, (unsigned long long)stats.cycles);
+#if !MEMORY_TEST_SANITIZED // sanitizers slow marking enough for the CPU limiter to step in
+  EXPECTF(max_resident <= LIMIT + LIMIT / 10, "resident %.1f MB", max_resident / MB);
+  EXPECT(stats.heap_goal <= LIMIT);
+#endif
+  EXPECT(max_resident >= 4 << 20);
+}
+
+static void test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze(void) {
+  shade_set_memory_limit(2 << 20); // half the live heap
+  struct shade_stats before, after;
+  shade_get_stats(&before);
+  double t0 = now_seconds();
+  churn((size_t)(1000000 * test_scale()));
+  double wall = now_seconds() - t0;
+  shade_get_stats(&after);
+  double gc_share = (double)(after.pause_total_ns - before.pause_total_ns) / 1e9 / wall;
+  fprintf(stderr, "  limit 2 MB, 4 MB live: %.2f s, %llu cycles, collector %.0f%% of the time, "
+          "%llu limited cycles, goal %.1f MB\n", wall,
+          (unsigned long long)(after.cycles - before.cycles), 100 * gc_share,
+          (unsigned long long)after.limiter_cycles, after.heap_goal / MB);
+  EXPECT(after.limiter_cycles > before.limiter_cycles);
+  EXPECT(after.heap_goal > (2u << 20));
+#if !MEMORY_TEST_SANITIZED
+  EXPECTF(gc_share < 0.75, "collector took %.0f%% of the time", 100 * gc_share);
+#endif
+  shade_set_memory_limit(LIMIT);
+}
+
+int main(void) {
+  struct shade_options options = {.gc_percent = 1000, .memory_limit = LIMIT};
+  shade_init(&options);
+  RUN(test_the_heap_stays_near_the_limit);
+  RUN(test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze);
+  return memory_test_finish();
+}
