@@ -149,15 +149,15 @@ int main(void) {
          "  allocated in total     %.1f MB\n"
          "  live heap (last cycle) %.1f MB\n"
          "  heap goal              %.1f MB\n"
-         "  heap pages in use      %.1f MB (peak heap / live = %.2f)\n"
+         "  heap pages, peak       %.1f MB (peak heap / live heap = %.2f)\n"
          "  address space mapped   %.1f MB\n"
          "  marking threads        %" PRIu64 "\n",
          requests, elapsed, (double)requests / elapsed, bad, stats.cycles,
          (double)stats.pause_total_ns / 1e6, (double)stats.pause_max_ns / 1e6,
          stats.cycles ? (double)stats.pause_total_ns / 1e6 / (double)stats.cycles : 0.0,
          (double)stats.total_allocated / mb, (double)stats.heap_live / mb,
-         (double)stats.heap_goal / mb, (double)stats.heap_committed / mb,
-         stats.heap_live ? (double)stats.heap_committed / (double)stats.heap_live : 0.0,
+         (double)stats.heap_goal / mb, (double)stats.heap_committed_peak / mb,
+         stats.heap_live ? (double)stats.heap_committed_peak / (double)stats.heap_live : 0.0,
          (double)stats.heap_mapped / mb, stats.markers);
   return bad == 0 ? 0 : 1;
 }

@@ -178,6 +178,7 @@ struct shade_stats {
   uint64_t heap_limit_refusals;  // page requests refused by the hard limit
   uint64_t limiter_cycles;       // cycles after which the CPU limiter let the heap exceed the goal
   uint64_t process_rss;          // resident set size of the whole process (/proc/self/statm)
+  uint64_t heap_committed_peak;  // the highest heap_committed so far
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -61,12 +61,16 @@ static void test_heap_live_follows_reachable_memory(void) {
                      "heap_live %" PRIu64 " with 16 MiB more held (baseline %" PRIu64 ")",
                      holding.heap_live, baseline);
   SHADE_TEST_EXPECT(holding.heap_committed >= holding.heap_live);
+  SHADE_TEST_EXPECT(holding.heap_committed_peak >= holding.heap_committed);
   SHADE_TEST_EXPECT(holding.heap_mapped >= holding.heap_committed);
   SHADE_TEST_EXPECT(holding.heap_in_use >= holding.heap_live);
   SHADE_TEST_EXPECT(holding.heap_goal >= holding.heap_live);
   drop_live_block();
   shade_test_collect_clean();
   struct shade_stats dropped = shade_test_stats();
+  SHADE_TEST_EXPECTF(dropped.heap_committed_peak >= holding.heap_committed,
+                     "heap_committed_peak %" PRIu64 " below an earlier heap_committed %" PRIu64,
+                     dropped.heap_committed_peak, holding.heap_committed);
   SHADE_TEST_EXPECTF(dropped.heap_live < baseline + (2u << 20),
                      "heap_live %" PRIu64 " after dropping 16 MiB (baseline %" PRIu64 ")",
                      dropped.heap_live, baseline);

@@ -67,14 +67,7 @@ static inline struct span *arena_object_in_span(struct span *s, uintptr_t addres
 }
 
 static inline struct span *arena_object_of(uintptr_t address, uint32_t *index) {
-  struct span *s = arena_span_of(address);
-  if (s == NULL || s->state == SPAN_FREE)
-    return NULL;
-  uint32_t i = s->state == SPAN_LARGE ? 0 : span_object_index(s, address);
-  if (i >= s->object_count)
-    return NULL;
-  *index = i;
-  return s;
+  return arena_object_in_span(arena_span_of(address), address, index);
 }
 
 #endif

@@ -57,6 +57,7 @@ static pthread_mutex_t pageheap_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t scavenge_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct run_lists runs[2]; // [0] resident, [1] released
 static _Atomic size_t in_use_bytes;
+static _Atomic size_t in_use_peak_bytes; // the most in_use_bytes has been
 static _Atomic size_t free_bytes;
 static _Atomic size_t released_bytes;
 static _Atomic size_t total_released_bytes; // ever madvised
@@ -75,6 +76,7 @@ void pageheap_after_fork_child(void) {
 }
 
 size_t pageheap_in_use_bytes(void) { return load_relaxed(&in_use_bytes); }
+size_t pageheap_in_use_peak_bytes(void) { return load_relaxed(&in_use_peak_bytes); }
 size_t pageheap_free_bytes(void) { return load_relaxed(&free_bytes); }
 size_t pageheap_released_bytes(void) { return load_relaxed(&released_bytes); }
 size_t pageheap_total_released_bytes(void) { return load_relaxed(&total_released_bytes); }
@@ -311,7 +313,10 @@ struct span *pageheap_alloc(size_t pages, enum span_state state) {
   set_free_since(run, 0);
   for (size_t i = 0; i < pages; i++)
     arena_set_span(run->base + i * PAGE_SIZE, run);
-  atomic_fetch_add(&in_use_bytes, pages * PAGE_SIZE);
+  size_t in_use = atomic_fetch_add(&in_use_bytes, pages * PAGE_SIZE) + pages * PAGE_SIZE;
+  size_t peak = load_relaxed(&in_use_peak_bytes);
+  while (in_use > peak && !atomic_compare_exchange_weak(&in_use_peak_bytes, &peak, in_use)) {
+  }
   pthread_mutex_unlock(&pageheap_mutex);
   return run;
 }

@@ -14,7 +14,8 @@ struct span *pageheap_alloc(size_t pages, enum span_state state);
 // Give the span's pages back; the record is recycled. Bitmaps must already be freed.
 void pageheap_free(struct span *s);
 
-size_t pageheap_in_use_bytes(void);   // pages held by in-use spans
+size_t pageheap_in_use_bytes(void);      // pages held by in-use spans
+size_t pageheap_in_use_peak_bytes(void); // the highest pageheap_in_use_bytes so far
 size_t pageheap_free_bytes(void);     // pages in free runs (resident or released)
 size_t pageheap_released_bytes(void); // pages in free runs given back to the OS (or never used)
 size_t pageheap_resident_bytes(void); // in use + free and not released: what the OS may hold

@@ -44,9 +44,11 @@ struct span {
   uint8_t size_class;     // 0 for large spans
   uint8_t kind;
   uint8_t state;
-  uint8_t needs_zeroing;  // free slots may hold old contents
+  uint8_t unused;         // (other threads read the three bytes above while the span is swept:
+                          //  no byte written during sweeping may share their word)
   _Atomic uint32_t sweepgen;
   // The rest.
+  uint32_t needs_zeroing; // free slots may hold old contents (owner and sweeper only)
   size_t pages;
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache

@@ -206,7 +206,9 @@ void api_free(void *p, const char *call) {
     large_unlock();
     span_bitmaps_free(s);
     pageheap_free(s);
-  } else if (atomic_bit_set(freed_bits_of(s), index)) {
+  } else if (!(atomic_fetch_or_explicit(&freed_bits_of(s)[index / 64], (uint64_t)1 << (index % 64),
+                                         memory_order_release) & ((uint64_t)1 << (index % 64)))) {
+    // release: pairs with the sweeper's acquire (take_freed) before the slot is reused
     atomic_fetch_add(&api_freed_explicitly, s->object_size);
   } else {
     critical_leave(t);

@@ -54,6 +54,7 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->heap_in_use = load_relaxed(&pacer.heap_in_use);
   out->heap_mapped = arena_mapped_bytes();
   out->heap_committed = pageheap_in_use_bytes();
+  out->heap_committed_peak = pageheap_in_use_peak_bytes();
   out->total_allocated = load_relaxed(&pacer.total_allocated);
   out->total_freed_explicitly = load_relaxed(&api_freed_explicitly);
   out->pause_total_ns = load_relaxed(&cycle_stats.pause_total_ns);

@@ -35,7 +35,7 @@ static unsigned segment_count;
 static struct range *user_roots;
 static unsigned user_root_count;
 
-void roots_lock(void) { pthread_mutex_lock(&roots_mutex); }
+void roots_lock(void) { lock_stoppable(&roots_mutex); }
 void roots_unlock(void) { pthread_mutex_unlock(&roots_mutex); }
 void roots_after_fork_child(void) { pthread_mutex_init(&roots_mutex, NULL); }
 

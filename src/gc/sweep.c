@@ -25,6 +25,13 @@ bool sweep_claim(struct span *s) {
   return atomic_compare_exchange_strong(&s->sweepgen, &expected, generation - 1);
 }
 
+// shade_free may set a freed bit while the span is swept: each word is taken with an exchange,
+// so a racing free is applied by this sweep or left for the next one, never lost.
+static uint64_t take_freed(_Atomic(uint64_t) *freed, uint32_t word) {
+  // acquire: the freeing thread's last uses of the object happen before the slot is reused
+  return freed ? atomic_exchange_explicit(&freed[word], 0, memory_order_acquire) : 0;
+}
+
 static void keep_explicit_allocations(struct span *s, uint32_t words) {
   // Slots below freeindex were handed out without setting their alloc bit.
   uint32_t freeindex = load_relaxed(&s->freeindex);
@@ -36,8 +43,7 @@ static void keep_explicit_allocations(struct span *s, uint32_t words) {
       bits = ~(uint64_t)0;
     else if (freeindex > first)
       bits |= ((uint64_t)1 << (freeindex - first)) - 1;
-    if (freed)
-      bits &= ~load_relaxed(&freed[w]);
+    bits &= ~take_freed(freed, w);
     if (w == words - 1 && s->object_count % 64)
       bits &= ((uint64_t)1 << (s->object_count % 64)) - 1;
     store_relaxed(&s->alloc_bits[w], bits);
@@ -76,15 +82,11 @@ uint32_t sweep_small_span(struct span *s) {
     keep_explicit_allocations(s, words);
   } else {
     for (uint32_t w = 0; w < words; w++) {
-      uint64_t live = pack_marks(s, w);
-      if (freed)
-        live &= ~load_relaxed(&freed[w]);
+      uint64_t live = pack_marks(s, w) & ~take_freed(freed, w);
       store_relaxed(&s->alloc_bits[w], live);
     }
   }
   clear_marks(s);
-  if (freed)
-    memset((void *)freed, 0, words * sizeof(uint64_t));
   span_reset_allocation(s);
   uint32_t live = s->object_count - span_count_free(s);
   s->allocated_at_sweep = live;

@@ -25,7 +25,7 @@ static struct shade_thread *registry;
 static unsigned registry_count;
 static pthread_key_t exit_key;
 
-void threads_lock(void) { pthread_mutex_lock(&registry_mutex); }
+void threads_lock(void) { lock_stoppable(&registry_mutex); }
 void threads_unlock(void) { pthread_mutex_unlock(&registry_mutex); }
 struct shade_thread *threads_first(void) { return registry; }
 unsigned threads_count(void) { return registry_count; }
