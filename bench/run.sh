@@ -305,6 +305,18 @@ if [ -n "$RESULTS" ]; then
   echo "Markdown table written to $RESULTS"
 fi
 
+# The other subsystems' benchmarks, unless BENCH_ONLY_CORE=1: reference counting (vs CPython)
+# and memory returned to the OS (RSS over time vs malloc and bdwgc).
+if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
+  echo
+  echo "==== reference counting: full collection cost per tracked object, Shade vs CPython ===="
+  bash "$SCRIPT_DIR/rc/run.sh" "$BUILD_DIR" || FAILED[rc]="bench/rc/run.sh failed"
+  echo
+  echo "==== memory returned to the OS: RSS over time, Shade vs malloc vs bdwgc ===="
+  bash "$SCRIPT_DIR/memory/run.sh" "$BUILD_DIR" "${BENCH_MEMORY_MIB:-1024}" ||
+    FAILED[memory]="bench/memory/run.sh failed"
+fi
+
 if [ ${#FAILED[@]} -gt 0 ]; then
   echo >&2
   echo "==== BENCHMARK FAILURES ====" >&2
