@@ -8,6 +8,7 @@
 #include <shade.h>
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ struct worker {
   uint64_t requests, bad_sessions;
 };
 
+static atomic_int workers_done;
+
 static void *worker_main(void *argument) {
   struct worker *w = argument;
   uint64_t rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->index + 1);
@@ -100,6 +103,7 @@ static void *worker_main(void *argument) {
     if ((tree_checksum(s->profile) ^ s->id) != s->checksum)
       w->bad_sessions++;
   }
+  atomic_fetch_add(&workers_done, 1);
   return NULL;
 }
 
@@ -131,6 +135,17 @@ int main(void) {
       return 1;
     }
   }
+  // While the workers run, note the largest live heap a collection found: the heap the program
+  // really needs, to compare the peak heap with.
+  uint64_t peak_live = 0;
+  while (atomic_load(&workers_done) < WORKERS) {
+    struct shade_stats sample;
+    shade_get_stats(&sample);
+    if (sample.heap_live > peak_live)
+      peak_live = sample.heap_live;
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
   uint64_t requests = 0, bad = 0;
   for (int i = 0; i < WORKERS; i++) {
     pthread_join(threads[i], NULL);
@@ -147,7 +162,7 @@ int main(void) {
          "  collections            %" PRIu64 "\n"
          "  pause total / max      %.1f ms / %.2f ms (mean %.2f ms)\n"
          "  allocated in total     %.1f MB\n"
-         "  live heap (last cycle) %.1f MB\n"
+         "  live heap, peak        %.1f MB (last cycle: %.1f MB)\n"
          "  heap goal              %.1f MB\n"
          "  heap pages, peak       %.1f MB (peak heap / live heap = %.2f)\n"
          "  address space mapped   %.1f MB\n"
@@ -155,9 +170,9 @@ int main(void) {
          requests, elapsed, (double)requests / elapsed, bad, stats.cycles,
          (double)stats.pause_total_ns / 1e6, (double)stats.pause_max_ns / 1e6,
          stats.cycles ? (double)stats.pause_total_ns / 1e6 / (double)stats.cycles : 0.0,
-         (double)stats.total_allocated / mb, (double)stats.heap_live / mb,
+         (double)stats.total_allocated / mb, (double)peak_live / mb, (double)stats.heap_live / mb,
          (double)stats.heap_goal / mb, (double)stats.heap_committed_peak / mb,
-         stats.heap_live ? (double)stats.heap_committed_peak / (double)stats.heap_live : 0.0,
+         peak_live ? (double)stats.heap_committed_peak / (double)peak_live : 0.0,
          (double)stats.heap_mapped / mb, stats.markers);
   return bad == 0 ? 0 : 1;
 }
