@@ -37,14 +37,20 @@ static void futex_wake_all(_Atomic uint32_t *word) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }
 
+// Park for the stop in progress, acknowledging it exactly once. The signal handler may run in
+// the middle of a park entered from a safepoint or a critical section's end: the epoch is
+// claimed with a compare-and-swap before anything else, so of two nested parks only the one that
+// claims it acknowledges (an extra acknowledgement would let the next stop start marking while
+// a thread still runs).
 static SHADE_NOINLINE void park(struct shade_thread *t) {
   uint32_t epoch = load_acquire(&world_epoch);
-  if (!(epoch & 1) || load_relaxed(&t->parked_epoch) == epoch)
+  uint32_t previous = load_relaxed(&t->parked_epoch);
+  if (!(epoch & 1) || previous == epoch ||
+      !atomic_compare_exchange_strong(&t->parked_epoch, &previous, epoch))
     return;
   volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // inside the scanned part of the stack
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
-  store_relaxed(&t->parked_epoch, epoch);
   sem_post(&acknowledgements); // release: our stack writes happen before the collector reads
   while (load_acquire(&world_epoch) == epoch)
     futex_wait(&world_epoch, epoch);
