@@ -102,8 +102,11 @@ static bool refill(struct shade_thread *t, unsigned span_class) {
   struct span *old = t->cache.spans[span_class];
   if (old != &empty_span) {
     pacer_note_unused((uint64_t)span_count_free(old) * old->object_size);
-    central_release(old);
+    // Out of the cache before onto a list: a fork() in between must never find the span in
+    // both (the child flushes the caches of the threads it lost into the lists).
     t->cache.spans[span_class] = &empty_span;
+    atomic_signal_fence(memory_order_seq_cst);
+    central_release(old);
   }
   struct span *s = central_acquire(span_class);
   if (s) {

@@ -97,8 +97,9 @@ void thread_cache_flush(struct shade_thread *t) {
     struct span *s = t->cache.spans[i];
     if (s != &empty_span) {
       pacer_note_unused((uint64_t)span_count_free(s) * s->object_size);
+      t->cache.spans[i] = &empty_span; // out of the cache before onto a list (see refill)
+      atomic_signal_fence(memory_order_seq_cst);
       central_release(s);
-      t->cache.spans[i] = &empty_span;
     }
   }
   t->cache.tiny_block = 0;
