@@ -54,13 +54,9 @@ static size_t update_refs(struct rc_gc *young) {
   return n;
 }
 
-static void visit_decref(void *child, void *arg) {
-  (void)arg;
-  if (child == NULL || !rc_is_container(child))
-    return;
-  struct rc_gc *g = rc_gc_of(child);
-  if (!gc_is_collecting(g))
-    return;
+// One reference from inside the generation: take it off the copy of the count. A count that
+// would go below zero means traverse lists more references than the object's count holds.
+static inline void subtract_one_ref(struct rc_gc *g, void *child) {
   if (RC_LIKELY(gc_refs(g) > 0)) {
     g->prev -= (uintptr_t)1 << RC_REFS_SHIFT;
   } else if (!count_too_small_reported) {
@@ -69,6 +65,16 @@ static void visit_decref(void *child, void *arg) {
               "count too small: traverse lists more references than the count holds",
               rc_type_name(rc_type(child)));
   }
+}
+
+static void visit_decref(void *child, void *arg) {
+  (void)arg;
+  if (child == NULL || !rc_is_container(child))
+    return;
+  struct rc_gc *g = rc_gc_of(child);
+  if (!gc_is_collecting(g))
+    return;
+  subtract_one_ref(g, child);
 }
 
 static void subtract_refs(struct rc_gc *young) {
@@ -117,14 +123,7 @@ static void visit_decref_full(void *child, void *arg) {
   if (!gc_is_tracked(g))
     return;
   gc_init_refs_once(g);
-  if (RC_LIKELY(gc_refs(g) > 0)) {
-    g->prev -= (uintptr_t)1 << RC_REFS_SHIFT;
-  } else if (!count_too_small_reported) {
-    count_too_small_reported = true;
-    rc_report("shade_rc_collect", child,
-              "count too small: traverse lists more references than the count holds",
-              rc_type_name(rc_type(child)));
-  }
+  subtract_one_ref(g, child);
 }
 
 static size_t update_and_subtract_refs(struct rc_gc *young) {

@@ -169,6 +169,18 @@ static void leaf_finalize(void *obj) {
 static RC_TEST_UNUSED struct shade_rc_type leaf_type = {
     .name = "leaf", .size = 16, .finalize = leaf_finalize};
 
+// A container with two references, a traverse and no clear: a cycle of pairs cannot be broken.
+struct pair {
+  void *a, *b;
+};
+static RC_TEST_UNUSED void pair_traverse(void *obj, shade_rc_visit_fn visit, void *arg) {
+  struct pair *p = obj;
+  visit(p->a, arg);
+  visit(p->b, arg);
+}
+static RC_TEST_UNUSED struct shade_rc_type pair_type = {
+    .name = "pair", .size = sizeof(struct pair), .traverse = pair_traverse};
+
 static RC_TEST_UNUSED struct node *node_new(long id) {
   struct node *n = shade_rc_new(&node_type);
   n->id = id;

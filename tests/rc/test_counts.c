@@ -62,16 +62,6 @@ static void test_freeing_releases_children(void) {
 }
 
 // A type without clear: freeing decrefs each child its traverse lists.
-struct pair {
-  void *a, *b;
-};
-static void pair_traverse(void *obj, shade_rc_visit_fn visit, void *arg) {
-  struct pair *p = obj;
-  visit(p->a, arg);
-  visit(p->b, arg);
-}
-static struct shade_rc_type pair_type = {
-    .name = "pair", .size = sizeof(struct pair), .traverse = pair_traverse};
 
 static void test_type_without_clear_releases_children_through_traverse(void) {
   long leaves = atomic_load(&leaves_finalized);

@@ -192,16 +192,6 @@ static void test_random_graphs_match_reachability(void) {
 
 // A cycle none of whose types has clear cannot be broken: it is reported as uncollectable by the
 // callbacks and stays, tracked, in the oldest generation.
-struct pair {
-  void *a, *b;
-};
-static void pair_traverse(void *obj, shade_rc_visit_fn visit, void *arg) {
-  struct pair *p = obj;
-  visit(p->a, arg);
-  visit(p->b, arg);
-}
-static struct shade_rc_type pair_type = {
-    .name = "pair", .size = sizeof(struct pair), .traverse = pair_traverse};
 static struct shade_rc_collect_info last_info;
 static void remember_info(enum shade_rc_phase phase, const struct shade_rc_collect_info *info,
                           void *arg) {
