@@ -21,6 +21,11 @@
 //   SHADE_SCAN_DATA    "0": do not scan the data and bss segments of the program and its libraries
 //   SHADE_PAST_END     "0": do not pad objects by one byte; a pointer just past an object's end
 //                      then no longer keeps it alive (by default it does, from anywhere, as in bdwgc)
+// Short pauses (issue 3; see docs/concurrent.md):
+//   SHADE_MODE         "stw" (default), "incremental" or "concurrent". incremental and concurrent
+//                      are a promise by the program: every pointer store into the heap, into
+//                      globals and into root ranges goes through shade_write / SHADE_STORE.
+//   SHADE_GC_CPU       percent of the CPUs the background mark workers use (concurrent; 25)
 // Memory returned to the OS (memory limits, issue 5; see docs/memory.md):
 //   SHADE_MEMORY_LIMIT  soft limit on the memory the heap holds: "512MiB", "2GiB", "1.5GB", bytes
 //   SHADE_HEAP_LIMIT    hard limit on the heap's in-use pages: allocation beyond it fails (ENOMEM)
@@ -72,6 +77,17 @@ struct shade_options {
   int madv_free;         // 1: MADV_FREE, -1: MADV_DONTNEED (SHADE_MADV_FREE; default DONTNEED)
   int periodic_gc_ms;    // a collection at least this often; -1 off (SHADE_PERIODIC_GC_MS; off)
   int trace_scavenger;   // 1: "scav" trace lines (SHADE_TRACE containing "scav" or "gc")
+  // short pauses (issue 3)
+  int mode;              // enum shade_mode; 0: SHADE_MODE, else SHADE_MODE_STW
+  int gc_cpu_percent;    // background marking share of the CPUs (SHADE_GC_CPU; default 25)
+};
+
+// How marking runs (struct shade_options.mode, SHADE_MODE).
+enum shade_mode {
+  SHADE_MODE_DEFAULT = 0,     // SHADE_MODE, else stw
+  SHADE_MODE_STW = 1,         // every cycle marks with the world stopped (parallel markers)
+  SHADE_MODE_INCREMENTAL = 2, // marking in small slices on allocating threads (V8, Lua)
+  SHADE_MODE_CONCURRENT = 3,  // background mark workers while the program runs (Go, V8)
 };
 #define SHADE_GC_OFF (-1)
 
@@ -122,9 +138,34 @@ size_t shade_size(const void *p);
 int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade object
 
 // ---------------------------------------------------------------------------------------------
+// The write barrier (incremental and concurrent modes). Every store of a pointer into a Shade
+// object, a global or a root range must be written as
+//     shade_write(object, &object->field, value);     or     SHADE_STORE(object->field, value);
+// initialising stores into a fresh object included. Outside marking the inline path is the store,
+// one load of a flag and one predictable branch; while marking, the overwritten and the new value
+// are shaded (Go's hybrid barrier), so each thread's stack is scanned once per cycle. In stw mode
+// the barrier is the plain store. `object` may be NULL (a global).
+extern int shade_barrier_active_; // internal: nonzero while marking (read by the inline path)
+void shade_write_slow_(void *old_value, void *new_value);
+
+static inline void shade_write(void *object, void **slot, void *value) {
+  (void)object;
+  void *old_value = *(void *volatile *)slot;
+  *(void *volatile *)slot = value;
+  // The store comes before the check: a thread stopped between a check and a store could
+  // otherwise store unshaded into a marking that started meanwhile (see docs/concurrent.md).
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (__builtin_expect(__atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED), 0))
+    shade_write_slow_(old_value, value);
+}
+#define SHADE_STORE(lvalue, value) \
+  shade_write(NULL, (void **)&(lvalue), (void *)(value))
+
+// ---------------------------------------------------------------------------------------------
 // Collection
 
-void shade_collect(void);            // a full collection now (like Go's runtime.GC())
+void shade_collect(void);            // a full collection now (like Go's runtime.GC()); in every
+                                     // mode it finishes a marking under way, then stops the world
 void shade_disable(void);            // no automatic collection until the matching shade_enable
 void shade_enable(void);             // (calls nest, as bdwgc's GC_disable / GC_enable)
 int shade_set_gc_percent(int percent); // returns the old value; negative: automatic GC off
@@ -179,6 +220,13 @@ struct shade_stats {
   uint64_t limiter_cycles;       // cycles after which the CPU limiter let the heap exceed the goal
   uint64_t process_rss;          // resident set size of the whole process (/proc/self/statm)
   uint64_t heap_committed_peak;  // the highest heap_committed so far
+  // short pauses (issue 3)
+  int mode;                      // enum shade_mode in force
+  uint64_t concurrent_cycles;    // cycles marked concurrently or incrementally
+  uint64_t mark_assist_ns;       // time allocating threads spent marking (assists, slices)
+  uint64_t mark_worker_ns;       // CPU time of the background mark workers
+  uint64_t concurrent_mark_ns;   // wall time of concurrent/incremental marking phases
+  uint64_t barrier_flushes;      // write-barrier buffers flushed
 };
 void shade_get_stats(struct shade_stats *out);
 

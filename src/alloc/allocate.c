@@ -12,7 +12,9 @@
 #include "alloc/large.h"
 #include "alloc/pageheap.h"
 #include "api/options.h"
+#include "gc/black_allocation.h"
 #include "gc/cycle.h"
+#include "gc/marking.h"
 #include "gc/pacer.h"
 #include "gc/sweep.h"
 
@@ -48,7 +50,9 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
   if (size > max_object_size())
     return allocate_out_of_memory(size - padding);
   size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
-  if (pacer_should_collect())
+  if (marking.mode != MODE_STW)
+    marking_pace(t, pages * PAGE_SIZE); // may start a cycle, or assist one
+  else if (pacer_should_collect())
     cycle_collect(COLLECT_TRIGGERED);
   // Until the object's address is in a register (where a collection sees it), the new span must
   // not be swept: everything up to reading its base happens inside the critical section.
@@ -70,6 +74,8 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
       store_relaxed(&s->freeindex, 1); // the one object is allocated
       s->alloc_cache = 0;
       store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+      black_allocation_large(s);
+      span_publish(s, SPAN_LARGE);
       large_add(s);
       base = (void *)s->base;
       zero = kind != KIND_ATOMIC && s->needs_zeroing;
@@ -96,22 +102,16 @@ static SHADE_NOINLINE SHADE_NO_SANITIZE void clear_dead_stack(void) {
   __asm__ volatile("" : : "r"(dead) : "memory");
 }
 
-// Give the cache's span of this class back and take one with room. false: out of memory.
-// Called inside a critical section.
-static bool refill(struct shade_thread *t, unsigned span_class) {
-  struct span *old = t->cache.spans[span_class];
-  if (old != &empty_span) {
-    pacer_note_unused((uint64_t)span_count_free(old) * old->object_size);
-    // Out of the cache before onto a list: a fork() in between must never find the span in
-    // both (the child flushes the caches of the threads it lost into the lists).
-    t->cache.spans[span_class] = &empty_span;
-    atomic_signal_fence(memory_order_seq_cst);
-    central_release(old);
-  }
+// Give the cache's span of this class back and take one with room; *bytes: what it adds to the
+// heap. false: out of memory. Called inside a critical section.
+static bool refill(struct shade_thread *t, unsigned span_class, uint64_t *bytes) {
+  thread_cache_release_span(t, span_class);
   struct span *s = central_acquire(span_class);
   if (s) {
+    black_allocation_span_acquired(s);
     t->cache.spans[span_class] = s;
-    pacer_note_allocation((uint64_t)span_count_free(s) * s->object_size);
+    *bytes = (uint64_t)span_count_free(s) * s->object_size;
+    pacer_note_allocation(*bytes);
   }
   return s != NULL;
 }
@@ -134,10 +134,12 @@ void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum ob
     critical_enter(t);
     struct span *s = t->cache.spans[span_class];
     void *p = take_slot(s);
-    bool want_collection = p == NULL && !collected && pacer_should_collect();
+    bool want_collection =
+        p == NULL && !collected && marking.mode == MODE_STW && pacer_should_collect();
     bool refilled = false;
+    uint64_t refill_bytes = 0;
     if (p == NULL && !want_collection) {
-      refilled = refill(t, span_class);
+      refilled = refill(t, span_class, &refill_bytes);
       if (refilled) {
         s = t->cache.spans[span_class];
         p = take_slot(s);
@@ -151,6 +153,8 @@ void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum ob
     if (p != NULL) {
       if (zero)
         zero_object(p, object_size);
+      if (refilled && marking.mode != MODE_STW)
+        marking_pace(t, refill_bytes); // may start a cycle, or assist one
       return p;
     }
     if (want_collection) {

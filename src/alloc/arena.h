@@ -57,9 +57,12 @@ static inline bool arena_is_heap_address(uintptr_t address) {
 // not inside an object slot of an in-use span.
 static inline struct span *arena_object_in_span(struct span *s, uintptr_t address,
                                                 uint32_t *index) {
-  if (s == NULL || s->state == SPAN_FREE)
+  if (s == NULL)
     return NULL;
-  uint32_t i = s->state == SPAN_LARGE ? 0 : span_object_index(s, address);
+  enum span_state state = span_state_acquire(s); // concurrent markers: see a published span only
+  if (state != SPAN_SMALL && state != SPAN_LARGE)
+    return NULL;
+  uint32_t i = state == SPAN_LARGE ? 0 : span_object_index(s, address);
   if (i >= s->object_count)
     return NULL;
   *index = i;

@@ -90,6 +90,7 @@ static struct span *new_span(unsigned span_class) {
   span_reset_allocation(s);
   s->allocated_at_sweep = 0;
   store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+  span_publish(s, SPAN_SMALL);
   return s;
 }
 

@@ -308,7 +308,8 @@ struct span *pageheap_alloc(size_t pages, enum span_state state) {
     list_insert(rest);
     run->pages = pages;
   }
-  run->state = (uint8_t)state;
+  (void)state; // the caller publishes the span (span_publish) once its fields are set
+  run->state = SPAN_RESERVED;
   run->released = 0;
   set_free_since(run, 0);
   for (size_t i = 0; i < pages; i++)

@@ -15,7 +15,7 @@ void span_bitmaps_allocate(struct span *s) {
   s->mark_bytes = metadata_alloc(span_mark_bytes_size(s));
   store_relaxed(&s->freed_bits, NULL);
   s->check_bits = NULL;
-  s->types = s->kind == KIND_TYPED && s->state == SPAN_SMALL
+  s->types = s->kind == KIND_TYPED && s->size_class != 0
                  ? metadata_alloc(s->object_count * sizeof(*s->types))
                  : NULL;
 }

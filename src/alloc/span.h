@@ -28,7 +28,9 @@ enum object_kind {
   KIND_COUNT
 };
 
-enum span_state { SPAN_FREE, SPAN_SMALL, SPAN_LARGE };
+// RESERVED: taken from the page heap, fields being filled in; markers running concurrently ignore
+// the span until span_publish makes it SMALL or LARGE (release: its fields are visible first).
+enum span_state { SPAN_FREE, SPAN_SMALL, SPAN_LARGE, SPAN_RESERVED };
 
 struct span {
   // First cache line: what marking and the allocation fast path read.
@@ -53,6 +55,7 @@ struct span {
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache
   uint32_t allocated_at_sweep;  // objects allocated when the span was last swept
+  uint32_t black_from;    // in a cache during marking: slots taken from here on are black
   size_t large_requested;       // large spans: requested size (precise scan bound)
   const struct shade_type *large_type;
   _Atomic(uint64_t) *check_bits;   // lazily allocated by the verifier
@@ -133,6 +136,14 @@ static inline void *span_take_fast(struct span *s) {
     }
   }
   return NULL;
+}
+
+static inline void span_publish(struct span *s, enum span_state state) {
+  __atomic_store_n(&s->state, (uint8_t)state, __ATOMIC_RELEASE);
+}
+
+static inline enum span_state span_state_acquire(const struct span *s) {
+  return (enum span_state)__atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 }
 
 void *span_take_slow(struct span *s);

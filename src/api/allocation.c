@@ -21,6 +21,7 @@
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
 #include "api/message.h"
+#include "gc/marking.h"
 #include "gc/sweep.h"
 
 #define TINY_BLOCK 16
@@ -199,7 +200,8 @@ void api_free(void *p, const char *call) {
     return;
   }
   critical_enter(t);
-  if (s->state == SPAN_LARGE) {
+  if (s->state == SPAN_LARGE && !marking_active()) { // (while marking, a marker may be scanning
+                                                     //  it: its pages go at mark termination)
     atomic_fetch_add(&api_freed_explicitly, s->pages * PAGE_SIZE);
     large_lock();
     large_remove(s);
@@ -209,7 +211,8 @@ void api_free(void *p, const char *call) {
   } else if (!(atomic_fetch_or_explicit(&freed_bits_of(s)[index / 64], (uint64_t)1 << (index % 64),
                                          memory_order_release) & ((uint64_t)1 << (index % 64)))) {
     // release: pairs with the sweeper's acquire (take_freed) before the slot is reused
-    atomic_fetch_add(&api_freed_explicitly, s->object_size);
+    atomic_fetch_add(&api_freed_explicitly, s->state == SPAN_LARGE ? s->pages * PAGE_SIZE
+                                                                  : s->object_size);
   } else {
     critical_leave(t);
     shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);

@@ -4,7 +4,9 @@
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
 #include "api/message.h"
+#include "gc/barrier.h"
 #include "gc/cycle.h"
+#include "gc/marking.h"
 #include "gc/memory_limits.h" // memory limits (issue 5)
 #include "gc/pacer.h"
 #include "gc/roots.h"
@@ -67,4 +69,10 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->markers = cycle_config.markers;
   out->gc_percent = load_relaxed(&pacer.gc_percent);
   memory_get_stats(out); // memory limits (issue 5)
+  out->mode = marking.mode;
+  out->concurrent_cycles = load_relaxed(&marking.cycles);
+  out->mark_assist_ns = load_relaxed(&marking.assist_ns);
+  out->mark_worker_ns = load_relaxed(&marking.worker_ns);
+  out->concurrent_mark_ns = load_relaxed(&marking.concurrent_ns);
+  out->barrier_flushes = load_relaxed(&barrier_flush_count);
 }

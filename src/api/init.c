@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "alloc/arena.h"
 #include "alloc/large.h"
@@ -21,6 +22,7 @@
 #include "api/message.h"
 #include "api/options.h"
 #include "gc/cycle.h"
+#include "gc/marking.h"
 #include "gc/memory_limits.h" // memory limits (issue 5)
 #include "gc/scavenger.h"     // memory limits (issue 5)
 #include "gc/pacer.h"
@@ -34,6 +36,7 @@ static void before_fork(void) {
   if (!load_acquire(&initialized))
     return;
   cycle_lock();
+  marking_finish_here(current_thread); // no marking half done across fork (its workers stay)
   threads_lock();
   roots_lock();
   central_lock_all();
@@ -66,6 +69,7 @@ static void after_fork_child(void) {
   roots_after_fork_child();
   cycle_after_fork_child();
   mark_pool_after_fork_child();
+  concurrent_after_fork_child();
   scavenger_after_fork_child(); // memory limits (issue 5): restarted by the child's first cycle
   threads_after_fork_child();
 }
@@ -99,6 +103,8 @@ SHADE_API int shade_init(const struct shade_options *opts) {
   cycle_config.trace = o.trace != 0;
   cycle_config.verify = o.verify != 0;
   cycle_init();
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  marking_init(o.mode, o.gc_cpu_percent, cpus > 0 ? (unsigned)cpus : 1);
   memory_limits_init(&o); // memory limits (issue 5): limits, scavenger thread
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   threads_register_current();

@@ -2,7 +2,8 @@
 // taken from the environment (SHADE_GC_PERCENT, SHADE_MARKERS, SHADE_TRACE, SHADE_VERIFY,
 // SHADE_SIG_SUSPEND, SHADE_AUTO_REGISTER, SHADE_SCAN_DATA, and the memory-limit variables
 // SHADE_MEMORY_LIMIT, SHADE_HEAP_LIMIT, SHADE_SCAVENGE, SHADE_SCAVENGE_IDLE_MS, SHADE_IDLE_GC_MS,
-// SHADE_MADV_FREE, SHADE_PERIODIC_GC_MS), else from the built-in default.
+// SHADE_MADV_FREE, SHADE_PERIODIC_GC_MS; SHADE_MODE and SHADE_GC_CPU), else from the built-in
+// default.
 #include "api/options.h"
 
 #include <signal.h>
@@ -118,5 +119,20 @@ void options_resolve(const struct shade_options *given, struct shade_options *ou
     const char *value = env("SHADE_TRACE");
     o.trace_scavenger = value && (strstr(value, "scav") != NULL || strstr(value, "gc") != NULL);
   }
+  // short pauses (issue 3)
+  if (o.mode < SHADE_MODE_STW || o.mode > SHADE_MODE_CONCURRENT) {
+    if (o.mode != SHADE_MODE_DEFAULT)
+      shade_message("shade: shade_init: mode %d is not a shade_mode; using stw", o.mode);
+    const char *value = env("SHADE_MODE");
+    o.mode = SHADE_MODE_STW;
+    if (value && strcmp(value, "concurrent") == 0)
+      o.mode = SHADE_MODE_CONCURRENT;
+    else if (value && strcmp(value, "incremental") == 0)
+      o.mode = SHADE_MODE_INCREMENTAL;
+    else if (value && strcmp(value, "stw") != 0)
+      shade_message("shade: SHADE_MODE=%s: not stw, incremental or concurrent; using stw", value);
+  }
+  if (o.gc_cpu_percent <= 0 || o.gc_cpu_percent > 100)
+    o.gc_cpu_percent = (int)env_number("SHADE_GC_CPU", 25, 1, 100);
   *out = o;
 }

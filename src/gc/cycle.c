@@ -24,6 +24,7 @@
 #include "alloc/pageheap.h"
 #include "api/message.h"
 #include "gc/mark.h"
+#include "gc/marking.h"
 #include "gc/memory_limits.h" // memory limits (issue 5)
 #include "gc/pacer.h"
 #include "gc/roots.h"
@@ -49,7 +50,10 @@ void cycle_lock(void) { lock_stoppable(&gc_mutex); }
 void cycle_unlock(void) { pthread_mutex_unlock(&gc_mutex); }
 void cycle_after_fork_child(void) { pthread_mutex_init(&gc_mutex, NULL); }
 
-static void record_pause(uint64_t pause_ns, uint64_t mark_ns) {
+uint64_t cycle_start_ns(void) { return start_time_ns; }
+void cycle_add_gc_time(uint64_t ns) { gc_time_total_ns += ns; }
+
+void cycle_record_pause(uint64_t pause_ns, uint64_t mark_ns) {
   atomic_fetch_add(&cycle_stats.pause_total_ns, pause_ns);
   atomic_fetch_add(&cycle_stats.mark_total_ns, mark_ns);
   store_relaxed(&cycle_stats.last_pause_ns, pause_ns);
@@ -108,6 +112,8 @@ static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_p
     pthread_mutex_unlock(&gc_mutex); // another thread collected while we waited
     return;
   }
+  if (marking_active()) // an incremental or concurrent marking is under way: finish it first
+    marking_finish(self, stack_pointer);
   uint64_t begin = cycle_now_ns();
   uint64_t heap_before = load_relaxed(&pacer.heap_in_use);
   store_relaxed(&cycle_stats.phase, PHASE_SWEEP_TERMINATION);
@@ -141,7 +147,7 @@ static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_p
   threads_unlock();
   store_relaxed(&cycle_stats.phase, PHASE_OFF);
 
-  record_pause(end - stop_begin, marked_at - stopped);
+  cycle_record_pause(end - stop_begin, marked_at - stopped);
   gc_time_total_ns += end - begin;
   if (cycle_config.trace)
     trace_line(cycle, begin, stopped, marked_at, end, heap_before, marked, threads);

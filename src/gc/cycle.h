@@ -6,7 +6,13 @@
 enum collect_reason { COLLECT_TRIGGERED, COLLECT_EXPLICIT };
 
 // The phases a cycle goes through (concurrent and incremental drivers will stop in more of them).
-enum gc_phase { PHASE_OFF, PHASE_SWEEP_TERMINATION, PHASE_MARK, PHASE_MARK_TERMINATION };
+enum gc_phase {
+  PHASE_OFF,
+  PHASE_SWEEP_TERMINATION,
+  PHASE_MARK,            // stop-the-world marking
+  PHASE_MARK_CONCURRENT, // incremental or concurrent marking, the barrier on (marking.h)
+  PHASE_MARK_TERMINATION
+};
 
 struct cycle_stats {
   _Atomic uint64_t cycles;
@@ -29,5 +35,8 @@ void cycle_lock(void);
 void cycle_unlock(void);
 void cycle_after_fork_child(void);
 uint64_t cycle_now_ns(void);
+uint64_t cycle_start_ns(void);                             // when Shade started
+void cycle_record_pause(uint64_t pause_ns, uint64_t mark_ns); // statistics of one STW pause
+void cycle_add_gc_time(uint64_t ns);                       // the trace line's GC share
 
 #endif

@@ -26,6 +26,7 @@ void marker_begin(struct marker *m, bool checking) {
   m->checking = checking;
   m->marked_bytes = 0;
   m->marked_objects = 0;
+  m->scanned_bytes = 0;
 }
 
 void marker_end(struct marker *m) { worklist_release_local(&m->work); }
@@ -74,6 +75,8 @@ static inline void mark_word(struct marker *m, uintptr_t word) {
     mark_slot(m, s, index);
 }
 
+void mark_pointer(struct marker *m, uintptr_t word) { mark_word(m, word); }
+
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index) {
   mark_slot(m, s, index);
 }
@@ -103,7 +106,7 @@ static void visit_from_trace(void *pointer, void *context) {
   mark_word(context, (uintptr_t)pointer);
 }
 
-static void scan_typed(struct marker *m, struct span *s, uintptr_t start, uintptr_t end) {
+SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintptr_t start, uintptr_t end) {
   uintptr_t base;
   const struct shade_type *type;
   size_t object_size;
@@ -139,6 +142,7 @@ static void scan_typed(struct marker *m, struct span *s, uintptr_t start, uintpt
 
 static void scan_range(struct marker *m, struct work_item item) {
   struct span *s = arena_span_of(item.start);
+  m->scanned_bytes += item.end - item.start;
   if (s->kind == KIND_TYPED)
     scan_typed(m, s, item.start, item.end);
   else
@@ -174,6 +178,24 @@ void mark_drain(struct marker *m) {
       if (worklist_idle_workers() > 0)
         worklist_share(&m->work);
     }
+  }
+}
+
+bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop) {
+  uint64_t limit = m->scanned_bytes + budget;
+  unsigned polls = 0;
+  for (;;) {
+    struct work_item item;
+    if (!worklist_pop_local(&m->work, &item)) {
+      if (!worklist_take_shared(&m->work))
+        return false;
+      continue;
+    }
+    scan_range(m, item);
+    if (m->scanned_bytes >= limit)
+      return true;
+    if (stop && (++polls & 31) == 0 && *stop)
+      return true;
   }
 }
 

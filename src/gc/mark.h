@@ -5,6 +5,8 @@
 #ifndef SHADE_GC_MARK_H
 #define SHADE_GC_MARK_H
 #include "alloc/span.h"
+#include <signal.h>
+
 #include "gc/worklist.h"
 
 struct marker {
@@ -12,6 +14,7 @@ struct marker {
   bool checking;         // the verifier: use check_bits instead of mark_bytes
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;
+  uint64_t scanned_bytes; // bytes of grey ranges this marker scanned (the pacer's scan work)
 };
 
 void marker_begin(struct marker *m, bool checking);
@@ -24,6 +27,12 @@ void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi);
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index);
 // Scan grey objects until this marker and all its peers run out of work.
 void mark_drain(struct marker *m);
+// Concurrent and incremental marking: scan until `budget` bytes are scanned or no work is left
+// (local, then the shared list; never waits). Returns false when the work ran out. Stops early
+// when *stop becomes nonzero (stop may be NULL).
+bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop);
+// Mark the object a word points into, if any (the write barrier's buffered values).
+void mark_pointer(struct marker *m, uintptr_t word);
 // Drain with `helpers` extra threads (a pool kept between cycles). m is the caller's marker.
 void mark_drain_parallel(struct marker *m, unsigned helpers, uint64_t *marked_bytes);
 // Start the helper threads before the world stops (thread creation may call malloc).

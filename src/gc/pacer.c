@@ -17,6 +17,43 @@ static void set_goal(uint64_t heap_in_use_now) {
   if (goal <= marked) // percent 0: still let a little allocation happen between cycles
     goal = marked + (uint64_t)64 * PAGE_SIZE;
   store_relaxed(&pacer.heap_goal, goal);
+  uint64_t trigger = goal;
+  if (pacer.early_trigger && goal != UINT64_MAX) {
+    uint64_t base = marked < goal ? marked : 0, way = goal - base;
+    double runway = pacer.cons_mark * (double)(marked > pacer.min_goal / 2 ? marked
+                                                                            : pacer.min_goal / 2);
+    uint64_t earliest = base + way / 2, latest = base + way - way / 20;
+    trigger = runway >= (double)goal ? earliest : goal - (uint64_t)runway;
+    trigger = trigger < earliest ? earliest : trigger > latest ? latest : trigger;
+  }
+  store_relaxed(&pacer.trigger, trigger);
+}
+
+void pacer_use_early_trigger(void) {
+  pacer.early_trigger = true;
+  pacer.cons_mark = 0.5;
+  set_goal(load_relaxed(&pacer.heap_in_use));
+}
+
+void pacer_end_marking(uint64_t marked, uint64_t allocated_during, uint64_t scanned) {
+  if (scanned > 0) {
+    double observed = (double)allocated_during / (double)scanned;
+    pacer.cons_mark = 0.5 * pacer.cons_mark + 0.5 * observed;
+  }
+  pacer_end_cycle(marked);
+}
+
+double pacer_assist_ratio(uint64_t scanned_so_far) {
+  uint64_t expected = load_relaxed(&pacer.heap_marked);
+  if (expected < pacer.min_goal / 2)
+    expected = pacer.min_goal / 2;
+  uint64_t remaining = scanned_so_far < expected ? expected - scanned_so_far : expected / 10;
+  uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
+  uint64_t hard_goal = goal + goal / 10; // past the goal, Go aims at 1.1 x goal
+  uint64_t runway = hard_goal > in_use ? hard_goal - in_use : 0;
+  if (runway < goal / 20)
+    runway = goal / 20 + 1;
+  return (double)remaining / (double)runway;
 }
 
 void pacer_init(int gc_percent, uint64_t min_goal) {

@@ -3,6 +3,14 @@
 // A cycle starts when heap_in_use reaches the goal = max(min_goal, marked * (1 + percent/100)),
 // lowered under a soft memory limit (memory_limits.h). With automatic collection off
 // (percent < 0), a soft limit alone still triggers cycles.
+//
+// Incremental and concurrent marking (issue 3) start a cycle earlier, at the trigger, so that the
+// marking, done while the program keeps allocating, ends near the goal: trigger = goal - runway,
+// runway = cons/mark x expected scan work, where cons/mark is the bytes the program allocated per
+// byte of scan work during the last markings (Go 1.18's pacer, smoothed over cycles), and the
+// trigger stays between 50% and 95% of the way from the live heap to the goal. While marking,
+// allocation pays scan work in proportion (pacer_assist_ratio): what is left to scan over what is
+// left of the runway, as Go's assist ratio.
 #ifndef SHADE_GC_PACER_H
 #define SHADE_GC_PACER_H
 #include "base.h"
@@ -10,6 +18,9 @@
 struct pacer {
   _Atomic uint64_t heap_in_use;
   _Atomic uint64_t heap_goal;
+  _Atomic uint64_t trigger;   // a cycle starts when heap_in_use reaches it (goal in stw mode)
+  double cons_mark;           // bytes allocated per byte scanned while marking (smoothed)
+  bool early_trigger;         // incremental/concurrent: trigger before the goal
   _Atomic uint64_t heap_marked;
   _Atomic uint64_t total_allocated;
   _Atomic int gc_percent;   // negative: automatic collection off (unless soft_limit_on)
@@ -24,6 +35,11 @@ void pacer_init(int gc_percent, uint64_t min_goal);
 void pacer_end_cycle(uint64_t marked_bytes);
 int pacer_set_percent(int percent);
 void pacer_update_goal(void); // after a limit changed
+void pacer_use_early_trigger(void);
+// End of an incremental/concurrent marking: marked bytes, bytes allocated while marking, scan work.
+void pacer_end_marking(uint64_t marked, uint64_t allocated_during, uint64_t scanned);
+// Scan work owed per byte allocated now (expected scan work = the last live heap).
+double pacer_assist_ratio(uint64_t scanned_so_far);
 
 static inline void pacer_note_allocation(uint64_t bytes) {
   atomic_fetch_add_explicit(&pacer.heap_in_use, bytes, memory_order_relaxed);
@@ -36,7 +52,7 @@ static inline void pacer_note_unused(uint64_t bytes) {
 }
 
 static inline bool pacer_should_collect(void) {
-  return load_relaxed(&pacer.heap_in_use) >= load_relaxed(&pacer.heap_goal) &&
+  return load_relaxed(&pacer.heap_in_use) >= load_relaxed(&pacer.trigger) &&
          (load_relaxed(&pacer.gc_percent) >= 0 || load_relaxed(&pacer.soft_limit_on)) &&
          load_relaxed(&pacer.disable_depth) == 0;
 }

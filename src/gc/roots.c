@@ -97,7 +97,7 @@ static void mark_uncollectable_span(struct span *s, void *context) {
       mark_object_and_scan(m, s, i);
 }
 
-static void mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack_pointer) {
+void roots_mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack_pointer) {
   if (stack_pointer >= t->stack_low && stack_pointer <= t->stack_high)
     mark_root_range(m, stack_pointer, t->stack_high);
   else // stopped on an alternate signal stack: its own stack's extent is unknown
@@ -109,11 +109,19 @@ static void mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stac
 
 void roots_mark(struct marker *m, struct shade_thread *self, uintptr_t self_stack_pointer) {
   for (struct shade_thread *t = threads_first(); t; t = t->next)
-    mark_thread(m, t, t == self ? self_stack_pointer : t->stack_pointer);
+    roots_mark_thread(m, t, t == self ? self_stack_pointer : t->stack_pointer);
+  roots_mark_ranges(m);
+  roots_mark_uncollectable(m);
+}
+
+void roots_mark_ranges(struct marker *m) {
   for (unsigned i = 0; i < segment_count; i++)
     mark_root_range(m, segments[i].lo, segments[i].hi);
   for (unsigned i = 0; i < user_root_count; i++)
     mark_root_range(m, user_roots[i].lo, user_roots[i].hi);
+}
+
+void roots_mark_uncollectable(struct marker *m) {
   for (unsigned c = 1; c < SIZE_CLASS_COUNT; c++)
     central_for_each_span(span_class_of(c, KIND_UNCOLLECTABLE), mark_uncollectable_span, m);
   for (struct span *s = large_first(); s; s = s->next)

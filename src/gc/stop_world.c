@@ -8,6 +8,12 @@
 // stop exactly once however many ways it reaches a park), posts the acknowledgement semaphore and
 // waits on a futex until the epoch changes. Signals interrupt blocking system calls, so threads
 // blocked in read() or nanosleep() stop too; SA_RESTART resumes the call.
+//
+// Handshakes stop one thread (concurrent marking scans stacks one at a time, Go-style): the
+// collector raises t->handshake_request, sends the same signal, and waits for handshake_ack; the
+// thread parks the same way (registers spilled, stack pointer saved; deferred out of critical
+// sections the same way) until handshake_resume reaches the request. handshake_claimed plays the
+// part parked_epoch plays for whole-world stops: one acknowledgement per request.
 #define _GNU_SOURCE
 #include "gc/stop_world.h"
 
@@ -42,7 +48,30 @@ static void futex_wake_all(_Atomic uint32_t *word) {
 // claimed with a compare-and-swap before anything else, so of two nested parks only the one that
 // claims it acknowledges (an extra acknowledgement would let the next stop start marking while
 // a thread still runs).
-static SHADE_NOINLINE void park(struct shade_thread *t) {
+static SHADE_NOINLINE void handshake_park(struct shade_thread *t, bool async) {
+  uint32_t request = load_acquire(&t->handshake_request);
+  uint32_t claimed = load_relaxed(&t->handshake_claimed);
+  if (request == claimed ||
+      !atomic_compare_exchange_strong(&t->handshake_claimed, &claimed, request))
+    return;
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  SPILL_REGISTERS(registers);
+  t->stack_pointer = (uintptr_t)registers;
+  t->parked_async = async;
+  store_release(&t->handshake_ack, request);
+  futex_wake_all(&t->handshake_ack);
+  for (uint32_t resume; (resume = load_acquire(&t->handshake_resume)) != request;)
+    futex_wait(&t->handshake_resume, resume);
+  __asm__ volatile("" : : "r"(registers) : "memory");
+}
+
+static inline bool handshake_requested(struct shade_thread *t) {
+  return load_relaxed(&t->handshake_request) != load_relaxed(&t->handshake_claimed);
+}
+
+static SHADE_NOINLINE void park(struct shade_thread *t, bool async) {
+  if (handshake_requested(t))
+    handshake_park(t, async);
   uint32_t epoch = load_acquire(&world_epoch);
   uint32_t previous = load_relaxed(&t->parked_epoch);
   if (!(epoch & 1) || previous == epoch ||
@@ -51,6 +80,7 @@ static SHADE_NOINLINE void park(struct shade_thread *t) {
   volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // inside the scanned part of the stack
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
+  t->parked_async = async;
   sem_post(&acknowledgements); // release: our stack writes happen before the collector reads
   while (load_acquire(&world_epoch) == epoch)
     futex_wait(&world_epoch, epoch);
@@ -67,14 +97,14 @@ static void suspend_handler(int signal_number, siginfo_t *info, void *context) {
     if (t->in_critical)
       t->stop_pending = 1;
     else
-      park(t);
+      park(t, true);
   }
   errno = saved_errno;
 }
 
 void stop_world_park_pending(struct shade_thread *t) {
   t->stop_pending = 0;
-  park(t);
+  park(t, false);
 }
 
 void lock_stoppable(pthread_mutex_t *mutex) {
@@ -91,8 +121,9 @@ void lock_stoppable(pthread_mutex_t *mutex) {
 }
 
 void stop_world_safepoint(struct shade_thread *t) {
-  if (SHADE_UNLIKELY(load_relaxed(&world_epoch) & 1) && !t->in_critical)
-    park(t);
+  if (SHADE_UNLIKELY((load_relaxed(&world_epoch) & 1) || handshake_requested(t)) &&
+      !t->in_critical)
+    park(t, false);
 }
 
 int stop_world_init(int signal_number) {
@@ -134,4 +165,27 @@ void stop_world(struct shade_thread *self) {
 void start_world(void) {
   atomic_fetch_add_explicit(&world_epoch, 1, memory_order_release); // even: running
   futex_wake_all(&world_epoch);
+}
+
+bool handshake_begin(struct shade_thread *t) {
+  uint32_t request = load_relaxed(&t->handshake_request) + 1;
+  store_release(&t->handshake_request, request);
+  if (pthread_kill(t->pthread, suspend_signal) != 0) {
+    store_relaxed(&t->handshake_claimed, request); // nobody will answer: withdraw the request
+    return false;
+  }
+  uint64_t waited_ms = 0;
+  for (uint32_t ack; (ack = load_acquire(&t->handshake_ack)) != request;) {
+    struct timespec timeout = {0, 1000 * 1000};
+    syscall(SYS_futex, (uint32_t *)&t->handshake_ack, FUTEX_WAIT_PRIVATE, ack, &timeout, NULL, 0);
+    if (++waited_ms % 10000 == 0)
+      shade_message("shade: still waiting for thread %lu to stop for its stack scan "
+                    "(is it blocking signal %d?)", (unsigned long)t->pthread, suspend_signal);
+  }
+  return true;
+}
+
+void handshake_end(struct shade_thread *t) {
+  store_release(&t->handshake_resume, load_relaxed(&t->handshake_request));
+  futex_wake_all(&t->handshake_resume);
 }

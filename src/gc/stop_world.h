@@ -17,5 +17,10 @@ int stop_world_signal(void);
 // staying stoppable while waiting: a registered thread polls safepoints instead of sleeping in
 // pthread_mutex_lock (under TSan, a thread asleep there never takes the stop signal).
 void lock_stoppable(pthread_mutex_t *mutex);
+// Stop the one thread t (registered, not the caller) and return once it is parked with its
+// registers on its stack and t->stack_pointer saved; false if it cannot be signalled. The caller
+// holds the registry lock and the collector lock. handshake_end lets it go.
+bool handshake_begin(struct shade_thread *t);
+void handshake_end(struct shade_thread *t);
 
 #endif

@@ -100,7 +100,7 @@ void sweep_large_objects(void) {
   while (s) {
     struct span *next = s->next;
     bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
-    bool keep = explicit_kind || span_object_is_marked(s, 0);
+    bool keep = (explicit_kind || span_object_is_marked(s, 0)) && !span_object_is_freed(s, 0);
     store_relaxed(&s->mark_bytes[0], 0);
     if (s->check_bits)
       store_relaxed(&s->check_bits[0], 0);

@@ -14,6 +14,8 @@
 
 #include "alloc/metadata.h"
 #include "api/message.h"
+#include "gc/barrier.h"
+#include "gc/black_allocation.h"
 #include "gc/pacer.h"
 #include "gc/stop_world.h"
 
@@ -78,6 +80,7 @@ struct shade_thread *threads_register_current(void) {
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
     t->cache.spans[i] = &empty_span;
   t->pthread = pthread_self();
+  t->stack_scanned = true; // a thread born during marking starts black: its stack is empty
   find_stack_bounds(t);
   dl_iterate_phdr(record_tls_range, t);
   pthread_mutex_lock(&registry_mutex);
@@ -92,16 +95,22 @@ struct shade_thread *threads_register_current(void) {
   return t;
 }
 
+void thread_cache_release_span(struct shade_thread *t, unsigned span_class) {
+  struct span *s = t->cache.spans[span_class];
+  if (s == &empty_span)
+    return;
+  pacer_note_unused((uint64_t)span_count_free(s) * s->object_size);
+  black_allocation_span_released(s);
+  // Out of the cache before onto a list: a fork() in between must never find the span in both
+  // (the child flushes the caches of the threads it lost into the lists).
+  t->cache.spans[span_class] = &empty_span;
+  atomic_signal_fence(memory_order_seq_cst);
+  central_release(s);
+}
+
 void thread_cache_flush(struct shade_thread *t) {
-  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
-    struct span *s = t->cache.spans[i];
-    if (s != &empty_span) {
-      pacer_note_unused((uint64_t)span_count_free(s) * s->object_size);
-      t->cache.spans[i] = &empty_span; // out of the cache before onto a list (see refill)
-      atomic_signal_fence(memory_order_seq_cst);
-      central_release(s);
-    }
-  }
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    thread_cache_release_span(t, i);
   t->cache.tiny_block = 0;
   t->cache.tiny_offset = 0;
 }
@@ -111,6 +120,7 @@ void threads_unregister_current(void) {
   if (t == NULL)
     return;
   critical_enter(t);
+  barrier_flush(t); // what it shaded while marking must reach the marking before it leaves
   thread_cache_flush(t);
   critical_leave(t);
   lock_stoppable(&registry_mutex);

@@ -13,6 +13,7 @@
 #include "alloc/central.h"
 
 #define MAX_TLS_RANGES 16
+#define BARRIER_BUFFER_ENTRIES 256 // write-barrier buffer (barrier.c), as Go's wbBuf
 
 struct thread_cache {
   struct span *spans[SPAN_CLASS_COUNT]; // &empty_span when the thread holds no span of a class
@@ -30,6 +31,13 @@ struct shade_thread {
   volatile sig_atomic_t in_critical;
   volatile sig_atomic_t stop_pending;
   _Atomic uint32_t parked_epoch;    // the stop this thread last acknowledged
+  volatile sig_atomic_t parked_async; // it parked from the stop signal, in arbitrary code
+  // Concurrent marking (concurrent.c): one-thread stops ("handshakes") scan the stack.
+  _Atomic uint32_t handshake_request, handshake_claimed, handshake_ack, handshake_resume;
+  bool stack_scanned;               // this cycle's marking has scanned the stack (black)
+  // The write-barrier buffer: values shaded by this thread, not yet marked (barrier.c).
+  _Atomic uint32_t barrier_count;
+  uintptr_t barrier_buffer[BARRIER_BUFFER_ENTRIES];
   struct shade_thread *next, *prev;
 };
 
@@ -51,6 +59,8 @@ unsigned threads_count(void);
 void threads_after_fork_child(void);
 
 void stop_world_park_pending(struct shade_thread *t);
+// A cache gives a span back to its central list (black allocation ranges are marked first).
+void thread_cache_release_span(struct shade_thread *t, unsigned span_class);
 
 static inline void critical_enter(struct shade_thread *t) {
   t->in_critical++;

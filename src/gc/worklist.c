@@ -13,6 +13,7 @@ static struct workbuf *shared_empty; // recycled buffers
 static unsigned worker_count, idle_count;
 static _Atomic unsigned idle_hint;
 static bool finished;
+static _Atomic unsigned shared_full_count;
 
 static struct workbuf *take_empty(void) {
   pthread_mutex_lock(&shared_mutex);
@@ -36,6 +37,7 @@ static void publish(struct workbuf *b) {
   pthread_mutex_lock(&shared_mutex);
   b->next = shared_full;
   shared_full = b;
+  atomic_fetch_add_explicit(&shared_full_count, 1, memory_order_relaxed);
   if (idle_count > 0)
     pthread_cond_signal(&shared_cond);
   pthread_mutex_unlock(&shared_mutex);
@@ -125,9 +127,38 @@ bool worklist_pop_slow(struct worklist *w, struct work_item *item) {
   }
   struct workbuf *b = shared_full;
   shared_full = b->next;
+  atomic_fetch_sub_explicit(&shared_full_count, 1, memory_order_relaxed);
   give_empty_locked(w->current);
   pthread_mutex_unlock(&shared_mutex);
   w->current = b;
   *item = b->items[--b->count];
   return true;
+}
+
+bool worklist_shared_empty(void) { return load_relaxed(&shared_full_count) == 0; }
+
+bool worklist_take_shared(struct worklist *w) {
+  if (worklist_shared_empty())
+    return false;
+  pthread_mutex_lock(&shared_mutex);
+  struct workbuf *b = shared_full;
+  if (b) {
+    shared_full = b->next;
+    atomic_fetch_sub_explicit(&shared_full_count, 1, memory_order_relaxed);
+    give_empty_locked(w->current);
+    w->current = b;
+  }
+  pthread_mutex_unlock(&shared_mutex);
+  return b != NULL;
+}
+
+void worklist_publish_local(struct worklist *w) {
+  if (w->current->count > 0) {
+    publish(w->current);
+    w->current = take_empty();
+  }
+  if (w->spare->count > 0) {
+    publish(w->spare);
+    w->spare = take_empty();
+  }
 }

@@ -33,6 +33,11 @@ void worklist_begin(unsigned workers);
 void worklist_push_slow(struct worklist *w, struct work_item item);
 bool worklist_pop_slow(struct worklist *w, struct work_item *item); // false: marking is over
 void worklist_share(struct worklist *w);
+// Concurrent marking (never blocks): take a buffer from the shared list into w (w's buffers are
+// empty); false if the list is empty. Publish w's non-empty buffers. Whether the list is empty.
+bool worklist_take_shared(struct worklist *w);
+void worklist_publish_local(struct worklist *w);
+bool worklist_shared_empty(void);
 unsigned worklist_idle_workers(void);
 
 static inline void worklist_push(struct worklist *w, uintptr_t start, uintptr_t end) {

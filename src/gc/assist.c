@@ -1,0 +1,123 @@
+// assist.c: what allocating threads do for an incremental or concurrent cycle (marking.h).
+//
+// At the trigger, the allocating thread starts the cycle: incremental mode runs mark start here;
+// concurrent mode wakes the controller and goes on. While marking, each allocation of `bytes`
+// owes bytes x pacer_assist_ratio of scan work (Go's mark assist). Concurrent workers bank the
+// work they do as credit, which assists spend first; the rest the thread scans itself, inside a
+// critical section (a stop never finds it holding unpublished grey work), giving up early when a
+// stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
+// In incremental mode these slices are all the marking there is; a slice that finds no work left
+// runs mark termination. A concurrent assist that finds no work while the heap is far past its
+// goal waits for the cycle to end instead, so the heap cannot outrun the collector.
+#include "gc/marking.h"
+
+#include <time.h>
+
+#include "gc/cycle.h"
+#include "gc/pacer.h"
+#include "gc/registers.h"
+#include "gc/stop_world.h"
+
+#define ASSIST_MIN_BYTES ((uint64_t)16 << 10)  // the smallest slice worth starting
+#define ASSIST_MAX_BYTES ((uint64_t)512 << 10) // about half a millisecond of scanning
+
+static SHADE_NOINLINE void start_here(struct shade_thread *self, uintptr_t stack_pointer) {
+  cycle_lock();
+  if (!marking_active() && pacer_should_collect())
+    marking_start(self, stack_pointer);
+  cycle_unlock();
+}
+
+static SHADE_NOINLINE void finish_here(struct shade_thread *self, uintptr_t stack_pointer) {
+  cycle_lock();
+  if (marking_active() && marking_out_of_work())
+    marking_finish(self, stack_pointer);
+  cycle_unlock();
+}
+
+SHADE_NOINLINE void marking_finish_here(struct shade_thread *self) {
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  SPILL_REGISTERS(registers);
+  if (marking_active())
+    marking_finish(self, (uintptr_t)registers);
+  __asm__ volatile("" : : "r"(registers) : "memory");
+}
+
+// Both need this thread's roots from here up: spill the registers into this frame first.
+static SHADE_NOINLINE void run_phase_here(struct shade_thread *self, bool start) {
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  SPILL_REGISTERS(registers);
+  if (start)
+    start_here(self, (uintptr_t)registers);
+  else
+    finish_here(self, (uintptr_t)registers);
+  __asm__ volatile("" : : "r"(registers) : "memory");
+}
+
+static uint64_t take_credit(uint64_t debt) {
+  uint64_t credit = load_relaxed(&marking.assist_credit);
+  while (credit > 0) {
+    uint64_t take = credit < debt ? credit : debt;
+    if (atomic_compare_exchange_weak(&marking.assist_credit, &credit, credit - take))
+      return take;
+  }
+  return 0;
+}
+
+// Scan up to `budget` bytes; false when no work was left.
+static bool assist_slice(struct shade_thread *t, uint64_t budget) {
+  critical_enter(t);
+  atomic_fetch_add(&marking.active_markers, 1);
+  struct marker m;
+  marker_begin(&m, false);
+  bool more = mark_drain_budget(&m, budget, &t->stop_pending);
+  marking_marker_end(&m);
+  atomic_fetch_sub(&marking.active_markers, 1);
+  critical_leave(t);
+  return more;
+}
+
+static void wait_for_cycle_end(struct shade_thread *t) {
+  uint64_t cycles = load_relaxed(&marking.cycles);
+  while (marking_active() && load_relaxed(&marking.cycles) == cycles) {
+    stop_world_safepoint(t);
+    struct timespec pause = {0, 100 * 1000};
+    nanosleep(&pause, NULL);
+  }
+}
+
+void marking_pace(struct shade_thread *t, uint64_t bytes) {
+  if (!marking_active()) {
+    if (pacer_should_collect()) {
+      if (marking.mode == MODE_INCREMENTAL)
+        run_phase_here(t, true);
+      else
+        concurrent_request_cycle();
+    }
+    return;
+  }
+  uint64_t begin = cycle_now_ns();
+  double ratio = pacer_assist_ratio(load_relaxed(&marking.scanned_bytes));
+  uint64_t debt = (uint64_t)((double)bytes * ratio);
+  if (marking.mode == MODE_CONCURRENT)
+    debt -= take_credit(debt);
+  else if (debt < ASSIST_MIN_BYTES)
+    debt = ASSIST_MIN_BYTES; // incremental: every slice makes progress
+  if (debt == 0)
+    return;
+  if (debt > ASSIST_MAX_BYTES)
+    debt = ASSIST_MAX_BYTES;
+  atomic_fetch_add(&marking.assists, 1);
+  bool more = assist_slice(t, debt);
+  atomic_fetch_add(&marking.assist_ns, cycle_now_ns() - begin);
+  if (more)
+    return;
+  if (marking.mode == MODE_INCREMENTAL) {
+    if (marking_out_of_work())
+      run_phase_here(t, false);
+  } else {
+    uint64_t goal = load_relaxed(&pacer.heap_goal);
+    if (load_relaxed(&pacer.heap_in_use) > goal + goal / 2)
+      wait_for_cycle_end(t); // far past the goal and nothing to help with
+  }
+}

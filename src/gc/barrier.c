@@ -1,0 +1,75 @@
+// barrier.c: the write barrier (Go's hybrid barrier, with Go's per-thread buffer).
+//
+// While marking, shade_write stores, then sees shade_barrier_active_ and calls shade_write_slow_
+// with the overwritten value (Yuasa deletion: whatever a slot held when marking began is marked)
+// and the new value (Dijkstra insertion: nothing white is stored into a black object unseen).
+// Together they let each stack be scanned once, one thread at a time, and stay black: a white
+// object a scanned stack holds is still reachable from the heap, and it is shaded the moment the
+// last heap reference to it is overwritten.
+//
+// The slow path does not mark: it appends both values, if they fall inside the heap's bounds, to
+// the thread's buffer (256 entries), and marks the whole buffer when it is full. The buffer is
+// also emptied by the collector: at each thread's stack scan, by the ragged flushes before mark
+// termination, and at mark termination with the world stopped. Appending is a critical section,
+// so a thread is never stopped with a half-written entry.
+//
+// Why the store comes before the check (shade.h): the stop signal can interrupt the inline path
+// anywhere. Had the check come first, a thread stopped between a check that saw "off" and its
+// store could store unshaded after mark start. Store-then-check leaves the opposite window: a
+// store made during marking whose check runs after mark termination. Mark termination closes it
+// by rescanning the stacks of threads the signal stopped in arbitrary code (parked_async): the two
+// values are still in that thread's registers or frame (see mark_phase.c).
+#include "gc/barrier.h"
+
+#include "alloc/arena.h"
+#include "api/api_internal.h"
+#include "gc/marking.h"
+
+SHADE_API int shade_barrier_active_;
+_Atomic uint64_t barrier_flush_count;
+
+void barrier_set_active(bool on) { __atomic_store_n(&shade_barrier_active_, on, __ATOMIC_RELAXED); }
+
+uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
+  uint32_t count = load_relaxed(&t->barrier_count);
+  uint64_t before = m->marked_objects;
+  for (uint32_t i = 0; i < count; i++)
+    mark_pointer(m, t->barrier_buffer[i]);
+  store_relaxed(&t->barrier_count, 0);
+  if (count)
+    atomic_fetch_add_explicit(&barrier_flush_count, 1, memory_order_relaxed);
+  return m->marked_objects - before;
+}
+
+void barrier_flush(struct shade_thread *t) {
+  if (load_relaxed(&t->barrier_count) == 0)
+    return;
+  struct marker m;
+  marker_begin(&m, false);
+  barrier_flush_into(t, &m);
+  marking_marker_end(&m);
+}
+
+static inline void buffer_append(struct shade_thread *t, uintptr_t value, uintptr_t low,
+                                 uintptr_t high) {
+  if (value - low >= high - low)
+    return; // NULL, or not a heap address
+  uint32_t count = load_relaxed(&t->barrier_count);
+  t->barrier_buffer[count] = value;
+  store_relaxed(&t->barrier_count, count + 1);
+  if (count + 1 == BARRIER_BUFFER_ENTRIES)
+    barrier_flush(t);
+}
+
+SHADE_API void shade_write_slow_(void *old_value, void *new_value) {
+  struct shade_thread *t = current_thread;
+  if (SHADE_UNLIKELY(t == NULL))
+    t = api_thread("shade_write");
+  critical_enter(t);
+  if (barrier_active()) { // else marking ended between the store and here: nothing to do
+    uintptr_t low = heap_lowest_address(), high = heap_highest_address();
+    buffer_append(t, (uintptr_t)old_value, low, high);
+    buffer_append(t, (uintptr_t)new_value, low, high);
+  }
+  critical_leave(t);
+}

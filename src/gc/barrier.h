@@ -1,0 +1,21 @@
+// barrier.h: the write barrier's slow path and the per-thread buffers it fills (barrier.c).
+#ifndef SHADE_GC_BARRIER_H
+#define SHADE_GC_BARRIER_H
+#include "gc/mark.h"
+#include "gc/threads.h"
+
+extern int shade_barrier_active_; // shade.h reads it inline; written with the world stopped
+extern _Atomic uint64_t barrier_flush_count;
+
+static inline bool barrier_active(void) {
+  return __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) != 0;
+}
+void barrier_set_active(bool on); // world stopped
+
+// Mark what t's buffer holds with marker m and empty it. t is the caller, or stopped.
+// Returns the number of objects that turned grey.
+uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m);
+// The calling thread's own flush (inside a critical section): marks, then publishes the work.
+void barrier_flush(struct shade_thread *t);
+
+#endif

@@ -1,0 +1,21 @@
+// black_allocation.c: marking the slots a cache took while marking ran (black_allocation.h).
+#include "gc/black_allocation.h"
+
+_Atomic bool allocate_black;
+_Atomic uint64_t black_allocated_bytes;
+
+void black_allocation_span_released(struct span *s) {
+  uint32_t from = s->black_from;
+  s->black_from = BLACK_NONE;
+  if (from == BLACK_NONE)
+    return;
+  uint32_t to = load_relaxed(&s->freeindex), count = 0;
+  for (uint32_t i = from; i < to; i++) {
+    if (!atomic_bit_test(s->alloc_bits, i) && !span_object_is_marked(s, i)) {
+      store_relaxed(&s->mark_bytes[i], 1);
+      count++;
+    }
+  }
+  atomic_fetch_add_explicit(&black_allocated_bytes, (uint64_t)count * s->object_size,
+                            memory_order_relaxed);
+}

@@ -1,0 +1,270 @@
+// concurrent.c: the concurrent cycle's controller thread and its background mark workers.
+//
+// The controller sleeps until an allocating thread finds the heap at the trigger, then, holding
+// the collector lock for each step:
+//   1. mark start (mark_phase.c, stop-the-world: barrier on);
+//   2. greys the data segments and user ranges (world running: the program stores into them
+//      through the barrier);
+//   3. scans each thread's stack with a handshake (one thread stopped at a time), emptying its
+//      barrier buffer at the same time;
+// then marks as a background worker, its CPU share held at `worker_share` when that is under
+// one CPU (Go's fractional worker: on 2 CPUs, 25% is half of one), with more dedicated workers
+// on machines where 25% is two CPUs or more. When no work is left anywhere it empties the barrier
+// buffers thread by thread (a ragged flush); if that turns up no new work, it runs mark
+// termination. Last, it sweeps in the background, beside the lazy sweeping of allocating threads.
+//
+// Workers hold local work only inside a chunk and publish it at the chunk's end; mark termination
+// first clears workers_allowed and waits until no worker is inside a chunk.
+#define _GNU_SOURCE
+#include "gc/marking.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "alloc/central.h"
+#include "api/message.h"
+#include "gc/barrier.h"
+#include "gc/cycle.h"
+#include "gc/pacer.h"
+#include "gc/roots.h"
+#include "gc/stop_world.h"
+#include "gc/sweep.h"
+
+#define WORKER_CHUNK_BYTES ((uint64_t)256 << 10)
+#define RAGGED_ROUNDS_MAX 8
+
+static pthread_mutex_t request_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t request_cond = PTHREAD_COND_INITIALIZER;
+static bool requested;
+static _Atomic bool request_hint;
+static uint64_t cycle_generation; // under request_mutex: the dedicated workers wait for it
+static unsigned extra_workers;
+static _Atomic int workers_in_chunk;
+static bool started;
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns) {
+  struct timespec pause = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  nanosleep(&pause, NULL);
+}
+
+void concurrent_request_cycle(void) {
+  if (load_relaxed(&request_hint))
+    return;
+  store_relaxed(&request_hint, true);
+  pthread_mutex_lock(&request_mutex);
+  requested = true;
+  pthread_cond_broadcast(&request_cond);
+  pthread_mutex_unlock(&request_mutex);
+}
+
+void concurrent_pause_workers(void) {
+  store_relaxed(&marking.workers_allowed, false);
+  while (load_acquire(&workers_in_chunk) > 0)
+    sleep_ns(20 * 1000);
+}
+
+// One chunk of background marking; false when there was no work.
+static bool worker_chunk(void) {
+  atomic_fetch_add(&workers_in_chunk, 1);
+  if (!load_acquire(&marking.workers_allowed)) {
+    atomic_fetch_sub(&workers_in_chunk, 1);
+    return false;
+  }
+  uint64_t cpu = thread_cpu_ns();
+  atomic_fetch_add(&marking.active_markers, 1);
+  struct marker m;
+  marker_begin(&m, false);
+  bool more = mark_drain_budget(&m, WORKER_CHUNK_BYTES, NULL);
+  uint64_t scanned = m.scanned_bytes;
+  marking_marker_end(&m);
+  atomic_fetch_sub(&marking.active_markers, 1);
+  atomic_fetch_sub(&workers_in_chunk, 1);
+  atomic_fetch_add(&marking.assist_credit, scanned);
+  atomic_fetch_add(&marking.worker_ns, thread_cpu_ns() - cpu);
+  return more || scanned > 0;
+}
+
+// Greys data segments and user ranges, then each stack with a handshake.
+static void scan_roots(void) {
+  cycle_lock();
+  if (!marking_active()) {
+    cycle_unlock();
+    return;
+  }
+  struct marker m;
+  marker_begin(&m, false);
+  roots_lock();
+  roots_mark_ranges(&m);
+  roots_unlock();
+  store_relaxed(&marking.ranges_scanned, true);
+  threads_lock();
+  for (struct shade_thread *t = threads_first(); t; t = t->next) {
+    if (t->stack_scanned || !handshake_begin(t))
+      continue; // a thread that cannot be signalled is scanned at mark termination
+    roots_mark_thread(&m, t, t->stack_pointer);
+    barrier_flush_into(t, &m);
+    t->stack_scanned = true;
+    handshake_end(t);
+  }
+  threads_unlock();
+  marking_marker_end(&m);
+  cycle_unlock();
+}
+
+// Empty every barrier buffer; returns the objects that turned grey.
+static uint64_t ragged_flush(void) {
+  struct marker m;
+  marker_begin(&m, false);
+  uint64_t greyed = 0;
+  threads_lock();
+  for (struct shade_thread *t = threads_first(); t; t = t->next) {
+    if (load_relaxed(&t->barrier_count) == 0 || !handshake_begin(t))
+      continue;
+    greyed += barrier_flush_into(t, &m);
+    handshake_end(t);
+  }
+  threads_unlock();
+  marking_marker_end(&m);
+  return greyed;
+}
+
+// Mark termination once no work is left; false if work turned up (or the cycle ended elsewhere:
+// then true).
+static bool try_terminate(unsigned *rounds) {
+  cycle_lock();
+  if (!marking_active()) {
+    cycle_unlock();
+    return true;
+  }
+  uint64_t greyed = ++*rounds <= RAGGED_ROUNDS_MAX ? ragged_flush() : 0;
+  if (greyed == 0 && marking_out_of_work()) {
+    marking_finish(NULL, 0);
+    cycle_unlock();
+    return true;
+  }
+  cycle_unlock();
+  return false;
+}
+
+static void mark_in_background(void) {
+  double share = marking.worker_share >= 1.0 ? 1.0 : marking.worker_share;
+  uint64_t wall_begin = cycle_now_ns(), cpu_begin = thread_cpu_ns();
+  unsigned rounds = 0;
+  while (marking_active()) {
+    if (!worker_chunk()) {
+      if (marking_out_of_work() && try_terminate(&rounds))
+        return;
+      sleep_ns(50 * 1000);
+      continue;
+    }
+    if (share < 1.0) { // fractional: stay at `share` of one CPU since marking began
+      uint64_t wall = cycle_now_ns() - wall_begin, cpu = thread_cpu_ns() - cpu_begin;
+      if ((double)cpu > share * (double)wall)
+        sleep_ns((uint64_t)((double)cpu / share - (double)wall));
+    }
+  }
+}
+
+static void sweep_in_background(void) {
+  // Sweep span class by span class, giving way to a new cycle: the collector lock is taken
+  // only by central_sweep_all's callers, so check between classes that no marking started.
+  if (!marking_active())
+    central_sweep_all();
+}
+
+static void *controller_main(void *unused) {
+  (void)unused;
+  for (;;) {
+    pthread_mutex_lock(&request_mutex);
+    while (!requested)
+      pthread_cond_wait(&request_cond, &request_mutex);
+    requested = false;
+    pthread_mutex_unlock(&request_mutex);
+    cycle_lock();
+    bool start = !marking_active() && pacer_should_collect();
+    if (start)
+      marking_start(NULL, 0);
+    cycle_unlock();
+    store_relaxed(&request_hint, false);
+    if (!start)
+      continue;
+    pthread_mutex_lock(&request_mutex);
+    cycle_generation++;
+    pthread_cond_broadcast(&request_cond);
+    pthread_mutex_unlock(&request_mutex);
+    scan_roots();
+    mark_in_background();
+    sweep_in_background();
+  }
+  return NULL;
+}
+
+static void *worker_main(void *unused) {
+  (void)unused;
+  uint64_t seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&request_mutex);
+    while (cycle_generation == seen)
+      pthread_cond_wait(&request_cond, &request_mutex);
+    seen = cycle_generation;
+    pthread_mutex_unlock(&request_mutex);
+    while (marking_active()) {
+      if (!worker_chunk())
+        sleep_ns(100 * 1000);
+    }
+  }
+  return NULL;
+}
+
+static void start_thread(void *(*main)(void *)) {
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); // not registered: never stopped, takes no signals
+  int error = pthread_create(&thread, &attr, main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (error != 0)
+    shade_message("shade: cannot start a concurrent marking thread (error %d); marking will "
+                  "be done by mark assists and at mark termination", error);
+}
+
+void concurrent_init(void) {
+  if (marking.mode != MODE_CONCURRENT)
+    return;
+  double share = marking.worker_share;
+  extra_workers = share >= 2.0 ? (unsigned)(share + 0.5) - 1 : 0;
+  start_thread(controller_main);
+  for (unsigned i = 0; i < extra_workers; i++)
+    start_thread(worker_main);
+  started = true;
+}
+
+void concurrent_after_fork_child(void) {
+  pthread_mutex_init(&request_mutex, NULL);
+  pthread_cond_init(&request_cond, NULL);
+  requested = false;
+  store_relaxed(&request_hint, false);
+  store_relaxed(&workers_in_chunk, 0);
+  if (started)
+    concurrent_init(); // the threads did not survive the fork
+}
+
+void marking_init(int mode, int cpu_percent, unsigned cpus) {
+  marking.mode = mode;
+  marking.worker_share = (double)cpus * (double)cpu_percent / 100.0;
+  if (mode != MODE_STW)
+    pacer_use_early_trigger();
+  concurrent_init();
+}
