@@ -26,6 +26,8 @@
 //                      are a promise by the program: every pointer store into the heap, into
 //                      globals and into root ranges goes through shade_write / SHADE_STORE.
 //   SHADE_GC_CPU       percent of the CPUs the background mark workers use (concurrent; 25)
+//   SHADE_IDLE_MARKING "0": the fractional worker does not also mark on CPUs the program leaves
+//                      idle (Go's idle mark workers; default on)
 // Memory returned to the OS (memory limits, issue 5; see docs/memory.md):
 //   SHADE_MEMORY_LIMIT  soft limit on the memory the heap holds: "512MiB", "2GiB", "1.5GB", bytes
 //   SHADE_HEAP_LIMIT    hard limit on the heap's in-use pages: allocation beyond it fails (ENOMEM)
@@ -80,6 +82,8 @@ struct shade_options {
   // short pauses (issue 3)
   int mode;              // enum shade_mode; 0: SHADE_MODE, else SHADE_MODE_STW
   int gc_cpu_percent;    // background marking share of the CPUs (SHADE_GC_CPU; default 25)
+  int idle_marking;      // -1: background marking never goes past gc_cpu_percent, even when the
+                         // program leaves CPUs idle (SHADE_IDLE_MARKING=0); default on, as Go
 };
 
 // How marking runs (struct shade_options.mode, SHADE_MODE).

@@ -74,6 +74,7 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
       store_relaxed(&s->freeindex, 1); // the one object is allocated
       s->alloc_cache = 0;
       store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+      store_relaxed(&s->black_from, BLACK_NONE);
       black_allocation_large(s);
       span_publish(s, SPAN_LARGE);
       large_add(s);

@@ -89,6 +89,7 @@ static struct span *new_span(unsigned span_class) {
   span_bitmaps_allocate(s);
   span_reset_allocation(s);
   s->allocated_at_sweep = 0;
+  store_relaxed(&s->black_from, UINT32_MAX); // BLACK_NONE (gc/black_allocation.h)
   store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
   span_publish(s, SPAN_SMALL);
   return s;

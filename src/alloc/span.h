@@ -55,7 +55,7 @@ struct span {
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache
   uint32_t allocated_at_sweep;  // objects allocated when the span was last swept
-  uint32_t black_from;    // in a cache during marking: slots taken from here on are black
+  _Atomic uint32_t black_from; // in a cache while marking: slots taken from here on are black
   size_t large_requested;       // large spans: requested size (precise scan bound)
   const struct shade_type *large_type;
   _Atomic(uint64_t) *check_bits;   // lazily allocated by the verifier

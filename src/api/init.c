@@ -104,7 +104,7 @@ SHADE_API int shade_init(const struct shade_options *opts) {
   cycle_config.verify = o.verify != 0;
   cycle_init();
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  marking_init(o.mode, o.gc_cpu_percent, cpus > 0 ? (unsigned)cpus : 1);
+  marking_init(o.mode, o.gc_cpu_percent, cpus > 0 ? (unsigned)cpus : 1, o.idle_marking >= 0);
   memory_limits_init(&o); // memory limits (issue 5): limits, scavenger thread
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   threads_register_current();

@@ -132,6 +132,10 @@ void options_resolve(const struct shade_options *given, struct shade_options *ou
     else if (value && strcmp(value, "stw") != 0)
       shade_message("shade: SHADE_MODE=%s: not stw, incremental or concurrent; using stw", value);
   }
+  if (o.idle_marking == 0) {
+    const char *value = env("SHADE_IDLE_MARKING");
+    o.idle_marking = value && strcmp(value, "0") == 0 ? -1 : 1;
+  }
   if (o.gc_cpu_percent <= 0 || o.gc_cpu_percent > 100)
     o.gc_cpu_percent = (int)env_number("SHADE_GC_CPU", 25, 1, 100);
   *out = o;

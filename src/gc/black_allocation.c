@@ -5,8 +5,7 @@ _Atomic bool allocate_black;
 _Atomic uint64_t black_allocated_bytes;
 
 void black_allocation_span_released(struct span *s) {
-  uint32_t from = s->black_from;
-  s->black_from = BLACK_NONE;
+  uint32_t from = load_relaxed(&s->black_from);
   if (from == BLACK_NONE)
     return;
   uint32_t to = load_relaxed(&s->freeindex), count = 0;
@@ -16,6 +15,7 @@ void black_allocation_span_released(struct span *s) {
       count++;
     }
   }
+  store_release(&s->black_from, BLACK_NONE); // after the marks (black_allocation_pending)
   atomic_fetch_add_explicit(&black_allocated_bytes, (uint64_t)count * s->object_size,
                             memory_order_relaxed);
 }

@@ -18,7 +18,18 @@ extern _Atomic bool allocate_black;         // set and cleared with the world st
 extern _Atomic uint64_t black_allocated_bytes; // bytes marked black this cycle
 
 static inline void black_allocation_span_acquired(struct span *s) {
-  s->black_from = load_relaxed(&allocate_black) ? load_relaxed(&s->freeindex) : BLACK_NONE;
+  store_relaxed(&s->black_from,
+                load_relaxed(&allocate_black) ? load_relaxed(&s->freeindex) : BLACK_NONE);
+}
+
+// Whether slot i of s was allocated black and is still waiting for its mark (markers leave it
+// alone: it holds nothing the barrier has not shaded, and tracing it would only count floating
+// garbage as live). A stale answer is harmless: the release marks the range before it clears
+// black_from.
+static inline bool black_allocation_pending(const struct span *s, uint32_t i) {
+  uint32_t from = load_relaxed(&s->black_from);
+  return SHADE_UNLIKELY(from != BLACK_NONE) && i >= from && i < load_relaxed(&s->freeindex) &&
+         !atomic_bit_test(s->alloc_bits, i);
 }
 
 void black_allocation_span_released(struct span *s);

@@ -44,11 +44,13 @@ static unsigned extra_workers;
 static _Atomic int workers_in_chunk;
 static bool started;
 
-static uint64_t thread_cpu_ns(void) {
+static uint64_t cpu_clock(clockid_t clock) {
   struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  clock_gettime(clock, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static uint64_t thread_cpu_ns(void) { return cpu_clock(CLOCK_THREAD_CPUTIME_ID); }
 
 static void sleep_ns(uint64_t ns) {
   struct timespec pause = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -154,18 +156,45 @@ static bool try_terminate(unsigned *rounds) {
   return false;
 }
 
+// Go's idle mark worker: whether the program's other threads left a whole CPU unused over the
+// last window (then the fractional worker may keep marking past its share).
+struct idle_window {
+  uint64_t wall, process_cpu, thread_cpu;
+  bool idle; // the verdict of the last whole window
+};
+
+static bool cpu_idle(struct idle_window *w) {
+  uint64_t wall = cycle_now_ns();
+  if (wall - w->wall < 5 * 1000 * 1000) // judge 5 ms windows
+    return w->idle;
+  uint64_t process = cpu_clock(CLOCK_PROCESS_CPUTIME_ID), thread = thread_cpu_ns();
+  double others = (double)((process - w->process_cpu) - (thread - w->thread_cpu)) /
+                  (double)(wall - w->wall);
+  w->idle = (double)marking.cpus - others >= 0.9; // a CPU (less measuring noise) is free for us
+  w->wall = wall;
+  w->process_cpu = process;
+  w->thread_cpu = thread;
+  return w->idle;
+}
+
 static void mark_in_background(void) {
   double share = marking.worker_share >= 1.0 ? 1.0 : marking.worker_share;
   uint64_t wall_begin = cycle_now_ns(), cpu_begin = thread_cpu_ns();
+  struct idle_window window = {wall_begin, cpu_clock(CLOCK_PROCESS_CPUTIME_ID), cpu_begin, false};
   unsigned rounds = 0;
   while (marking_active()) {
+    uint64_t chunk_cpu = thread_cpu_ns();
+    bool idle = share < 1.0 && marking.idle_marking && cpu_idle(&window);
     if (!worker_chunk()) {
       if (marking_out_of_work() && try_terminate(&rounds))
         return;
       sleep_ns(50 * 1000);
       continue;
     }
-    if (share < 1.0) { // fractional: stay at `share` of one CPU since marking began
+    if (idle) {
+      cpu_begin += thread_cpu_ns() - chunk_cpu; // idle marking does not count against the share
+    } else if (share < 1.0) {
+      // fractional: stay at `share` of one CPU since marking began
       uint64_t wall = cycle_now_ns() - wall_begin, cpu = thread_cpu_ns() - cpu_begin;
       if ((double)cpu > share * (double)wall)
         sleep_ns((uint64_t)((double)cpu / share - (double)wall));
@@ -261,9 +290,11 @@ void concurrent_after_fork_child(void) {
     concurrent_init(); // the threads did not survive the fork
 }
 
-void marking_init(int mode, int cpu_percent, unsigned cpus) {
+void marking_init(int mode, int cpu_percent, unsigned cpus, bool idle_marking) {
   marking.mode = mode;
   marking.worker_share = (double)cpus * (double)cpu_percent / 100.0;
+  marking.cpus = cpus;
+  marking.idle_marking = idle_marking;
   if (mode != MODE_STW)
     pacer_use_early_trigger();
   concurrent_init();

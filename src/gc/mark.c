@@ -20,6 +20,7 @@
 
 #include "alloc/arena.h"
 #include "alloc/metadata.h"
+#include "gc/black_allocation.h"
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -58,6 +59,8 @@ static inline void push_object(struct marker *m, struct span *s, uintptr_t base)
 static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, struct span *s,
                                                             uint32_t index) {
   if (!span_object_is_allocated(s, index))
+    return false;
+  if (black_allocation_pending(s, index) && !m->checking)
     return false;
   if (!mark_for_marker(m, s, index))
     return false;

@@ -145,15 +145,15 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
     drained = m.marked_bytes;
   }
   marker_end(&m);
-  uint64_t marked = load_relaxed(&marking.marked_bytes) + drained +
-                    load_relaxed(&black_allocated_bytes);
+  uint64_t traced = load_relaxed(&marking.marked_bytes) + drained;
+  uint64_t marked = traced + load_relaxed(&black_allocated_bytes);
   if (cycle_config.verify)
     verify_marking(self, stack_pointer);
   sweep_large_objects();
   central_mark_all_unswept();
   atomic_fetch_add(&heap_sweepgen, 2);
   uint64_t concurrent = stop_begin - marking.start_ns;
-  pacer_end_marking(marked, heap_before - marking.start_heap_in_use,
+  pacer_end_marking(marked, traced, heap_before - marking.start_heap_in_use,
                     load_relaxed(&marking.scanned_bytes) + m.scanned_bytes);
   uint64_t cycle = atomic_fetch_add(&cycle_stats.cycles, 1) + 1;
   atomic_fetch_add(&marking.cycles, 1);

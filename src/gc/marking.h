@@ -22,6 +22,8 @@ enum marking_mode { MODE_STW = 1, MODE_INCREMENTAL = 2, MODE_CONCURRENT = 3 };
 struct marking_state {
   int mode;                        // enum marking_mode, fixed at start-up
   double worker_share;             // CPUs the background workers use (concurrent)
+  unsigned cpus;
+  bool idle_marking;               // the fractional worker also uses CPUs the program leaves idle
   _Atomic bool ranges_scanned;     // data segments and user ranges greyed this cycle
   _Atomic uint64_t scanned_bytes;  // scan work done this cycle (all markers)
   _Atomic uint64_t marked_bytes;   // bytes greyed this cycle by markers that have finished
@@ -36,7 +38,7 @@ struct marking_state {
 
 extern struct marking_state marking;
 
-void marking_init(int mode, int cpu_percent, unsigned cpus);
+void marking_init(int mode, int cpu_percent, unsigned cpus, bool idle_marking);
 bool marking_active(void); // the barrier is on
 
 // Allocation slow paths, outside critical sections: `bytes` were just taken (a span's free

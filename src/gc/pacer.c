@@ -35,12 +35,20 @@ void pacer_use_early_trigger(void) {
   set_goal(load_relaxed(&pacer.heap_in_use));
 }
 
-void pacer_end_marking(uint64_t marked, uint64_t allocated_during, uint64_t scanned) {
+// The goal grows from the traced bytes, not from everything marked: objects allocated black
+// while marking are mostly floating garbage by the next cycle (Go counts them as live, and on a
+// workload that replaces its heap steadily the goal then ratchets up to twice what is really
+// live). The heap in use starts from everything marked, so the next cycle may start at once.
+void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_during,
+                       uint64_t scanned) {
   if (scanned > 0) {
     double observed = (double)allocated_during / (double)scanned;
     pacer.cons_mark = 0.5 * pacer.cons_mark + 0.5 * observed;
   }
-  pacer_end_cycle(marked);
+  uint64_t heap_in_use_before = load_relaxed(&pacer.heap_in_use);
+  store_relaxed(&pacer.heap_marked, traced);
+  store_relaxed(&pacer.heap_in_use, marked);
+  set_goal(heap_in_use_before);
 }
 
 double pacer_assist_ratio(uint64_t scanned_so_far) {

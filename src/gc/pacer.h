@@ -36,8 +36,11 @@ void pacer_end_cycle(uint64_t marked_bytes);
 int pacer_set_percent(int percent);
 void pacer_update_goal(void); // after a limit changed
 void pacer_use_early_trigger(void);
-// End of an incremental/concurrent marking: marked bytes, bytes allocated while marking, scan work.
-void pacer_end_marking(uint64_t marked, uint64_t allocated_during, uint64_t scanned);
+// End of an incremental/concurrent marking: marked bytes (black allocation included: the heap in
+// use now), traced bytes (reached from the roots: the live heap the goal grows from), bytes
+// allocated while marking, scan work done.
+void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_during,
+                       uint64_t scanned);
 // Scan work owed per byte allocated now (expected scan work = the last live heap).
 double pacer_assist_ratio(uint64_t scanned_so_far);
 
