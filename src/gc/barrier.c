@@ -17,8 +17,8 @@
 // anywhere. Had the check come first, a thread stopped between a check that saw "off" and its
 // store could store unshaded after mark start. Store-then-check leaves the opposite window: a
 // store made during marking whose check runs after mark termination. Mark termination closes it
-// by rescanning the stacks of threads the signal stopped in arbitrary code (parked_async): the two
-// values are still in that thread's registers or frame (see mark_phase.c).
+// by rescanning the stacks (mark_phase.c): the two values are still in that thread's registers or
+// frame.
 #include "gc/barrier.h"
 
 #include "alloc/arena.h"

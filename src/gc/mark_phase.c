@@ -6,10 +6,16 @@
 // unscanned, turn the barrier and black allocation on, restart. Incremental mode greys every root
 // here too (stacks included); concurrent mode leaves them to the controller.
 //
-// Mark termination: stop the workers, stop the world, then for every thread: scan its stack if
-// it was never scanned (a handshake failed) or if the signal stopped it in arbitrary code (it may
-// be between a barrier's store and its check: barrier.c), empty its barrier buffer, give its
-// spans back (marking what it allocated black). Drain with the parallel markers, check with the
+// Mark termination: stop the workers, stop the world, then for every thread: scan its stack
+// again, empty its barrier buffer, give its spans back (marking what it allocated black).
+// The stacks are rescanned because they are scanned conservatively. A stack word is a root
+// whether or not the program will read it again, and a dead slot below the stack pointer at the
+// first scan can come back into the scanned range later, holding a pointer to an object that was
+// already garbage at mark start (nothing live can point to it: no barrier ever sees it). bdwgc's
+// contract, and the checkmark's roots, keep such an object; so the final pause scans the stacks
+// again, as V8's cppgc does for its conservative stack. It finds almost everything marked
+// already: the first scans, the hybrid barrier and black allocation did the work. The rescan also
+// covers a store made while marking whose barrier check runs after termination (barrier.c). Drain with the parallel markers, check with the
 // verifier if asked, turn the barrier off, free unmarked large objects, make every span unswept,
 // set the next goal, restart.
 #define _GNU_SOURCE
@@ -126,10 +132,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
     roots_unlock();
   }
   for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (t != self && (!t->stack_scanned || t->parked_async))
-      roots_mark_thread(&m, t, t->stack_pointer);
-    else if (t == self && !t->stack_scanned)
-      roots_mark_thread(&m, t, stack_pointer);
+    roots_mark_thread(&m, t, t == self ? stack_pointer : t->stack_pointer); // see above
     barrier_flush_into(t, &m);
     thread_cache_flush(t); // black allocation ranges get their marks
   }

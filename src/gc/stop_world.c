@@ -48,7 +48,7 @@ static void futex_wake_all(_Atomic uint32_t *word) {
 // claimed with a compare-and-swap before anything else, so of two nested parks only the one that
 // claims it acknowledges (an extra acknowledgement would let the next stop start marking while
 // a thread still runs).
-static SHADE_NOINLINE void handshake_park(struct shade_thread *t, bool async) {
+static SHADE_NOINLINE void handshake_park(struct shade_thread *t) {
   uint32_t request = load_acquire(&t->handshake_request);
   uint32_t claimed = load_relaxed(&t->handshake_claimed);
   if (request == claimed ||
@@ -57,7 +57,6 @@ static SHADE_NOINLINE void handshake_park(struct shade_thread *t, bool async) {
   volatile uintptr_t registers[REGISTER_SPILL_WORDS];
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
-  t->parked_async = async;
   store_release(&t->handshake_ack, request);
   futex_wake_all(&t->handshake_ack);
   for (uint32_t resume; (resume = load_acquire(&t->handshake_resume)) != request;)
@@ -69,9 +68,9 @@ static inline bool handshake_requested(struct shade_thread *t) {
   return load_relaxed(&t->handshake_request) != load_relaxed(&t->handshake_claimed);
 }
 
-static SHADE_NOINLINE void park(struct shade_thread *t, bool async) {
+static SHADE_NOINLINE void park(struct shade_thread *t) {
   if (handshake_requested(t))
-    handshake_park(t, async);
+    handshake_park(t);
   uint32_t epoch = load_acquire(&world_epoch);
   uint32_t previous = load_relaxed(&t->parked_epoch);
   if (!(epoch & 1) || previous == epoch ||
@@ -80,7 +79,6 @@ static SHADE_NOINLINE void park(struct shade_thread *t, bool async) {
   volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // inside the scanned part of the stack
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
-  t->parked_async = async;
   sem_post(&acknowledgements); // release: our stack writes happen before the collector reads
   while (load_acquire(&world_epoch) == epoch)
     futex_wait(&world_epoch, epoch);
@@ -97,14 +95,14 @@ static void suspend_handler(int signal_number, siginfo_t *info, void *context) {
     if (t->in_critical)
       t->stop_pending = 1;
     else
-      park(t, true);
+      park(t);
   }
   errno = saved_errno;
 }
 
 void stop_world_park_pending(struct shade_thread *t) {
   t->stop_pending = 0;
-  park(t, false);
+  park(t);
 }
 
 void lock_stoppable(pthread_mutex_t *mutex) {
@@ -123,7 +121,7 @@ void lock_stoppable(pthread_mutex_t *mutex) {
 void stop_world_safepoint(struct shade_thread *t) {
   if (SHADE_UNLIKELY((load_relaxed(&world_epoch) & 1) || handshake_requested(t)) &&
       !t->in_critical)
-    park(t, false);
+    park(t);
 }
 
 int stop_world_init(int signal_number) {

@@ -31,7 +31,6 @@ struct shade_thread {
   volatile sig_atomic_t in_critical;
   volatile sig_atomic_t stop_pending;
   _Atomic uint32_t parked_epoch;    // the stop this thread last acknowledged
-  volatile sig_atomic_t parked_async; // it parked from the stop signal, in arbitrary code
   // Concurrent marking (concurrent.c): one-thread stops ("handshakes") scan the stack.
   _Atomic uint32_t handshake_request, handshake_claimed, handshake_ack, handshake_resume;
   bool stack_scanned;               // this cycle's marking has scanned the stack (black)
