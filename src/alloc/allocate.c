@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <sys/sysinfo.h>
 
+#include "alloc/arena.h"
 #include "alloc/large.h"
 #include "alloc/pageheap.h"
 #include "api/options.h"
@@ -58,6 +59,7 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
   // not be swept: everything up to reading its base happens inside the critical section.
   void *base = NULL;
   bool zero = false;
+  uint64_t cycle_at_allocation = 0;
   for (int attempt = 0; attempt < 2 && base == NULL; attempt++) {
     if (attempt == 1)
       cycle_collect(COLLECT_EXPLICIT); // the OS said no: free what we can and try once more
@@ -75,7 +77,7 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
       s->alloc_cache = 0;
       store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
       store_relaxed(&s->black_from, BLACK_NONE);
-      black_allocation_large(s);
+      cycle_at_allocation = load_relaxed(&marking.cycles);
       span_publish(s, SPAN_LARGE);
       large_add(s);
       base = (void *)s->base;
@@ -86,8 +88,15 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
   if (base == NULL)
     return allocate_out_of_memory(size - padding);
   pacer_note_allocation(pages * PAGE_SIZE);
-  if (zero)
+  if (zero) // outside the critical section: a large memset must not hold up a stop
     memset(base, 0, align_up(size, WORD_SIZE));
+  // Black only now that it holds zeros, and only if the marking it was allocated in still runs
+  // (else mark termination found it in a register and marked and scanned it, or a later mark
+  // start's stack scan will): a mark set after termination would outlive the cycle.
+  critical_enter(t);
+  if (load_relaxed(&marking.cycles) == cycle_at_allocation)
+    black_allocation_large(arena_span_of((uintptr_t)base));
+  critical_leave(t);
   return base;
 }
 
@@ -146,14 +155,12 @@ void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum ob
         p = take_slot(s);
       }
     }
-    bool zero = p != NULL && kind != KIND_ATOMIC && s->needs_zeroing;
-    uint32_t object_size = s->object_size;
+    if (p != NULL && kind != KIND_ATOMIC && s->needs_zeroing)
+      zero_object(p, s->object_size); // inside: see allocate.h
     if (p != NULL && kind == KIND_TYPED)
       s->types[span_object_index(s, (uintptr_t)p)] = type;
     critical_leave(t);
     if (p != NULL) {
-      if (zero)
-        zero_object(p, object_size);
       if (refilled && marking.mode != MODE_STW)
         marking_pace(t, refill_bytes); // may start a cycle, or assist one
       return p;

@@ -4,8 +4,10 @@
 //
 // Taking the slot is a critical section (threads.h): the collector takes spans back from every
 // cache while the world is stopped, so a thread must never stop between reading its cached span
-// and advancing its freeindex. Zeroing comes after: by then the slot is allocated and its address
-// is in a register, so a collection in between keeps the object.
+// and advancing its freeindex. Zeroing is inside it too: a thread stopped between the two would
+// present a black-allocated object (marking under way) still holding a dead object's words,
+// which nothing scans now but the checkmark would. (A pending stop parks the thread precisely at
+// the end of the critical section, so that window was hit often.)
 #ifndef SHADE_ALLOC_ALLOCATE_H
 #define SHADE_ALLOC_ALLOCATE_H
 #include <string.h>
@@ -40,11 +42,9 @@ static inline void *allocate_small_fast(struct shade_thread *t, size_t size, enu
   critical_enter(t);
   struct span *s = t->cache.spans[span_class_of(size_class_of(size), kind)];
   void *p = span_take_fast(s);
-  bool zero = kind != KIND_ATOMIC && s->needs_zeroing;
-  uint32_t object_size = s->object_size;
+  if (SHADE_LIKELY(p != NULL) && kind != KIND_ATOMIC && s->needs_zeroing)
+    zero_object(p, s->object_size);
   critical_leave(t);
-  if (SHADE_LIKELY(p != NULL) && zero)
-    zero_object(p, object_size);
   return p;
 }
 

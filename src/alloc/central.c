@@ -150,8 +150,13 @@ void central_release(struct span *s) {
 }
 
 void central_sweep_all(void) {
-  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
-    struct central_list *c = &central_lists[i];
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
+    central_sweep_class(i);
+}
+
+void central_sweep_class(unsigned span_class) {
+  {
+    struct central_list *c = &central_lists[span_class];
     for (;;) {
       pthread_mutex_lock(&c->lock);
       struct span *s = span_list_pop(&c->unswept);

@@ -38,6 +38,7 @@ struct span *central_acquire(unsigned span_class);
 void central_release(struct span *s);
 // Sweep every unswept span now (before a new marking starts). Mutators may run meanwhile.
 void central_sweep_all(void);
+void central_sweep_class(unsigned span_class);
 // World stopped, marking done: every span becomes unswept.
 void central_mark_all_unswept(void);
 // Call fn on every span of the class (world stopped).

@@ -21,6 +21,7 @@
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
 #include "api/message.h"
+#include "gc/barrier.h"
 #include "gc/marking.h"
 #include "gc/sweep.h"
 
@@ -199,6 +200,11 @@ void api_free(void *p, const char *call) {
     shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);
     return;
   }
+  // Freeing drops every reference the object holds, and no barrier sees it: while marking, they
+  // are shaded (a white object's contents would otherwise never be traced, and what only it
+  // held and a scanned stack holds now would be lost).
+  if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL && marking_active())
+    barrier_shade_words(t, p, object_usable_size(s));
   critical_enter(t);
   if (s->state == SPAN_LARGE && !marking_active()) { // (while marking, a marker may be scanning
                                                      //  it: its pages go at mark termination)
@@ -254,7 +260,10 @@ SHADE_API void *shade_realloc(void *p, size_t size) {
   void *q = allocate(size, kind, type, "shade_realloc");
   if (q == NULL)
     return NULL;
-  memcpy(q, p, old_size < size ? old_size : size);
+  size_t copied = old_size < size ? old_size : size;
+  if (kind != KIND_ATOMIC && marking_active()) // the copy is a run of stores the barrier misses:
+    barrier_shade_words(current_thread, p, copied); // q is black, p is about to be freed
+  memcpy(q, p, copied);
   if (!is_tiny_span(s))
     shade_free(p);
   return q;

@@ -38,13 +38,18 @@ SHADE_API int shade_set_gc_percent(int percent) {
 }
 
 SHADE_API void shade_add_roots(void *lo, void *hi) {
-  api_thread("shade_add_roots");
-  if ((uintptr_t)lo < (uintptr_t)hi)
+  struct shade_thread *t = api_thread("shade_add_roots");
+  if ((uintptr_t)lo < (uintptr_t)hi) {
     roots_add((uintptr_t)lo, (uintptr_t)hi);
+    if (marking_active()) // a range added after the roots were scanned: its words are new roots
+      barrier_shade_words(t, lo, (size_t)((uintptr_t)hi - (uintptr_t)lo));
+  }
 }
 
 SHADE_API void shade_remove_roots(void *lo, void *hi) {
-  api_thread("shade_remove_roots");
+  struct shade_thread *t = api_thread("shade_remove_roots");
+  if (marking_active() && (uintptr_t)lo < (uintptr_t)hi) // the range's references are dropped:
+    barrier_shade_words(t, lo, (size_t)((uintptr_t)hi - (uintptr_t)lo)); // see shade_free
   roots_remove((uintptr_t)lo, (uintptr_t)hi);
 }
 

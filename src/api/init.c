@@ -161,7 +161,7 @@ SHADE_API int shade_pthread_create(pthread_t *thread, const pthread_attr_t *attr
   if (request == NULL)
     return EAGAIN;
   request->start_routine = start_routine;
-  request->arg = arg;
+  SHADE_STORE(request->arg, arg); // while marking, the request is black: arg must be shaded
   int error = pthread_create(thread, attr, start_registered, request);
   if (error != 0)
     shade_free(request);

@@ -120,9 +120,11 @@ void options_resolve(const struct shade_options *given, struct shade_options *ou
     o.trace_scavenger = value && (strstr(value, "scav") != NULL || strstr(value, "gc") != NULL);
   }
   // short pauses (issue 3)
-  if (o.mode < SHADE_MODE_STW || o.mode > SHADE_MODE_CONCURRENT) {
-    if (o.mode != SHADE_MODE_DEFAULT)
-      shade_message("shade: shade_init: mode %d is not a shade_mode; using stw", o.mode);
+  if (o.mode != SHADE_MODE_DEFAULT &&
+      (o.mode < SHADE_MODE_STW || o.mode > SHADE_MODE_CONCURRENT)) {
+    shade_message("shade: shade_init: mode %d is not a shade_mode; using stw", o.mode);
+    o.mode = SHADE_MODE_STW;
+  } else if (o.mode == SHADE_MODE_DEFAULT) {
     const char *value = env("SHADE_MODE");
     o.mode = SHADE_MODE_STW;
     if (value && strcmp(value, "concurrent") == 0)

@@ -7,6 +7,11 @@
 // object a scanned stack holds is still reachable from the heap, and it is shaded the moment the
 // last heap reference to it is overwritten.
 //
+// The insertion half is needed only while the storing thread's stack is still grey (Go shades
+// the new value "if the current stack is grey"): a black stack holds nothing white that is not
+// also reachable from a grey heap object, and the deletion half guards that path. So after the
+// stack scans, initialising stores into new objects (old value NULL) append nothing.
+//
 // The slow path does not mark: it appends both values, if they fall inside the heap's bounds, to
 // the thread's buffer (256 entries), and marks the whole buffer when it is full. The buffer is
 // also emptied by the collector: at each thread's stack scan, by the ragged flushes before mark
@@ -61,6 +66,16 @@ static inline void buffer_append(struct shade_thread *t, uintptr_t value, uintpt
     barrier_flush(t);
 }
 
+SHADE_NO_SANITIZE void barrier_shade_words(struct shade_thread *t, const void *start,
+                                           size_t bytes) {
+  critical_enter(t);
+  uintptr_t low = heap_lowest_address(), high = heap_highest_address();
+  const uintptr_t *words = start;
+  for (size_t i = 0; i < bytes / WORD_SIZE && barrier_active(); i++)
+    buffer_append(t, words[i], low, high);
+  critical_leave(t);
+}
+
 SHADE_API void shade_write_slow_(void *old_value, void *new_value) {
   struct shade_thread *t = current_thread;
   if (SHADE_UNLIKELY(t == NULL))
@@ -69,7 +84,8 @@ SHADE_API void shade_write_slow_(void *old_value, void *new_value) {
   if (barrier_active()) { // else marking ended between the store and here: nothing to do
     uintptr_t low = heap_lowest_address(), high = heap_highest_address();
     buffer_append(t, (uintptr_t)old_value, low, high);
-    buffer_append(t, (uintptr_t)new_value, low, high);
+    if (!t->stack_scanned) // Go's rule: the insertion half only while this stack is grey
+      buffer_append(t, (uintptr_t)new_value, low, high);
   }
   critical_leave(t);
 }

@@ -15,6 +15,9 @@ void barrier_set_active(bool on); // world stopped
 // Mark what t's buffer holds with marker m and empty it. t is the caller, or stopped.
 // Returns the number of objects that turned grey.
 uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m);
+// Shade every word of [start, start + bytes): library calls that copy or drop references without
+// a barrier store (shade_realloc's copy, shade_free, shade_remove_roots). Caller registered.
+void barrier_shade_words(struct shade_thread *t, const void *start, size_t bytes);
 // The calling thread's own flush (inside a critical section): marks, then publishes the work.
 void barrier_flush(struct shade_thread *t);
 

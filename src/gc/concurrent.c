@@ -202,11 +202,15 @@ static void mark_in_background(void) {
   }
 }
 
+// Class by class, each under the collector lock: a stop-the-world collection (shade_collect)
+// must not start marking while a span is half swept here (this thread is never stopped).
 static void sweep_in_background(void) {
-  // Sweep span class by span class, giving way to a new cycle: the collector lock is taken
-  // only by central_sweep_all's callers, so check between classes that no marking started.
-  if (!marking_active())
-    central_sweep_all();
+  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++) {
+    cycle_lock();
+    if (!marking_active())
+      central_sweep_class(c);
+    cycle_unlock();
+  }
 }
 
 static void *controller_main(void *unused) {

@@ -59,7 +59,9 @@ static SHADE_NOINLINE void handshake_park(struct shade_thread *t) {
   t->stack_pointer = (uintptr_t)registers;
   store_release(&t->handshake_ack, request);
   futex_wake_all(&t->handshake_ack);
-  for (uint32_t resume; (resume = load_acquire(&t->handshake_resume)) != request;)
+  // Until resumed for this request or a later one: the signal of the next request can nest a
+  // second handshake_park inside this one, which returns only after `resume` has moved past.
+  for (uint32_t resume; (int32_t)((resume = load_acquire(&t->handshake_resume)) - request) < 0;)
     futex_wait(&t->handshake_resume, resume);
   __asm__ volatile("" : : "r"(registers) : "memory");
 }

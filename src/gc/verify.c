@@ -9,6 +9,7 @@
 #include "gc/roots.h"
 
 static uint64_t checked_objects;
+uintptr_t verify_missed_object; // the last object the verifier found unmarked (for debuggers)
 
 static void compare_span(struct span *s, void *unused) {
   (void)unused;
@@ -28,6 +29,7 @@ static void compare_span(struct span *s, void *unused) {
       continue;
     if (missed) {
       uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(missed);
+      verify_missed_object = span_object_address(s, index); // for a debugger
       shade_fatal("shade: verifier: object %p (size %u, kind %u) is reachable but unmarked; "
                   "it would have been freed", (void *)span_object_address(s, index),
                   s->object_size, (unsigned)s->kind);
