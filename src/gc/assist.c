@@ -7,9 +7,10 @@
 // critical section (a stop never finds it holding unpublished grey work), giving up early when a
 // stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
 // In incremental mode these slices are all the marking there is; a slice that finds no work left
-// runs mark termination. A concurrent assist that finds no work while the heap is 1.5 x past its
-// goal sleeps 200 us (the workers hold the work), so the heap cannot outrun the collector by much
-// and no single allocation waits for a whole cycle (Go's assists can: 63 ms on churn).
+// runs mark termination. A concurrent assist that finds no work while the heap is past 1.5 x its
+// goal waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole
+// cycle, as Go's can: 63 ms on churn), and without limit past twice the goal: the heap cannot
+// outrun the collector.
 #include "gc/marking.h"
 
 #include <time.h>
@@ -109,15 +110,19 @@ void marking_pace(struct shade_thread *t, uint64_t bytes) {
     debt = ASSIST_MAX_BYTES;
   atomic_fetch_add(&marking.assists, 1);
   bool more = assist_slice(t, debt);
-  atomic_fetch_add(&marking.assist_ns, cycle_now_ns() - begin);
-  if (more)
-    return;
-  if (marking.mode == MODE_INCREMENTAL) {
+  if (!more && marking.mode == MODE_INCREMENTAL) {
     if (marking_out_of_work())
       run_phase_here(t, false);
-  } else {
-    uint64_t goal = load_relaxed(&pacer.heap_goal);
-    if (load_relaxed(&pacer.heap_in_use) > goal + goal / 2)
-      yield_to_workers(t); // far past the goal and nothing to help with
+  } else if (!more) {
+    // Past 1.5 x the goal with nothing to scan (a worker holds it, or is off the CPU): wait for
+    // work or the cycle's end, 10 ms at most, and without limit past twice the goal.
+    for (unsigned waits = 0; !more && marking_active(); waits++) {
+      uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
+      if (in_use <= goal + goal / 2 || (in_use <= 2 * goal && waits >= 50))
+        break;
+      yield_to_workers(t);
+      more = assist_slice(t, debt);
+    }
   }
+  atomic_fetch_add(&marking.assist_ns, cycle_now_ns() - begin);
 }

@@ -32,7 +32,7 @@
 #include "gc/stop_world.h"
 #include "gc/sweep.h"
 
-#define WORKER_CHUNK_BYTES ((uint64_t)256 << 10)
+#define WORKER_CHUNK_BYTES ((uint64_t)128 << 10)
 #define RAGGED_ROUNDS_MAX 8
 
 static pthread_mutex_t request_mutex = PTHREAD_MUTEX_INITIALIZER;
