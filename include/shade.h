@@ -121,8 +121,10 @@ struct shade_type {
   const uint64_t *pointer_bitmap;
   // ...or a trace callback (used when pointer_bitmap is NULL), called once per object (not per
   // element) with the object's usable size. It runs on marking threads, in parallel with other
-  // marking, while the world is stopped: it must not allocate, lock, or call Shade; it calls
-  // visit(pointer, visit_context) for each pointer field.
+  // marking; in stw mode while the world is stopped, in incremental and concurrent mode while the
+  // program runs (it may read fields being written: the barrier shades what it misses; under
+  // TSan mark it __attribute__((no_sanitize("thread")))). It must not allocate, lock, or call
+  // Shade; it calls visit(pointer, visit_context) for each pointer field.
   void (*trace)(void *object, size_t object_size, shade_visit_fn visit, void *visit_context);
 };
 

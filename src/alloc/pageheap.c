@@ -149,7 +149,7 @@ static void unmap_pages(uintptr_t base, size_t pages) {
 // The free run (on a list, not in flight) whose first or last page is page_address, or NULL.
 static struct span *free_run_at(uintptr_t page_address) {
   struct span *s = arena_span_of(page_address);
-  return s != NULL && s->state == SPAN_FREE && s->released != IN_FLIGHT ? s : NULL;
+  return s != NULL && span_state_acquire(s) == SPAN_FREE && s->released != IN_FLIGHT ? s : NULL;
 }
 
 static struct span *run_before(const struct span *run) {
@@ -174,7 +174,7 @@ static void join(struct span *left, struct span *right) {
 
 // Insert a free run (not on a list), merging it with free runs of its kind on either side.
 static void insert_coalescing(struct span *run) {
-  run->state = SPAN_FREE;
+  span_publish(run, SPAN_FREE);
   struct span *before = run_before(run);
   if (before && before->released == run->released) {
     list_remove(before);
@@ -309,7 +309,7 @@ struct span *pageheap_alloc(size_t pages, enum span_state state) {
     run->pages = pages;
   }
   (void)state; // the caller publishes the span (span_publish) once its fields are set
-  run->state = SPAN_RESERVED;
+  span_publish(run, SPAN_RESERVED);
   run->released = 0;
   set_free_since(run, 0);
   for (size_t i = 0; i < pages; i++)

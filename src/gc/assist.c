@@ -7,9 +7,9 @@
 // critical section (a stop never finds it holding unpublished grey work), giving up early when a
 // stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
 // In incremental mode these slices are all the marking there is; a slice that finds no work left
-// runs mark termination. A concurrent assist that finds no work while the heap is past 1.5 x its
-// goal waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole
-// cycle, as Go's can: 63 ms on churn), and without limit past twice the goal: the heap cannot
+// runs mark termination. A concurrent assist that finds no work while the heap is past 1.25 x
+// its goal waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole
+// cycle, as Go's can: 63 ms on churn), and without limit past 1.5 x the goal: the heap cannot
 // outrun the collector.
 #include "gc/marking.h"
 
@@ -114,11 +114,11 @@ void marking_pace(struct shade_thread *t, uint64_t bytes) {
     if (marking_out_of_work())
       run_phase_here(t, false);
   } else if (!more) {
-    // Past 1.5 x the goal with nothing to scan (a worker holds it, or is off the CPU): wait for
-    // work or the cycle's end, 10 ms at most, and without limit past twice the goal.
+    // Past 1.25 x the goal with nothing to scan (a worker holds it, or is off the CPU): wait for
+    // work or the cycle's end, 10 ms at most, and without limit past 1.5 x the goal.
     for (unsigned waits = 0; !more && marking_active(); waits++) {
       uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
-      if (in_use <= goal + goal / 2 || (in_use <= 2 * goal && waits >= 50))
+      if (in_use <= goal + goal / 4 || (in_use <= goal + goal / 2 && waits >= 50))
         break;
       yield_to_workers(t);
       more = assist_slice(t, debt);
