@@ -4,6 +4,8 @@
 //   BENCH_SHADE    Shade: shade_init(NULL), shade_malloc, shade_malloc_atomic; nothing is freed
 //   BENCH_BDWGC    bdwgc as packaged: GC_INIT, GC_MALLOC, GC_MALLOC_ATOMIC; nothing is freed
 //   BENCH_MALLOC   glibc malloc/free; the workload frees what it drops (BENCH_FREES_MEMORY is 1)
+// and, optionally, BENCH_BARRIER (meaningful with BENCH_SHADE only): bench_store goes through
+// Shade's write barrier (shade_write), as SHADE_MODE=incremental or concurrent requires.
 //
 // The workload calls bench_start() first thing in main and bench_finish() last. bench_finish
 // prints one machine-readable line to stderr, which bench/run.sh parses:
@@ -52,6 +54,17 @@
 #define bench_raw_alloc(size) malloc(size)
 #define bench_raw_alloc_atomic(size) malloc(size)
 #define bench_free(p) free(p)
+#endif
+
+// A pointer store into a heap object: `bench_store(object, object->field, value)`. With
+// BENCH_BARRIER (Shade builds only) it goes through Shade's write barrier, shade_write, as the
+// incremental and concurrent modes require of every pointer store into the heap (initialising
+// stores into fresh objects included); otherwise it is the plain store.
+#if defined(BENCH_SHADE) && defined(BENCH_BARRIER)
+#define bench_store(object, lvalue, value)                                                         \
+  shade_write((object), (void **)&(lvalue), (void *)(value))
+#else
+#define bench_store(object, lvalue, value) ((void)(object), (lvalue) = (value))
 #endif
 
 #if defined(__GNUC__)

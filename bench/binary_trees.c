@@ -10,6 +10,11 @@
 // and nothing else. With BENCH_MALLOC every tree is freed after its check; the garbage-collected
 // builds never free. The output (stdout) is the Benchmarks Game's, tab for tab; bench/run.sh
 // compares it with the expected lines.
+//
+// Built with -DBENCH_BARRIER (target bt_shade_barrier), every pointer store goes through Shade's
+// write barrier (bench_store -> shade_write), initialising stores included: run in the default stw
+// mode it measures what the barrier costs a program when no marking is under way
+// (bench/churn/run.sh compares it with bt_shade). The BENCH line then says barrier=1.
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,11 +30,11 @@ enum { MIN_DEPTH = 4, DEFAULT_DEPTH = 21 };
 static struct node *bottom_up_tree(unsigned depth) {
   struct node *tree = bench_alloc(sizeof *tree);
   if (depth > 0) {
-    tree->left = bottom_up_tree(depth - 1);
-    tree->right = bottom_up_tree(depth - 1);
+    bench_store(tree, tree->left, bottom_up_tree(depth - 1));
+    bench_store(tree, tree->right, bottom_up_tree(depth - 1));
   } else {
-    tree->left = NULL;
-    tree->right = NULL;
+    bench_store(tree, tree->left, NULL);
+    bench_store(tree, tree->right, NULL);
   }
   return tree;
 }
@@ -91,7 +96,11 @@ int main(int argc, char **argv) {
   delete_tree(long_lived_tree);
 
   char extra[64];
+#if defined(BENCH_SHADE) && defined(BENCH_BARRIER)
+  snprintf(extra, sizeof extra, " depth=%u barrier=1", max_depth);
+#else
   snprintf(extra, sizeof extra, " depth=%u", max_depth);
+#endif
   bench_finish(extra);
   return 0;
 }

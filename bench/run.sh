@@ -305,8 +305,9 @@ if [ -n "$RESULTS" ]; then
   echo "Markdown table written to $RESULTS"
 fi
 
-# The other subsystems' benchmarks, unless BENCH_ONLY_CORE=1: reference counting (vs CPython)
-# and memory returned to the OS (RSS over time vs malloc and bdwgc).
+# The other subsystems' benchmarks, unless BENCH_ONLY_CORE=1: reference counting (vs CPython),
+# memory returned to the OS (RSS over time vs malloc and bdwgc), and short pauses (churn latency
+# in Shade's three marking modes vs bdwgc and malloc; the write barrier's cost on binary-trees).
 if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
   echo
   echo "==== reference counting: full collection cost per tracked object, Shade vs CPython ===="
@@ -315,6 +316,9 @@ if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
   echo "==== memory returned to the OS: RSS over time, Shade vs malloc vs bdwgc ===="
   bash "$SCRIPT_DIR/memory/run.sh" "$BUILD_DIR" "${BENCH_MEMORY_MIB:-1024}" ||
     FAILED[memory]="bench/memory/run.sh failed"
+  echo
+  echo "==== short pauses: churn latency (Shade concurrent/incremental/stw vs bdwgc, malloc), write-barrier cost ===="
+  bash "$SCRIPT_DIR/churn/run.sh" "$BUILD_DIR" || FAILED[churn]="bench/churn/run.sh failed"
 fi
 
 if [ ${#FAILED[@]} -gt 0 ]; then

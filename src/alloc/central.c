@@ -8,6 +8,8 @@
 #include "alloc/pageheap.h"
 #include "gc/sweep.h"
 
+#define SWEEP_PER_ACQUIRE 32
+
 struct central_list central_lists[SPAN_CLASS_COUNT];
 
 void span_list_push(struct span_list *list, struct span *s) {
@@ -116,7 +118,12 @@ struct span *central_acquire(unsigned span_class) {
   struct central_list *c = &central_lists[span_class];
   pthread_mutex_lock(&c->lock);
   struct span *s = span_list_pop(&c->partial);
-  while (s == NULL) {
+  // At most SWEEP_PER_ACQUIRE full spans are swept for one refill (this runs inside a critical
+  // section, which a stop waits for): on a heap full of live objects, a refill that swept until
+  // it found room took tens of milliseconds. Past that, a fresh span; the rest is left to the
+  // next refills, the background sweeper and sweep termination.
+  unsigned swept = 0;
+  while (s == NULL && swept++ < SWEEP_PER_ACQUIRE) {
     s = span_list_pop(&c->unswept);
     if (s == NULL)
       break;

@@ -248,7 +248,8 @@ SHADE_API void *shade_realloc(void *p, size_t size) {
   if (s->state == SPAN_LARGE && size <= s->pages * PAGE_SIZE) {
     if (size > s->large_requested) // grow in place; the new tail is zero already or is zeroed
       memset((char *)p + old_size, 0, align_up(size, WORD_SIZE) - old_size);
-    s->large_requested = size > s->large_requested ? size : s->large_requested;
+    if (size > s->large_requested) // atomic: a concurrent marker reads it (push_large_object)
+      __atomic_store_n(&s->large_requested, size, __ATOMIC_RELAXED);
     return p;
   }
   if (size <= old_size && s->state == SPAN_SMALL)

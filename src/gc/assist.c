@@ -7,10 +7,10 @@
 // critical section (a stop never finds it holding unpublished grey work), giving up early when a
 // stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
 // In incremental mode these slices are all the marking there is; a slice that finds no work left
-// runs mark termination. A concurrent assist that finds no work while the heap is past 1.25 x
-// its goal waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole
-// cycle, as Go's can: 63 ms on churn), and without limit past 1.5 x the goal: the heap cannot
-// outrun the collector.
+// runs mark termination. An assist that finds no work while the heap is past 1.25 x its goal
+// waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole cycle, as
+// Go's can: 63 ms on churn). Past 1.5 x the goal the thread marks and waits until the cycle
+// ends: the heap cannot outrun the collector.
 #include "gc/marking.h"
 
 #include <time.h>
@@ -110,19 +110,27 @@ void marking_pace(struct shade_thread *t, uint64_t bytes) {
     debt = ASSIST_MAX_BYTES;
   atomic_fetch_add(&marking.assists, 1);
   bool more = assist_slice(t, debt);
-  if (!more && marking.mode == MODE_INCREMENTAL) {
-    if (marking_out_of_work())
-      run_phase_here(t, false);
-  } else if (!more) {
-    // Past 1.25 x the goal with nothing to scan (a worker holds it, or is off the CPU): wait for
-    // work or the cycle's end, 10 ms at most, and without limit past 1.5 x the goal.
-    for (unsigned waits = 0; !more && marking_active(); waits++) {
-      uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
-      if (in_use <= goal + goal / 4 || (in_use <= goal + goal / 2 && waits >= 50))
+  // Past 1.5 x the goal the thread allocates no more until the cycle ends: it marks while there
+  // is work, and waits while there is none. Otherwise, with no work left here: incremental, if
+  // no other thread holds any, this one ends the marking; past 1.25 x the goal it waits for work
+  // (a worker or another thread's slice holds it, or is off the CPU), 10 ms at most.
+  for (unsigned waits = 0; marking_active(); waits++) {
+    uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
+    bool far_past = in_use > goal + goal / 2;
+    if (more) {
+      if (!far_past)
         break;
-      yield_to_workers(t);
-      more = assist_slice(t, debt);
+      more = assist_slice(t, ASSIST_MAX_BYTES);
+      continue;
     }
+    if (marking.mode == MODE_INCREMENTAL && marking_out_of_work()) {
+      run_phase_here(t, false);
+      break;
+    }
+    if (in_use <= goal + goal / 4 || (!far_past && waits >= 50))
+      break;
+    yield_to_workers(t);
+    more = assist_slice(t, debt);
   }
   atomic_fetch_add(&marking.assist_ns, cycle_now_ns() - begin);
 }

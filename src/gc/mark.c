@@ -42,7 +42,9 @@ static inline __attribute__((always_inline)) bool mark_for_marker(struct marker 
 }
 
 static SHADE_NOINLINE void push_large_object(struct marker *m, struct span *s, uintptr_t base) {
-  uintptr_t end = base + align_up(s->large_requested, WORD_SIZE);
+  // (shade_realloc may grow the object in place meanwhile: read the size once, atomically)
+  size_t size = __atomic_load_n(&s->large_requested, __ATOMIC_RELAXED);
+  uintptr_t end = base + align_up(size, WORD_SIZE);
   for (uintptr_t chunk = base; chunk < end; chunk += LARGE_SCAN_CHUNK) {
     uintptr_t chunk_end = chunk + LARGE_SCAN_CHUNK < end ? chunk + LARGE_SCAN_CHUNK : end;
     worklist_push(&m->work, chunk, chunk_end);
@@ -116,7 +118,7 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
   if (s->state == SPAN_LARGE) {
     base = s->base;
     type = s->large_type;
-    object_size = s->large_requested;
+    object_size = __atomic_load_n(&s->large_requested, __ATOMIC_RELAXED);
   } else {
     uint32_t index = span_object_index(s, start);
     base = span_object_address(s, index);

@@ -55,6 +55,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer) {
   central_sweep_all();
   roots_prepare();
   threads_lock();
+  roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
   uint64_t stop_begin = cycle_now_ns();
   stop_world(self);
   for (struct shade_thread *t = threads_first(); t; t = t->next) {
@@ -71,9 +72,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer) {
   marker_begin(&m, false);
   roots_mark_uncollectable(&m);
   if (marking.mode == MODE_INCREMENTAL) { // no controller: every root now
-    roots_lock();
     roots_mark_ranges(&m);
-    roots_unlock();
     store_relaxed(&marking.ranges_scanned, true);
     for (struct shade_thread *t = threads_first(); t; t = t->next) {
       roots_mark_thread(&m, t, t == self ? stack_pointer : t->stack_pointer);
@@ -88,6 +87,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer) {
   marking.start_heap_in_use = load_relaxed(&pacer.heap_in_use);
   start_world();
   uint64_t end = cycle_now_ns();
+  roots_unlock();
   threads_unlock();
   marking.start_ns = end;
   marking.stw1_ns = end - stop_begin;
@@ -119,6 +119,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   uint64_t assist_before = load_relaxed(&marking.assist_ns);
   uint64_t worker_before = load_relaxed(&marking.worker_ns);
   threads_lock();
+  roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
   uint64_t stop_begin = cycle_now_ns();
   stop_world(self);
   store_relaxed(&cycle_stats.phase, PHASE_MARK_TERMINATION);
@@ -126,11 +127,8 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   unsigned threads = threads_count();
   struct marker m;
   marker_begin(&m, false);
-  if (!load_relaxed(&marking.ranges_scanned)) {
-    roots_lock();
+  if (!load_relaxed(&marking.ranges_scanned))
     roots_mark_ranges(&m);
-    roots_unlock();
-  }
   for (struct shade_thread *t = threads_first(); t; t = t->next) {
     roots_mark_thread(&m, t, t == self ? stack_pointer : t->stack_pointer); // see above
     barrier_flush_into(t, &m);
@@ -164,6 +162,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   store_relaxed(&cycle_stats.phase, PHASE_OFF);
   start_world();
   uint64_t end = cycle_now_ns();
+  roots_unlock();
   threads_unlock();
   cycle_record_pause(end - stop_begin, end - stop_begin);
   cycle_add_gc_time(marking.stw1_ns + marking.sweep_termination_ns + (end - begin));

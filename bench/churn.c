@@ -1,0 +1,324 @@
+// churn.c: the "churn" workload of /work/shared/workloads/README.md: a large live heap replaced a
+// little at a time, measuring the latency of every operation (what a collector's pauses, assists
+// and barriers do to a program that must answer promptly).
+//
+//   1. build a table of CHURN_SLOTS slots (default 1,000,000), each holding a complete binary tree
+//      of depth 3: 15 nodes of {left, right, int64 key, int64 val}, 32 bytes, so 15 M objects and
+//      480 MB nominal live;
+//   2. for CHURN_SECONDS seconds (default 10): pick a slot with xorshift32 and replace its tree with
+//      a new one (BENCH_MALLOC frees the old tree; the collected builds drop it). An operation's
+//      time is the difference of consecutive CLOCK_MONOTONIC readings, so every pause, assist or
+//      barrier slow path lands in some operation; they go into a histogram of 10 ns buckets up to
+//      1 ms, and slower operations are recorded exactly;
+//   3. verify every tree: 15 nodes, keys slot * 15 + preorder index, one val (the number of the
+//      operation that built it, 0 for the initial build) in all nodes. A wrong tree prints
+//      "churn: VERIFY FAILED ..." and exits 1 (a collector freed a live node, or a barrier lost one).
+//
+// In the Shade build (BENCH_BARRIER is set) every pointer store into a Shade object goes through the
+// write barrier, shade_write, the initialising stores into fresh nodes included; the table itself
+// is a Shade object, allocated with shade_malloc and written through the barrier too. So the same
+// binary runs in any SHADE_MODE (stw, incremental, concurrent).
+//
+// stdout: a human-readable summary. stderr: the BENCH line of bench/allocator.h with these extra
+// fields: slots, seconds (the timed phase), build_s, ops, ops_per_s, p50_ns, p99_ns, p999_ns,
+// max_ns, over_1ms (operations slower than 1 ms), verified (trees checked); for Shade also mode,
+// concurrent_cycles, mark_assist_ns, mark_worker_ns, concurrent_mark_ns, heap_peak_mb. Percentiles
+// inside the histogram are the upper edge of their 10 ns bucket. bench/churn/run.sh parses it.
+// CHURN_SLOW_LOG_MS=x prints every operation of x ms or more (x >= 1) with the time it ended since
+// start, to line up with SHADE_TRACE=gc's "@1.234s".
+#if defined(BENCH_SHADE) && !defined(BENCH_BARRIER)
+#define BENCH_BARRIER 1
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "allocator.h"
+
+struct node {
+  struct node *left;
+  struct node *right;
+  int64_t key;
+  int64_t val;
+};
+
+enum {
+  TREE_DEPTH = 3,
+  TREE_NODES = 15, // 2^(TREE_DEPTH+1) - 1
+  BUCKET_NS = 10,
+  BUCKETS = 100000, // 10 ns buckets up to 1 ms
+};
+#define SLOW_NS ((uint64_t)BUCKET_NS * BUCKETS)
+
+_Static_assert(sizeof(struct node) == 32, "a churn node is 32 bytes");
+
+// Builds a complete tree of the given depth; keys are base + preorder index, *next the next index.
+static struct node *build_tree(unsigned depth, int64_t base, int64_t *next, int64_t val) {
+  struct node *n = bench_alloc(sizeof *n);
+  n->key = base + (*next)++;
+  n->val = val;
+  if (depth > 0) {
+    bench_store(n, n->left, build_tree(depth - 1, base, next, val));
+    bench_store(n, n->right, build_tree(depth - 1, base, next, val));
+  } else {
+    bench_store(n, n->left, NULL);
+    bench_store(n, n->right, NULL);
+  }
+  return n;
+}
+
+static struct node *new_tree(size_t slot, int64_t val) {
+  int64_t next = 0;
+  return build_tree(TREE_DEPTH, (int64_t)slot * TREE_NODES, &next, val);
+}
+
+#if BENCH_FREES_MEMORY
+static void delete_tree(struct node *tree) {
+  if (tree->left != NULL) {
+    delete_tree(tree->left);
+    delete_tree(tree->right);
+  }
+  bench_free(tree);
+}
+#else
+#define delete_tree(tree) ((void)(tree)) // the collector reclaims it
+#endif
+
+// Checks one tree; returns NULL if right, else what is wrong. *index counts the nodes in preorder.
+static const char *check_tree(const struct node *n, unsigned depth, int64_t base, int64_t val,
+                              int64_t *index) {
+  if (n == NULL)
+    return "missing node";
+  if (*index >= TREE_NODES)
+    return "more than 15 nodes";
+  if (n->key != base + *index)
+    return "wrong key";
+  if (n->val != val)
+    return "nodes of different generations in one tree";
+  (*index)++;
+  if (depth == 0)
+    return (n->left == NULL && n->right == NULL) ? NULL : "leaf with children";
+  const char *why = check_tree(n->left, depth - 1, base, val, index);
+  return why ? why : check_tree(n->right, depth - 1, base, val, index);
+}
+
+static uint32_t xorshift32(uint32_t *state) {
+  uint32_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return *state = x;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static double env_number(const char *name, double fallback, double min, double max) {
+  const char *text = getenv(name);
+  if (text == NULL || *text == '\0')
+    return fallback;
+  char *end;
+  errno = 0;
+  double value = strtod(text, &end);
+  if (errno != 0 || *end != '\0' || !(value >= min && value <= max)) {
+    fprintf(stderr, "churn: %s=%s: expected a number in [%g, %g]\n", name, text, min, max);
+    exit(2);
+  }
+  return value;
+}
+
+// Latencies: operations under 1 ms in the histogram, the others in growing arrays (duration, and
+// when the operation ended, for CHURN_SLOW_LOG_MS).
+static uint64_t *histogram;
+static uint64_t *slow_ops, *slow_ends;
+static size_t slow_count, slow_capacity;
+
+static void record(uint64_t ns, uint64_t end) {
+  if (ns < SLOW_NS) {
+    histogram[ns / BUCKET_NS]++;
+    return;
+  }
+  if (slow_count == slow_capacity) {
+    slow_capacity = slow_capacity ? 2 * slow_capacity : 1024;
+    slow_ops = realloc(slow_ops, slow_capacity * sizeof *slow_ops);
+    slow_ends = realloc(slow_ends, slow_capacity * sizeof *slow_ends);
+    if (slow_ops == NULL || slow_ends == NULL) {
+      fprintf(stderr, "churn: out of memory for the latency record\n");
+      exit(2);
+    }
+  }
+  slow_ends[slow_count] = end;
+  slow_ops[slow_count++] = ns;
+}
+
+static int compare_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+// The latency at quantile q of total operations (slow_ops must be sorted).
+static uint64_t quantile(double q, uint64_t total) {
+  if (total == 0)
+    return 0;
+  uint64_t rank = (uint64_t)(q * (double)total + 0.999999); // ceil, 1-based
+  if (rank < 1)
+    rank = 1;
+  if (rank > total)
+    rank = total;
+  uint64_t seen = 0;
+  for (size_t i = 0; i < BUCKETS; i++) {
+    seen += histogram[i];
+    if (seen >= rank)
+      return (uint64_t)(i + 1) * BUCKET_NS;
+  }
+  return slow_ops[rank - seen - 1];
+}
+
+int main(void) {
+  bench_start();
+
+  size_t slots = (size_t)env_number("CHURN_SLOTS", 1000000, 1, 100000000);
+  double seconds = env_number("CHURN_SECONDS", 10, 0.001, 86400);
+  double slow_log_ms = env_number("CHURN_SLOW_LOG_MS", 0, 0, 1e9);
+
+  // Not in the collected heap and not in bss: the collectors do not scan these numbers.
+  histogram = calloc(BUCKETS, sizeof *histogram);
+  if (histogram == NULL) {
+    fprintf(stderr, "churn: out of memory for the histogram\n");
+    return 2;
+  }
+
+  // The table: a heap object of the allocator under test, every store into it through bench_store.
+  uint64_t build_start = now_ns();
+  struct node **table = bench_alloc(slots * sizeof *table);
+  for (size_t i = 0; i < slots; i++)
+    bench_store(table, table[i], new_tree(i, 0));
+  double build_s = (double)(now_ns() - build_start) * 1e-9;
+
+  uint32_t rng = 2463534242u; // Marsaglia's seed
+  uint64_t ops = 0;
+  uint64_t start = now_ns();
+  uint64_t end = start + (uint64_t)(seconds * 1e9);
+  uint64_t previous = start, now = start;
+  do {
+    size_t slot = xorshift32(&rng) % slots;
+    struct node *tree = new_tree(slot, (int64_t)++ops);
+#if BENCH_FREES_MEMORY
+    struct node *old = table[slot];
+    bench_store(table, table[slot], tree);
+    delete_tree(old);
+#else
+    bench_store(table, table[slot], tree);
+#endif
+    now = now_ns();
+    record(now - previous, now);
+    previous = now;
+  } while (now < end);
+  double elapsed_s = (double)(now - start) * 1e-9;
+
+  // Verify every tree.
+  size_t verified = 0;
+  for (size_t i = 0; i < slots; i++) {
+    const struct node *tree = table[i];
+    int64_t index = 0;
+    const char *why = tree ? NULL : "empty slot";
+    if (why == NULL) {
+      int64_t val = tree->val;
+      if (val < 0 || (uint64_t)val > ops)
+        why = "impossible generation";
+      else if ((why = check_tree(tree, TREE_DEPTH, (int64_t)i * TREE_NODES, val, &index)) ==
+                   NULL &&
+               index != TREE_NODES)
+        why = "wrong node count";
+    }
+    if (why != NULL) {
+      fflush(stdout);
+      fprintf(stderr,
+              "churn: VERIFY FAILED (%s): slot %zu: %s (root %p, key %" PRId64 ", val %" PRId64
+              ", %" PRId64 " nodes checked)\n",
+              BENCH_ALLOCATOR_NAME, i, why, (const void *)tree, tree ? tree->key : -1,
+              tree ? tree->val : -1, index);
+      return 1;
+    }
+    verified++;
+  }
+
+  // CHURN_SLOW_LOG_MS=x: every operation of at least x ms (and at least 1 ms), with the time it
+  // ended since the program started (compare with the @time of SHADE_TRACE=gc lines).
+  if (slow_log_ms > 0) {
+    uint64_t program_start = (uint64_t)bench_start_time.tv_sec * 1000000000u +
+                             (uint64_t)bench_start_time.tv_nsec;
+    for (size_t i = 0; i < slow_count; i++)
+      if ((double)slow_ops[i] >= slow_log_ms * 1e6)
+        fprintf(stderr, "churn: slow op ended @%.3fs: %.3f ms\n",
+                (double)(slow_ends[i] - program_start) * 1e-9, (double)slow_ops[i] / 1e6);
+  }
+  qsort(slow_ops, slow_count, sizeof *slow_ops, compare_u64);
+  uint64_t p50 = quantile(0.50, ops), p99 = quantile(0.99, ops), p999 = quantile(0.999, ops);
+  uint64_t max_ns = 0;
+  if (slow_count > 0) {
+    max_ns = slow_ops[slow_count - 1];
+  } else {
+    for (size_t i = BUCKETS; i-- > 0;)
+      if (histogram[i] != 0) {
+        max_ns = (uint64_t)(i + 1) * BUCKET_NS;
+        break;
+      }
+  }
+  double ops_per_s = (double)ops / elapsed_s;
+
+  printf("churn (%s): %zu slots of %d-node trees, built in %.2f s\n", BENCH_ALLOCATOR_NAME, slots,
+         TREE_NODES, build_s);
+  printf("  %" PRIu64 " replacements in %.2f s: %.0f ops/s\n", ops, elapsed_s, ops_per_s);
+  printf("  latency: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, slowest %.3f ms, %zu over 1 ms\n",
+         (double)p50 / 1e3, (double)p99 / 1e3, (double)p999 / 1e3, (double)max_ns / 1e6,
+         slow_count);
+  printf("  verified %zu trees\n", verified);
+
+  char extra[512];
+  int length = snprintf(extra, sizeof extra,
+                        " slots=%zu seconds=%.3f build_s=%.3f ops=%" PRIu64 " ops_per_s=%.0f"
+                        " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64
+                        " max_ns=%" PRIu64 " over_1ms=%zu verified=%zu",
+                        slots, elapsed_s, build_s, ops, ops_per_s, p50, p99, p999, max_ns,
+                        slow_count, verified);
+#if defined(BENCH_SHADE)
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  static const char *const mode_names[] = {"default", "stw", "incremental", "concurrent"};
+  const char *mode = (stats.mode >= 0 && stats.mode <= 3) ? mode_names[stats.mode] : "unknown";
+  printf("  shade: mode %s, longest stop-the-world pause %.3f ms, %" PRIu64 " cycles (%" PRIu64
+         " concurrent), assists %.1f ms, workers %.1f ms\n",
+         mode, (double)stats.pause_max_ns / 1e6, (uint64_t)stats.cycles,
+         (uint64_t)stats.concurrent_cycles, (double)stats.mark_assist_ns / 1e6,
+         (double)stats.mark_worker_ns / 1e6);
+  if (length > 0 && (size_t)length < sizeof extra)
+    snprintf(extra + length, sizeof extra - (size_t)length,
+             " mode=%s concurrent_cycles=%" PRIu64 " mark_assist_ns=%" PRIu64
+             " mark_worker_ns=%" PRIu64 " concurrent_mark_ns=%" PRIu64 " heap_peak_mb=%.1f",
+             mode, (uint64_t)stats.concurrent_cycles, (uint64_t)stats.mark_assist_ns,
+             (uint64_t)stats.mark_worker_ns, (uint64_t)stats.concurrent_mark_ns,
+             (double)stats.heap_committed_peak / (1024.0 * 1024.0));
+#else
+  (void)length;
+#endif
+
+#if BENCH_FREES_MEMORY
+  for (size_t i = 0; i < slots; i++)
+    delete_tree(table[i]);
+  bench_free(table);
+#endif
+  free(histogram);
+  free(slow_ops);
+  free(slow_ends);
+  bench_finish(extra);
+  return 0;
+}

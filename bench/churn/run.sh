@@ -1,0 +1,407 @@
+#!/bin/bash
+# bench/churn/run.sh <builddir>: the short-pauses benchmarks (issue 3), Shade's three marking modes
+# side by side with bdwgc and glibc malloc.
+#
+#   1. churn (bench/churn.c): a table of CHURN_SLOTS depth-3 trees, one replaced per operation for
+#      CHURN_SECONDS; the latency of every operation. Five configurations, BENCH_RUNS times each,
+#      interleaved (shade-concurrent, shade-incremental, shade-stw, bdwgc, malloc, shade-concurrent,
+#      ...): churn_shade with SHADE_MODE=concurrent / incremental / stw, churn_bdwgc, churn_malloc.
+#      A run counts only if it exits 0, verified every tree, and (Shade) ran in the mode asked for.
+#      Medians of ops/s, p50, p99, p99.9, slowest operation, longest stop-the-world pause (Shade)
+#      and peak RSS, the ratios shade-concurrent / peer, and the targets:
+#        shade-concurrent longest STW pause < 1 ms; its slowest operation < 5 ms;
+#        its ops/s >= 0.9 x shade-stw.
+#   2. write-barrier cost: bt_shade_barrier (binary-trees, every pointer store through shade_write)
+#      against bt_shade (plain stores), depth BT_DEPTH, default (stw) mode, so the barrier is present
+#      but no marking is ever under way; BENCH_RUNS times each, interleaved; medians of wall and CPU,
+#      the ratio barrier/plain (target < 1.10 on wall time).
+# The table goes to stdout and to bench/results/churn.md. Logs: <builddir>/bench/churn-logs/.
+#
+# Environment:
+#   BENCH_RUNS=3          runs per configuration (the median is reported)
+#   CHURN_SLOTS=1000000   table slots (trees); CHURN_SECONDS=10 timed phase of each run
+#   CHURN_CONFIGS="shade-concurrent shade-incremental shade-stw bdwgc malloc" (the first is compared
+#                         to the rest)
+#   BT_DEPTH=21           binary-trees depth for the barrier cost
+#   CHURN_PARTS="churn barrier"   which of the two parts to run
+#   BENCH_TIMEOUT=600     seconds before a run is killed and counted as failed
+#   CHURN_RESULTS=bench/results/churn.md   where the markdown goes ("" for nowhere)
+# bench/run.sh runs this script after the core benchmarks (unless BENCH_ONLY_CORE=1).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 <builddir>   (configured with -DSHADE_BUILD_BENCH=ON and built)" >&2
+  exit 2
+fi
+BUILD_DIR=$1
+BIN_DIR=$BUILD_DIR/bench
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+RUNS=${BENCH_RUNS:-3}
+SLOTS=${CHURN_SLOTS:-1000000}
+SECONDS_PER_RUN=${CHURN_SECONDS:-10}
+CONFIGS=${CHURN_CONFIGS:-shade-concurrent shade-incremental shade-stw bdwgc malloc}
+DEPTH=${BT_DEPTH:-21}
+PARTS=${CHURN_PARTS:-churn barrier}
+TIMEOUT=${BENCH_TIMEOUT:-600}
+RESULTS=${CHURN_RESULTS-$(cd "$SCRIPT_DIR/.." && pwd)/results/churn.md}
+LOG_DIR=$BIN_DIR/churn-logs
+BASE=${CONFIGS%% *}
+
+if [ ! -d "$BIN_DIR" ]; then
+  echo "churn/run.sh: $BIN_DIR does not exist; configure with -DSHADE_BUILD_BENCH=ON and build first" >&2
+  exit 2
+fi
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+declare -A FAILED=()
+
+# Value of key=value in a BENCH line, or "-".
+field() { # key line
+  local value
+  value=$(printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p")
+  echo "${value:--}"
+}
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "-"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+  }'
+}
+maximum() { sort -g | tail -1 | awk '{ print } END { if (NR == 0) print "-" }'; }
+ratio() { # numerator denominator
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
+}
+scaled() { # value divisor format: value / divisor, or "-"
+  awk -v v="$1" -v d="$2" -v f="$3" 'BEGIN { if (v == "-") print "-"; else printf f, v / d }'
+}
+load_average() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+busy() { awk -v l="$1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; }
+
+# The Benchmarks Game output for binary-trees of depth $1 (as bench/run.sh computes it).
+expected_binary_trees() {
+  awk -v n="$1" 'BEGIN {
+    min = 4; max = (n < min + 2) ? min + 2 : n
+    printf "stretch tree of depth %d\t check: %.0f\n", max + 1, 2 ^ (max + 2) - 1
+    for (d = min; d <= max; d += 2) {
+      iterations = 2 ^ (max - d + min)
+      printf "%.0f\t trees of depth %d\t check: %.0f\n", iterations, d, iterations * (2 ^ (d + 1) - 1)
+    }
+    printf "long lived tree of depth %d\t check: %.0f\n", max, 2 ^ (max + 1) - 1
+  }'
+}
+
+# One run of exe (arguments: $EXE_ARGS) with the given environment, SHADE_MODE removed unless
+# given, then the checks. On success LINE is the BENCH line without "BENCH "; on failure it records
+# FAILED[key] and returns 1. (Called directly, not in $(...), so that FAILED survives.)
+run_one() { # key run exe expected-mode(or "") [env assignments...]
+  local key=$1 run=$2 exe=$3 mode=$4
+  shift 4
+  local out=$LOG_DIR/$key.$run.out err=$LOG_DIR/$key.$run.err status line why
+  LINE=""
+  if [ ! -x "$exe" ]; then
+    echo "FAILED: $exe was not built" >&2
+    FAILED[$key]="not built"
+    return 1
+  fi
+  # shellcheck disable=SC2086
+  env -u SHADE_MODE "$@" timeout "$TIMEOUT" "$exe" ${EXE_ARGS:-} >"$out" 2>"$err"
+  status=$?
+  line=$(grep '^BENCH ' "$err" | tail -1)
+  why=""
+  if [ $status -ne 0 ] || [ -z "$line" ]; then
+    case $status in
+      124) why="timed out after ${TIMEOUT}s" ;;
+      0) why="no BENCH line" ;;
+      *) why="exit status $status" ;;
+    esac
+    grep -q 'VERIFY FAILED' "$err" && why="$why, VERIFY FAILED"
+  elif [ -n "$mode" ] && [ "$(field mode "$line")" != "$mode" ]; then
+    why="ran in mode $(field mode "$line"), not $mode"
+  fi
+  if [ -n "$why" ]; then
+    echo "FAILED: $key run $run: $why (logs: $out, $err)" >&2
+    grep -v '^BENCH ' "$err" | tail -5 | sed 's/^/      /' >&2
+    FAILED[$key]=$why
+    return 1
+  fi
+  LINE=${line#BENCH }
+}
+
+LOAD_BEFORE=$(load_average)
+SHADE_VERSION=$(git -C "$SCRIPT_DIR/../.." rev-parse --short HEAD 2>/dev/null || echo '?')
+if ! GIT_OPTIONAL_LOCKS=0 git -C "$SCRIPT_DIR/../.." diff --quiet HEAD -- src include 2>/dev/null; then
+  SHADE_VERSION="$SHADE_VERSION + uncommitted changes in src/ or include/"
+fi
+if busy "$LOAD_BEFORE"; then
+  echo "warning: load average $LOAD_BEFORE before starting: other processes compete for the CPUs;" \
+    "latencies and throughput will be noisy" >&2
+fi
+
+CHURN_FIELDS="ops_per_s p50_ns p99_ns p999_ns max_ns over_1ms pause_max_ns maxrss_mb cpu_s cycles concurrent_cycles mark_assist_ns mark_worker_ns heap_peak_mb"
+CHURN_TEXT=$LOG_DIR/churn.txt
+CHURN_MD=$LOG_DIR/churn.md
+BARRIER_TEXT=$LOG_DIR/barrier.txt
+BARRIER_MD=$LOG_DIR/barrier.md
+: >"$CHURN_TEXT"; : >"$CHURN_MD"; : >"$BARRIER_TEXT"; : >"$BARRIER_MD"
+
+# ---- 1. churn ----
+if [[ " $PARTS " == *" churn "* ]]; then
+  echo "churn: $SLOTS slots, ${SECONDS_PER_RUN} s per run, $RUNS run(s) each, configurations: $CONFIGS"
+  for run in $(seq 1 "$RUNS"); do
+    for config in $CONFIGS; do
+      [ -n "${FAILED[$config]:-}" ] && continue
+      case $config in
+        shade-*) exe=$BIN_DIR/churn_shade mode=${config#shade-}; envs=(SHADE_MODE="$mode") ;;
+        *) exe=$BIN_DIR/churn_$config mode=""; envs=() ;;
+      esac
+      EXE_ARGS="" run_one "$config" "$run" "$exe" "$mode" CHURN_SLOTS="$SLOTS" \
+        CHURN_SECONDS="$SECONDS_PER_RUN" "${envs[@]}" || continue
+      line=$LINE
+      if ! grep -qx "  verified $SLOTS trees" "$LOG_DIR/$config.$run.out"; then
+        echo "FAILED: $config run $run: not every tree verified (log: $LOG_DIR/$config.$run.out)" >&2
+        FAILED[$config]="wrong output"
+        continue
+      fi
+      printf '  %-17s run %d: ops/s=%s p50_ns=%s p99_ns=%s p999_ns=%s max_ns=%s pause_max_ns=%s maxrss_mb=%s cycles=%s concurrent_cycles=%s build_s=%s\n' \
+        "$config" "$run" "$(field ops_per_s "$line")" "$(field p50_ns "$line")" \
+        "$(field p99_ns "$line")" "$(field p999_ns "$line")" "$(field max_ns "$line")" \
+        "$(field pause_max_ns "$line")" "$(field maxrss_mb "$line")" "$(field cycles "$line")" \
+        "$(field concurrent_cycles "$line")" "$(field build_s "$line")" | tee -a "$LOG_DIR/runs.txt"
+      for f in $CHURN_FIELDS; do
+        value=$(field "$f" "$line")
+        [ "$value" != "-" ] && echo "$value" >>"$LOG_DIR/$config.$f"
+      done
+    done
+  done
+
+  declare -A MED=() WORST=()
+  for config in $CONFIGS; do
+    for f in $CHURN_FIELDS; do
+      file=$LOG_DIR/$config.$f
+      if [ -z "${FAILED[$config]:-}" ] && [ -s "$file" ]; then
+        MED[$config.$f]=$(median <"$file")
+        WORST[$config.$f]=$(maximum <"$file")
+      else
+        MED[$config.$f]=-
+        WORST[$config.$f]=-
+      fi
+    done
+  done
+
+  {
+    printf '%-17s %9s %8s %8s %9s %10s %10s %7s %9s | %s/peer %5s %5s %5s %5s\n' \
+      config ops/s p50_us p99_us p99.9_us slowest_ms stw_max_ms rss_mb cycles "$BASE" ops/s p99.9 slow rss
+  } >"$CHURN_TEXT"
+  {
+    echo "| configuration | ops/s | p50 µs | p99 µs | p99.9 µs | slowest op ms | longest STW pause ms | peak RSS MB | cycles (concurrent) | $BASE/peer ops/s | p99.9 | slowest op | RSS |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  } >"$CHURN_MD"
+  for config in $CONFIGS; do
+    ops=$(scaled "${MED[$config.ops_per_s]}" 1 '%.0f')
+    p50=$(scaled "${MED[$config.p50_ns]}" 1e3 '%.2f')
+    p99=$(scaled "${MED[$config.p99_ns]}" 1e3 '%.2f')
+    p999=$(scaled "${MED[$config.p999_ns]}" 1e3 '%.2f')
+    slow=$(scaled "${MED[$config.max_ns]}" 1e6 '%.2f')
+    pause=$(scaled "${MED[$config.pause_max_ns]}" 1e6 '%.3f')
+    rss=$(scaled "${MED[$config.maxrss_mb]}" 1 '%.0f')
+    cycles=$(scaled "${MED[$config.cycles]}" 1 '%.0f')
+    [ "${MED[$config.concurrent_cycles]}" != "-" ] &&
+      cycles="$cycles ($(scaled "${MED[$config.concurrent_cycles]}" 1 '%.0f'))"
+    if [ "$config" = "$BASE" ]; then
+      r1=""; r2=""; r3=""; r4=""
+    else
+      r1=$(ratio "${MED[$BASE.ops_per_s]}" "${MED[$config.ops_per_s]}")
+      r2=$(ratio "${MED[$BASE.p999_ns]}" "${MED[$config.p999_ns]}")
+      r3=$(ratio "${MED[$BASE.max_ns]}" "${MED[$config.max_ns]}")
+      r4=$(ratio "${MED[$BASE.maxrss_mb]}" "${MED[$config.maxrss_mb]}")
+    fi
+    note=""
+    [ -n "${FAILED[$config]:-}" ] && note="  FAILED (${FAILED[$config]})"
+    printf '%-17s %9s %8s %8s %9s %10s %10s %7s %9s | %*s %5s %5s %5s %5s%s\n' \
+      "$config" "$ops" "$p50" "$p99" "$p999" "$slow" "$pause" "$rss" "$cycles" \
+      $((${#BASE} + 5)) "" "$r1" "$r2" "$r3" "$r4" "$note" >>"$CHURN_TEXT"
+    echo "| $config${FAILED[$config]:+ **FAILED (${FAILED[$config]})**} | $ops | $p50 | $p99 | $p999 | $slow | $pause | $rss | $cycles | ${r1:-} | ${r2:-} | ${r3:-} | ${r4:-} |" >>"$CHURN_MD"
+  done
+
+  # Where Shade's collection time went (medians), for the Shade configurations.
+  [[ " $CONFIGS" == *" shade-"* ]] && {
+    echo
+    echo "Shade collection work (medians): cpu_s = process user+sys, assist = marking by the program's"
+    echo "thread, workers = background mark workers' CPU, heap_peak = heap_committed_peak"
+    for config in $CONFIGS; do
+      [[ $config == shade-* ]] || continue
+      printf '  %-17s cpu_s=%s assist_ms=%s workers_ms=%s heap_peak_mb=%s over_1ms_ops=%s worst-run: slowest_ms=%s stw_max_ms=%s\n' \
+        "$config" "$(scaled "${MED[$config.cpu_s]}" 1 '%.2f')" \
+        "$(scaled "${MED[$config.mark_assist_ns]}" 1e6 '%.1f')" \
+        "$(scaled "${MED[$config.mark_worker_ns]}" 1e6 '%.1f')" \
+        "$(scaled "${MED[$config.heap_peak_mb]}" 1 '%.0f')" \
+        "$(scaled "${MED[$config.over_1ms]}" 1 '%.0f')" \
+        "$(scaled "${WORST[$config.max_ns]}" 1e6 '%.2f')" \
+        "$(scaled "${WORST[$config.pause_max_ns]}" 1e6 '%.3f')"
+    done
+  } >>"$CHURN_TEXT"
+
+  # Targets for shade-concurrent.
+  if [[ " $CONFIGS " == *" shade-concurrent "* ]]; then
+    c=shade-concurrent
+    verdict() { # value op limit -> met / MISSED / no data
+      awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+        if (v == "-") print "no data"
+        else if ((op == "<" && v + 0 < l + 0) || (op == ">=" && v + 0 >= l + 0)) print "met"
+        else print "MISSED" }'
+    }
+    pause=$(scaled "${MED[$c.pause_max_ns]}" 1e6 '%.3f')
+    slow=$(scaled "${MED[$c.max_ns]}" 1e6 '%.2f')
+    tput=$(ratio "${MED[$c.ops_per_s]}" "${MED[shade-stw.ops_per_s]}")
+    {
+      echo
+      echo "Targets (shade-concurrent, medians of $RUNS; worst run in parentheses):"
+      printf '  longest STW pause < 1 ms:          %s ms (%s ms) -> %s\n' "$pause" \
+        "$(scaled "${WORST[$c.pause_max_ns]}" 1e6 '%.3f')" "$(verdict "$pause" '<' 1)"
+      printf '  slowest operation < 5 ms:          %s ms (%s ms) -> %s\n' "$slow" \
+        "$(scaled "${WORST[$c.max_ns]}" 1e6 '%.2f')" "$(verdict "$slow" '<' 5)"
+      printf '  ops/s >= 0.9 x shade-stw:          %s x -> %s\n' "$tput" "$(verdict "$tput" '>=' 0.9)"
+    } >>"$CHURN_TEXT"
+  fi
+  echo
+  cat "$CHURN_TEXT"
+fi
+
+# ---- 2. write-barrier cost on binary-trees ----
+if [[ " $PARTS " == *" barrier "* ]]; then
+  echo
+  echo "write-barrier cost: binary-trees $DEPTH, bt_shade vs bt_shade_barrier, default (stw) mode, $RUNS run(s) each"
+  expected_binary_trees "$DEPTH" >"$LOG_DIR/bt.expected"
+  for run in $(seq 1 "$RUNS"); do
+    for variant in plain barrier; do
+      key=bt-$variant
+      [ -n "${FAILED[$key]:-}" ] && continue
+      exe=$BIN_DIR/bt_shade
+      [ $variant = barrier ] && exe=$BIN_DIR/bt_shade_barrier
+      EXE_ARGS=$DEPTH run_one "$key" "$run" "$exe" "" || continue
+      line=$LINE
+      if ! diff -u "$LOG_DIR/bt.expected" "$LOG_DIR/$key.$run.out" >"$LOG_DIR/$key.$run.diff"; then
+        echo "FAILED: $key run $run: WRONG OUTPUT (diff: $LOG_DIR/$key.$run.diff)" >&2
+        FAILED[$key]="wrong output"
+        continue
+      fi
+      printf '  %-11s run %d: %s\n' "$key" "$run" "$line" | tee -a "$LOG_DIR/runs.txt"
+      for f in wall_s cpu_s maxrss_mb cycles; do
+        value=$(field "$f" "$line")
+        [ "$value" != "-" ] && echo "$value" >>"$LOG_DIR/$key.$f"
+      done
+      # The program's own time: wall minus the stop-the-world pauses (where the barrier can cost).
+      awk -v w="$(field wall_s "$line")" -v p="$(field pause_total_ns "$line")" \
+        'BEGIN { if (w != "-" && p != "-") printf "%.3f\n", w - p / 1e9 }' >>"$LOG_DIR/$key.mutator_s"
+    done
+  done
+  declare -A BT=()
+  for key in bt-plain bt-barrier; do
+    for f in wall_s cpu_s mutator_s maxrss_mb cycles; do
+      if [ -z "${FAILED[$key]:-}" ] && [ -s "$LOG_DIR/$key.$f" ]; then
+        BT[$key.$f]=$(median <"$LOG_DIR/$key.$f")
+      else
+        BT[$key.$f]=-
+      fi
+    done
+  done
+  rw=$(ratio "${BT[bt-barrier.wall_s]}" "${BT[bt-plain.wall_s]}")
+  rc=$(ratio "${BT[bt-barrier.cpu_s]}" "${BT[bt-plain.cpu_s]}")
+  rm_=$(ratio "${BT[bt-barrier.mutator_s]}" "${BT[bt-plain.mutator_s]}")
+  bverdict=$(awk -v r="$rw" 'BEGIN { if (r == "-") print "no data"; else if (r < 1.10) print "met"; else print "MISSED" }')
+  {
+    printf '%-18s %8s %8s %10s %8s %7s\n' "binary-trees $DEPTH" wall_s cpu_s mutator_s rss_mb cycles
+    for key in bt-plain bt-barrier; do
+      note=""
+      [ -n "${FAILED[$key]:-}" ] && note="  FAILED (${FAILED[$key]})"
+      printf '%-18s %8s %8s %10s %8s %7s%s\n' "$key" "$(scaled "${BT[$key.wall_s]}" 1 '%.2f')" \
+        "$(scaled "${BT[$key.cpu_s]}" 1 '%.2f')" "$(scaled "${BT[$key.mutator_s]}" 1 '%.2f')" \
+        "$(scaled "${BT[$key.maxrss_mb]}" 1 '%.0f')" "$(scaled "${BT[$key.cycles]}" 1 '%.0f')" "$note"
+    done
+    echo "(mutator_s = wall_s minus Shade's stop-the-world pauses: the program's own time)"
+    echo
+    echo "Target: barrier/plain wall time < 1.10: $rw (CPU $rc, mutator $rm_) -> $bverdict"
+  } >"$BARRIER_TEXT"
+  {
+    echo "| binary-trees $DEPTH | wall s | CPU s | mutator s (wall - STW pauses) | peak RSS MB | cycles |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for key in bt-plain bt-barrier; do
+      echo "| ${key}${FAILED[$key]:+ **FAILED (${FAILED[$key]})**} | $(scaled "${BT[$key.wall_s]}" 1 '%.2f') | $(scaled "${BT[$key.cpu_s]}" 1 '%.2f') | $(scaled "${BT[$key.mutator_s]}" 1 '%.2f') | $(scaled "${BT[$key.maxrss_mb]}" 1 '%.0f') | $(scaled "${BT[$key.cycles]}" 1 '%.0f') |"
+    done
+    echo
+    echo "barrier/plain: wall **$rw**, CPU $rc, mutator $rm_ (target: wall < 1.10 -> $bverdict)."
+  } >"$BARRIER_MD"
+  echo
+  cat "$BARRIER_TEXT"
+fi
+
+LOAD_AFTER=$(load_average)
+if busy "$LOAD_BEFORE" || busy "$LOAD_AFTER"; then
+  echo
+  echo "note: load average $LOAD_BEFORE before, $LOAD_AFTER after: the machine was busy; latencies and ops/s are noisy."
+fi
+
+if [ -n "$RESULTS" ]; then
+  mkdir -p "$(dirname "$RESULTS")"
+  compiler=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+  {
+    echo "# Short pauses: churn latency and write-barrier cost"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
+    echo "Linux $(uname -r), $(${compiler:-cc} --version 2>/dev/null | head -1), build type ${build_type:-?},"
+    echo "bdwgc $(dpkg-query -W -f '${Version}' libgc-dev 2>/dev/null || echo '?') with its defaults,"
+    echo "Shade $SHADE_VERSION (read when the runs started)."
+    echo "Median of $RUNS run(s), interleaved. Load average before / after: $LOAD_BEFORE / $LOAD_AFTER ($(nproc) CPUs)."
+    echo "Command: \`BENCH_RUNS=$RUNS CHURN_SLOTS=$SLOTS CHURN_SECONDS=$SECONDS_PER_RUN BT_DEPTH=$DEPTH CHURN_PARTS=\"$PARTS\" bash bench/churn/run.sh $BUILD_DIR\`."
+    if busy "$LOAD_BEFORE" || busy "$LOAD_AFTER"; then
+      echo
+      echo "**The machine was busy** (load average above $(awk -v n="$(nproc)" 'BEGIN { print n / 4 }') on $(nproc) CPUs): latencies, ops/s and wall times measure the"
+      echo "neighbours too; a run whose wall time exceeds its CPU time was kept off the CPUs. Trust CPU s."
+    fi
+    if [ -s "$CHURN_MD" ]; then
+      echo
+      echo "## churn: $SLOTS slots of 15-node trees, ${SECONDS_PER_RUN} s of replacements"
+      echo
+      echo "Latency of one replacement (build a 15-node tree, store it in a random slot; malloc also frees"
+      echo "the old tree). Percentiles from 10 ns buckets; slowest op exact. Ratios are $BASE/peer:"
+      echo "above 1 for ops/s means $BASE does more; below 1 for the others means $BASE is lower."
+      echo
+      cat "$CHURN_MD"
+      if grep -q '^Shade collection work' "$CHURN_TEXT"; then
+        echo
+        echo '```'
+        sed -n '/^Shade collection work/,$p' "$CHURN_TEXT" | sed '/^$/d'
+        echo '```'
+      fi
+    fi
+    if [ -s "$BARRIER_MD" ]; then
+      echo
+      echo "## Write-barrier cost: binary-trees $DEPTH, every pointer store through shade_write, stw mode"
+      echo
+      cat "$BARRIER_MD"
+    fi
+    if [ -s "$LOG_DIR/runs.txt" ]; then
+      echo
+      echo "## Every run"
+      echo
+      echo '```'
+      sed 's/^  //' "$LOG_DIR/runs.txt"
+      echo '```'
+    fi
+  } >"$RESULTS"
+  echo
+  echo "Markdown written to $RESULTS"
+fi
+
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo >&2
+  echo "==== CHURN / BARRIER BENCHMARK FAILURES ====" >&2
+  for k in "${!FAILED[@]}"; do
+    echo "  $k: ${FAILED[$k]}" >&2
+  done
+  exit 1
+fi
+exit 0
