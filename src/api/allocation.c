@@ -205,6 +205,8 @@ void api_free(void *p, const char *call) {
   // held and a scanned stack holds now would be lost).
   if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL && marking_active())
     barrier_shade_words(t, p, object_usable_size(s));
+  // Read before the freed bit is set: from then on a sweeper may free the span and reuse its record.
+  size_t freed_size = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
   critical_enter(t);
   if (s->state == SPAN_LARGE && !marking_active()) { // (while marking, a marker may be scanning
                                                      //  it: its pages go at mark termination)
@@ -217,8 +219,7 @@ void api_free(void *p, const char *call) {
   } else if (!(atomic_fetch_or_explicit(&freed_bits_of(s)[index / 64], (uint64_t)1 << (index % 64),
                                          memory_order_release) & ((uint64_t)1 << (index % 64)))) {
     // release: pairs with the sweeper's acquire (take_freed) before the slot is reused
-    atomic_fetch_add(&api_freed_explicitly, s->state == SPAN_LARGE ? s->pages * PAGE_SIZE
-                                                                  : s->object_size);
+    atomic_fetch_add(&api_freed_explicitly, freed_size);
   } else {
     critical_leave(t);
     shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);
