@@ -26,6 +26,8 @@ fi
 BUILD_DIR=$1
 BIN_DIR=$BUILD_DIR/bench
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$SCRIPT_DIR/common.sh"
 RUNS=${BENCH_RUNS:-3}
 DEPTH=${BT_DEPTH:-21}
 ALLOCATORS=${BENCH_ALLOCATORS:-shade bdwgc malloc}
@@ -43,18 +45,6 @@ rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
 BASE=${ALLOCATORS%% *}
 
-# The Benchmarks Game output for binary-trees of depth $1, computed, so any BT_DEPTH can be checked.
-expected_binary_trees() {
-  awk -v n="$1" 'BEGIN {
-    min = 4; max = (n < min + 2) ? min + 2 : n
-    printf "stretch tree of depth %d\t check: %.0f\n", max + 1, 2 ^ (max + 2) - 1
-    for (d = min; d <= max; d += 2) {
-      iterations = 2 ^ (max - d + min)
-      printf "%.0f\t trees of depth %d\t check: %.0f\n", iterations, d, iterations * (2 ^ (d + 1) - 1)
-    }
-    printf "long lived tree of depth %d\t check: %.0f\n", max, 2 ^ (max + 1) - 1
-  }'
-}
 
 workload_title() {
   case $1 in
@@ -91,19 +81,7 @@ check_output() { # workload stdout-file
 }
 
 # Value of key=value in a BENCH line, or "-".
-field() { # key line
-  local value
-  value=$(printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p")
-  echo "${value:--}"
-}
 
-# Median of the numbers on stdin ("-" when none).
-median() {
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) { print "-"; exit }
-    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-  }'
-}
 
 # (max - min) / median of the numbers on stdin, in percent ("-" when fewer than two).
 spread() {
@@ -114,8 +92,6 @@ spread() {
   }'
 }
 
-load_average() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
-busy() { awk -v l="$1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; }
 
 expected_binary_trees "$DEPTH" >"$LOG_DIR/bt.expected"
 declare -A FAILED=()
@@ -123,10 +99,7 @@ FIELDS="wall_s cpu_s maxrss_mb inprog_ms cycles pause_max_ns pause_total_ns mark
 
 echo "Shade benchmarks: $RUNS run(s) each, binary-trees depth $DEPTH, allocators: $ALLOCATORS"
 LOAD_BEFORE=$(load_average)
-SHADE_VERSION=$(git -C "$SCRIPT_DIR/.." rev-parse --short HEAD 2>/dev/null || echo '?')
-if ! GIT_OPTIONAL_LOCKS=0 git -C "$SCRIPT_DIR/.." diff --quiet HEAD -- src include 2>/dev/null; then
-  SHADE_VERSION="$SHADE_VERSION + uncommitted changes in src/ or include/"
-fi
+SHADE_VERSION=$(shade_version "$SCRIPT_DIR/..")
 if busy "$LOAD_BEFORE"; then
   echo "warning: load average $LOAD_BEFORE before starting: other processes compete for the CPUs," \
     "wall times will be noisy (compare cpu_s, and the spread column)" >&2
@@ -186,10 +159,6 @@ for workload in $WORKLOADS; do
   done
 done
 
-ratio() { # numerator denominator
-  awk -v a="$1" -v b="$2" 'BEGIN {
-    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
-}
 num() { # value format
   awk -v v="$1" -v f="$2" 'BEGIN { if (v == "-") print "-"; else printf f, v }'
 }
@@ -280,14 +249,10 @@ fi
 
 if [ -n "$RESULTS" ]; then
   mkdir -p "$(dirname "$RESULTS")"
-  compiler=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
-  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
   {
     echo "# Shade benchmark results"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
-    echo "Linux $(uname -r), $(${compiler:-cc} --version 2>/dev/null | head -1), build type ${build_type:-?},"
-    echo "bdwgc $(dpkg-query -W -f '${Version}' libgc-dev 2>/dev/null || echo '?') with its defaults,"
+    machine_description "$BUILD_DIR"
     echo "Shade $SHADE_VERSION (read when the runs started)."
     echo "Median of $RUNS run(s), interleaved; binary-trees depth $DEPTH. Ratios are $BASE/peer: below 1 means $BASE uses less."
     echo "Load average before / after: $LOAD_BEFORE / $LOAD_AFTER ($(nproc) CPUs); wall spread = (max - min) / median."

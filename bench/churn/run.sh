@@ -37,6 +37,8 @@ fi
 BUILD_DIR=$1
 BIN_DIR=$BUILD_DIR/bench
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$SCRIPT_DIR/../common.sh"
 RUNS=${BENCH_RUNS:-3}
 SLOTS=${CHURN_SLOTS:-1000000}
 SECONDS_PER_RUN=${CHURN_SECONDS:-10}
@@ -56,40 +58,10 @@ rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
 declare -A FAILED=()
 
-# Value of key=value in a BENCH line, or "-".
-field() { # key line
-  local value
-  value=$(printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p")
-  echo "${value:--}"
-}
-median() {
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) { print "-"; exit }
-    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-  }'
-}
+# (field, median, ratio, load_average, busy, expected_binary_trees: bench/common.sh)
 maximum() { sort -g | tail -1 | awk '{ print } END { if (NR == 0) print "-" }'; }
-ratio() { # numerator denominator
-  awk -v a="$1" -v b="$2" 'BEGIN {
-    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
-}
 scaled() { # value divisor format: value / divisor, or "-"
   awk -v v="$1" -v d="$2" -v f="$3" 'BEGIN { if (v == "-") print "-"; else printf f, v / d }'
-}
-load_average() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
-busy() { awk -v l="$1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; }
-
-# The Benchmarks Game output for binary-trees of depth $1 (as bench/run.sh computes it).
-expected_binary_trees() {
-  awk -v n="$1" 'BEGIN {
-    min = 4; max = (n < min + 2) ? min + 2 : n
-    printf "stretch tree of depth %d\t check: %.0f\n", max + 1, 2 ^ (max + 2) - 1
-    for (d = min; d <= max; d += 2) {
-      iterations = 2 ^ (max - d + min)
-      printf "%.0f\t trees of depth %d\t check: %.0f\n", iterations, d, iterations * (2 ^ (d + 1) - 1)
-    }
-    printf "long lived tree of depth %d\t check: %.0f\n", max, 2 ^ (max + 1) - 1
-  }'
 }
 
 # One run of exe (arguments: $EXE_ARGS) with the given environment, SHADE_MODE removed unless
@@ -130,10 +102,7 @@ run_one() { # key run exe expected-mode(or "") [env assignments...]
 }
 
 LOAD_BEFORE=$(load_average)
-SHADE_VERSION=$(git -C "$SCRIPT_DIR/../.." rev-parse --short HEAD 2>/dev/null || echo '?')
-if ! GIT_OPTIONAL_LOCKS=0 git -C "$SCRIPT_DIR/../.." diff --quiet HEAD -- src include 2>/dev/null; then
-  SHADE_VERSION="$SHADE_VERSION + uncommitted changes in src/ or include/"
-fi
+SHADE_VERSION=$(shade_version "$SCRIPT_DIR/../..")
 if busy "$LOAD_BEFORE"; then
   echo "warning: load average $LOAD_BEFORE before starting: other processes compete for the CPUs;" \
     "latencies and throughput will be noisy" >&2
@@ -345,14 +314,10 @@ fi
 
 if [ -n "$RESULTS" ]; then
   mkdir -p "$(dirname "$RESULTS")"
-  compiler=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
-  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
   {
     echo "# Short pauses: churn latency and write-barrier cost"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU(s) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
-    echo "Linux $(uname -r), $(${compiler:-cc} --version 2>/dev/null | head -1), build type ${build_type:-?},"
-    echo "bdwgc $(dpkg-query -W -f '${Version}' libgc-dev 2>/dev/null || echo '?') with its defaults,"
+    machine_description "$BUILD_DIR"
     echo "Shade $SHADE_VERSION (read when the runs started)."
     echo "Median of $RUNS run(s), interleaved. Load average before / after: $LOAD_BEFORE / $LOAD_AFTER ($(nproc) CPUs)."
     echo "Command: \`BENCH_RUNS=$RUNS CHURN_SLOTS=$SLOTS CHURN_SECONDS=$SECONDS_PER_RUN BT_DEPTH=$DEPTH CHURN_PARTS=\"$PARTS\" bash bench/churn/run.sh $BUILD_DIR\`."

@@ -108,7 +108,6 @@ void marking_pace(struct shade_thread *t, uint64_t bytes) {
     return;
   if (debt > ASSIST_MAX_BYTES)
     debt = ASSIST_MAX_BYTES;
-  atomic_fetch_add(&marking.assists, 1);
   bool more = assist_slice(t, debt);
   // Past 1.5 x the goal the thread allocates no more until the cycle ends: it marks while there
   // is work, and waits while there is none. Otherwise, with no work left here: incremental, if

@@ -1,4 +1,7 @@
-// barrier.h: the write barrier's slow path and the per-thread buffers it fills (barrier.c).
+// barrier.h: the write barrier's slow path and the per-thread buffers it fills (barrier.c has the
+// algorithm). Invariants: shade_barrier_active_ changes only with the world stopped; a thread's
+// buffer is written by that thread inside a critical section, and emptied by it or, while it is
+// stopped (handshake, mark termination), by the collector; every buffer is empty when marking ends.
 #ifndef SHADE_GC_BARRIER_H
 #define SHADE_GC_BARRIER_H
 #include "gc/mark.h"

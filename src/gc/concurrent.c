@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <time.h>
 
 #include "alloc/central.h"
@@ -257,17 +256,8 @@ static void *worker_main(void *unused) {
   return NULL;
 }
 
-static void start_thread(void *(*main)(void *)) {
-  pthread_t thread;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old); // not registered: never stopped, takes no signals
-  int error = pthread_create(&thread, &attr, main, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+static void start_thread(void *(*main)(void *), const char *name) {
+  int error = threads_start_internal(main, name);
   if (error != 0)
     shade_message("shade: cannot start a concurrent marking thread (error %d); marking will "
                   "be done by mark assists and at mark termination", error);
@@ -278,9 +268,9 @@ void concurrent_init(void) {
     return;
   double share = marking.worker_share;
   extra_workers = share >= 2.0 ? (unsigned)(share + 0.5) - 1 : 0;
-  start_thread(controller_main);
+  start_thread(controller_main, "shade-gc");
   for (unsigned i = 0; i < extra_workers; i++)
-    start_thread(worker_main);
+    start_thread(worker_main, "shade-gc-worker");
   started = true;
 }
 

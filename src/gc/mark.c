@@ -16,11 +16,11 @@
 #include "gc/mark.h"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include "alloc/arena.h"
 #include "alloc/metadata.h"
 #include "gc/black_allocation.h"
+#include "gc/threads.h"
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -111,7 +111,8 @@ static void visit_from_trace(void *pointer, void *context) {
   mark_word(context, (uintptr_t)pointer);
 }
 
-SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintptr_t start, uintptr_t end) {
+SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintptr_t start,
+                                         uintptr_t end) {
   uintptr_t base;
   const struct shade_type *type;
   size_t object_size;
@@ -241,21 +242,8 @@ static void *helper_main(void *unused) {
 }
 
 static void pool_grow(unsigned helpers) {
-  while (pool_size < helpers) {
-    pthread_t thread;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); // helpers take no signals
-    int error = pthread_create(&thread, &attr, helper_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (error != 0)
-      break;
+  while (pool_size < helpers && threads_start_internal(helper_main, "shade-marker") == 0)
     pool_size++;
-  }
 }
 
 void mark_pool_prepare(unsigned helpers) {

@@ -15,9 +15,9 @@
 // contract, and the checkmark's roots, keep such an object; so the final pause scans the stacks
 // again, as V8's cppgc does for its conservative stack. It finds almost everything marked
 // already: the first scans, the hybrid barrier and black allocation did the work. The rescan also
-// covers a store made while marking whose barrier check runs after termination (barrier.c). Drain with the parallel markers, check with the
-// verifier if asked, turn the barrier off, free unmarked large objects, make every span unswept,
-// set the next goal, restart.
+// covers a store made while marking whose barrier check runs after termination (barrier.c).
+// Then: drain with the parallel markers, check with the verifier if asked, turn the barrier off,
+// free unmarked large objects, make every span unswept, set the next goal, restart.
 #define _GNU_SOURCE
 #include "gc/marking.h"
 
@@ -116,7 +116,6 @@ static void trace_cycle(uint64_t cycle, uint64_t stw2, uint64_t concurrent, uint
 void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   uint64_t begin = cycle_now_ns();
   concurrent_pause_workers();
-  uint64_t assist_before = load_relaxed(&marking.assist_ns);
   uint64_t worker_before = load_relaxed(&marking.worker_ns);
   threads_lock();
   roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
@@ -172,6 +171,5 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
                 worker_before - marking.cycle_worker_base);
   marking.cycle_assist_base = load_relaxed(&marking.assist_ns);
   marking.cycle_worker_base = load_relaxed(&marking.worker_ns);
-  (void)assist_before;
   memory_after_cycle(begin, end);
 }

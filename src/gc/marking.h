@@ -33,7 +33,7 @@ struct marking_state {
   uint64_t start_ns, start_heap_in_use, stw1_ns, sweep_termination_ns;
   uint64_t cycle_assist_base, cycle_worker_base; // the counters at the last cycle's end
   // statistics
-  _Atomic uint64_t assist_ns, worker_ns, concurrent_ns, cycles, assists;
+  _Atomic uint64_t assist_ns, worker_ns, concurrent_ns, cycles;
 };
 
 extern struct marking_state marking;

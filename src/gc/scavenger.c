@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <time.h>
 
 #include "alloc/central.h"
@@ -38,6 +37,7 @@
 #include "gc/cycle.h"
 #include "gc/memory_limits.h"
 #include "gc/pacer.h"
+#include "gc/threads.h"
 #include "os/os_memory.h"
 
 #define TICK_NS ((uint64_t)50 * 1000000)
@@ -220,23 +220,13 @@ static void start_thread(void) {
   pthread_condattr_setclock(&condattr, CLOCK_MONOTONIC);
   pthread_cond_init(&wake_cond, &condattr);
   pthread_condattr_destroy(&condattr);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old); // the scavenger takes no signals
-  pthread_t thread;
-  int error = pthread_create(&thread, &attr, scavenger_main, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  int error = threads_start_internal(scavenger_main, "shade-scavenger");
   if (error != 0) {
     shade_message("shade: cannot start the scavenger thread (error %d); free memory is returned "
                   "only by shade_free_os_memory", error);
     wanted = false;
     return;
   }
-  pthread_setname_np(thread, "shade-scavenger");
   running = true;
 }
 

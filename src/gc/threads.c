@@ -157,3 +157,19 @@ void threads_after_fork_child(void) {
     current_thread->pthread = pthread_self();
   }
 }
+
+int threads_start_internal(void *(*main)(void *), const char *name) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); // the new thread inherits the full mask
+  pthread_t thread;
+  int error = pthread_create(&thread, &attr, main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (error == 0)
+    pthread_setname_np(thread, name);
+  return error;
+}

@@ -56,6 +56,9 @@ void threads_unlock(void);
 struct shade_thread *threads_first(void);
 unsigned threads_count(void);
 void threads_after_fork_child(void);
+// Start one of Shade's own threads (marker, controller, scavenger): detached, never registered,
+// every signal blocked (so a stop never reaches it), named `name`. Returns pthread_create's error.
+int threads_start_internal(void *(*main)(void *), const char *name);
 
 void stop_world_park_pending(struct shade_thread *t);
 // A cache gives a span back to its central list (black allocation ranges are marked first).

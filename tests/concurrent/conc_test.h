@@ -180,6 +180,21 @@ static SHADE_TEST_UNUSED void conc_print_stats(const char *what, const struct sh
 // must have run under the mutators, however slow the machine.
 static SHADE_TEST_UNUSED double conc_cap(double cap_seconds) { return cap_seconds * CONC_SLOWDOWN; }
 
+// Waits while the mutators run until `target` more concurrent/incremental cycles than `before`
+// counted have completed, or `cap` seconds (already scaled by conc_cap) have passed. Returns the
+// stats then.
+static SHADE_TEST_UNUSED struct shade_stats conc_wait_for_cycles(const struct shade_stats *before,
+                                                                 uint64_t target, double cap) {
+  double start = shade_test_now();
+  struct shade_stats now = *before;
+  while (now.concurrent_cycles - before->concurrent_cycles < target &&
+         shade_test_now() - start < cap) {
+    conc_nap_ms(5);
+    now = shade_test_stats();
+  }
+  return now;
+}
+
 #define CONC_EXPECT_CYCLES(done, target, cap, all)                                                \
   do {                                                                                            \
     uint64_t conc_done_ = (done), conc_target_ = (target);                                        \

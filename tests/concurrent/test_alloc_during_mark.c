@@ -477,12 +477,7 @@ static void test_objects_allocated_during_marking_survive(void) {
     SHADE_TEST_EXPECT(shade_pthread_create(&threads[t], NULL, alloc_worker, &alloc_state[t]) == 0);
   }
   double start = shade_test_now(), cap = conc_cap(25.0);
-  struct shade_stats now = before;
-  while (now.concurrent_cycles - before.concurrent_cycles < target_cycles &&
-         shade_test_now() - start < cap) {
-    conc_nap_ms(5);
-    now = shade_test_stats();
-  }
+  struct shade_stats now = conc_wait_for_cycles(&before, target_cycles, cap);
   atomic_store(&stop, 1);
   for (int t = 0; t < ALLOC_THREADS; t++)
     pthread_join(threads[t], NULL);

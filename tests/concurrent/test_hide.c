@@ -745,12 +745,7 @@ static void test_hidden_references_survive_every_phase(void) {
     SHADE_TEST_EXPECT(shade_pthread_create(&threads[t], NULL, hide_worker, &threads_state[t]) == 0);
   }
   double start = shade_test_now(), cap = conc_cap(25.0);
-  struct shade_stats now = before;
-  while (now.concurrent_cycles - before.concurrent_cycles < target_cycles &&
-         shade_test_now() - start < cap) {
-    conc_nap_ms(5);
-    now = shade_test_stats();
-  }
+  struct shade_stats now = conc_wait_for_cycles(&before, target_cycles, cap);
   atomic_store(&stop, 1);
   for (int t = 0; t < HIDE_THREADS; t++)
     pthread_join(threads[t], NULL);

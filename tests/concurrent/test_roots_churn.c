@@ -97,12 +97,7 @@ static void test_root_ranges_come_and_go_during_marking(void) {
     SHADE_TEST_EXPECT(shade_pthread_create(&threads[i], NULL, rooter, &rooters[i]) == 0);
   }
   double start = shade_test_now(), cap = conc_cap(20.0);
-  struct shade_stats now = before;
-  while (now.concurrent_cycles - before.concurrent_cycles < target_cycles &&
-         shade_test_now() - start < cap) {
-    conc_nap_ms(5);
-    now = shade_test_stats();
-  }
+  struct shade_stats now = conc_wait_for_cycles(&before, target_cycles, cap);
   atomic_store(&stop, 1);
   for (int i = 0; i < ROOTERS; i++)
     pthread_join(threads[i], NULL);

@@ -1,0 +1,83 @@
+// test_trace.c (conc_trace_concurrent, conc_trace_incremental): what a user sees of concurrent and
+// incremental cycles. Run with SHADE_TRACE=gc and SHADE_GC_CPU=abc (ctest sets both):
+//   - the malformed SHADE_GC_CPU is reported by name, and Shade still starts (default share);
+//   - each cycle prints a trace line naming its mode with the two stop-the-world pauses, the
+//     assist time and the workers' CPU time;
+//   - shade_get_stats counts what happened: concurrent_mark_ns, barrier_flushes, and the marking
+//     done by background workers (concurrent) or only by allocating threads (incremental).
+// The program replaces entries of a table of small lists through the barrier, so that while
+// marking runs the overwritten values fill the barrier buffers.
+#include "conc_test.h"
+
+enum { SLOTS = 4096, LIST = 8 };
+
+struct cell {
+  struct cell *next;
+  uint64_t key;
+};
+
+static struct cell **table;
+
+static struct cell *new_list(uint64_t key) {
+  struct cell *head = NULL;
+  for (int i = 0; i < LIST; i++) {
+    struct cell *c = shade_malloc(sizeof *c);
+    c->key = key;
+    SHADE_STORE(c->next, head);
+    head = c;
+  }
+  return head;
+}
+
+static void test_trace_lines_and_stats_follow_the_cycles(void) {
+  uint64_t rng = shade_test_seed();
+  SHADE_TEST_EXPECTF(shade_test_messages_contain("shade_gc_cpu=abc", NULL),
+                     "no message about the malformed SHADE_GC_CPU");
+  table = shade_malloc(SLOTS * sizeof *table);
+  for (int i = 0; i < SLOTS; i++)
+    shade_write(table, (void **)&table[i], new_list((uint64_t)i));
+  struct shade_stats before = shade_test_stats();
+  uint64_t target = (uint64_t)shade_test_scaled(20, 10); // CONC_EXPECT_CYCLES wants 10
+  double start = shade_test_now(), cap = conc_cap(20.0);
+  while (shade_test_stats().concurrent_cycles - before.concurrent_cycles < target &&
+         shade_test_now() - start < cap) {
+    for (int k = 0; k < 1000; k++) {
+      int i = (int)(shade_test_random(&rng) % SLOTS);
+      shade_write(table, (void **)&table[i], new_list((uint64_t)i));
+    }
+  }
+  struct shade_stats after = shade_test_stats();
+  conc_print_stats("trace", &before, &after);
+  for (int i = 0; i < SLOTS; i++)
+    for (struct cell *c = table[i]; c; c = c->next)
+      SHADE_TEST_EXPECTF(c->key == (uint64_t)i, "slot %d holds key %" PRIu64, i, c->key);
+
+  CONC_EXPECT_CYCLES(after.concurrent_cycles - before.concurrent_cycles, target, cap,
+                     after.cycles - before.cycles);
+  const char *tag = conc_mode == SHADE_MODE_CONCURRENT ? "concurrent:" : "incremental:";
+  SHADE_TEST_EXPECTF(shade_test_messages_contain(tag, "stw start"),
+                     "no trace line with \"%s\" and the STW phases", tag);
+  SHADE_TEST_EXPECTF(shade_test_messages_contain(tag, "ms assist"), "no assist time in the trace");
+  SHADE_TEST_EXPECTF(shade_test_messages_contain(tag, "ms worker cpu"),
+                     "no worker CPU time in the trace");
+  SHADE_TEST_EXPECT(after.concurrent_mark_ns > before.concurrent_mark_ns);
+  SHADE_TEST_EXPECTF(after.barrier_flushes > before.barrier_flushes,
+                     "no barrier buffer was flushed in %" PRIu64 " cycles",
+                     after.concurrent_cycles - before.concurrent_cycles);
+  if (conc_mode == SHADE_MODE_CONCURRENT) {
+    SHADE_TEST_EXPECT(after.mark_worker_ns > before.mark_worker_ns);
+  } else {
+    SHADE_TEST_EXPECT(after.mark_worker_ns == 0);
+    SHADE_TEST_EXPECT(after.mark_assist_ns > before.mark_assist_ns);
+  }
+}
+
+int main(int argc, char **argv) {
+  int mode = conc_mode_from_args(argc, argv);
+  if (mode == SHADE_MODE_STW)
+    shade_test_skip("needs a concurrent or incremental mode");
+  shade_test_capture_messages(); // before shade_init: the SHADE_GC_CPU message comes from there
+  conc_start(mode, (struct conc_pacing){.gc_percent = 20, .min_heap_goal = (size_t)1 << 20});
+  SHADE_TEST_RUN(test_trace_lines_and_stats_follow_the_cycles);
+  return shade_test_finish();
+}
