@@ -151,7 +151,9 @@ int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade obj
 // one load of a flag and one predictable branch; while marking, the overwritten and the new value
 // are shaded (Go's hybrid barrier), so each thread's stack is scanned once per cycle. In stw mode
 // the barrier is the plain store. `object` may be NULL (a global).
-extern int shade_barrier_active_; // internal: nonzero while marking (read by the inline path)
+// internal, read by the inline path: 0 no marking; 1 marking, some stack not yet scanned (both
+// values are shaded); 2 marking, every stack scanned (only a non-NULL overwritten value is)
+extern int shade_barrier_active_;
 void shade_write_slow_(void *old_value, void *new_value);
 
 static inline void shade_write(void *object, void **slot, void *value) {
@@ -161,7 +163,8 @@ static inline void shade_write(void *object, void **slot, void *value) {
   // The store comes before the check: a thread stopped between a check and a store could
   // otherwise store unshaded into a marking that started meanwhile (see docs/concurrent.md).
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (__builtin_expect(__atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED), 0))
+  int barrier = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
+  if (__builtin_expect(barrier != 0, 0) && (old_value != NULL || barrier == 1))
     shade_write_slow_(old_value, value);
 }
 #define SHADE_STORE(lvalue, value) \

@@ -5,6 +5,8 @@
 // span, so two threads never sweep the same span.
 #include "alloc/central.h"
 
+#include "os/os_memory.h"
+
 #include "alloc/pageheap.h"
 #include "gc/sweep.h"
 
@@ -83,6 +85,8 @@ static struct span *new_span(unsigned span_class) {
   struct span *s = pageheap_alloc(info->span_pages, SPAN_SMALL);
   if (s == NULL)
     return NULL;
+  if (!s->needs_zeroing) // untouched or released pages: the barrier's first access is a read
+    os_fault_in_for_writing((void *)s->base, s->pages * PAGE_SIZE);
   s->size_class = (uint8_t)size_class;
   s->kind = (uint8_t)(span_class % KIND_COUNT);
   s->object_size = info->object_size;

@@ -10,7 +10,8 @@
 // The insertion half is needed only while the storing thread's stack is still grey (Go shades
 // the new value "if the current stack is grey"): a black stack holds nothing white that is not
 // also reachable from a grey heap object, and the deletion half guards that path. So after the
-// stack scans, initialising stores into new objects (old value NULL) append nothing.
+// stack scans, initialising stores into new objects (old value NULL) append nothing; once every
+// stack is black the flag reads 2 and the inline path does not even call here for them.
 //
 // The slow path does not mark: it appends both values, if they fall inside the heap's bounds, to
 // the thread's buffer (256 entries), and marks the whole buffer when it is full. The buffer is
@@ -34,6 +35,12 @@ SHADE_API int shade_barrier_active_;
 _Atomic uint64_t barrier_flush_count;
 
 void barrier_set_active(bool on) { __atomic_store_n(&shade_barrier_active_, on, __ATOMIC_RELAXED); }
+
+void barrier_all_stacks_black(void) {
+  int expected = 1; // (never turns a finished marking back on)
+  __atomic_compare_exchange_n(&shade_barrier_active_, &expected, 2, false, __ATOMIC_RELAXED,
+                              __ATOMIC_RELAXED);
+}
 
 uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
   uint32_t count = load_relaxed(&t->barrier_count);

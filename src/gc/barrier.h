@@ -1,5 +1,6 @@
 // barrier.h: the write barrier's slow path and the per-thread buffers it fills (barrier.c has the
-// algorithm). Invariants: shade_barrier_active_ changes only with the world stopped; a thread's
+// algorithm). Invariants: shade_barrier_active_ turns on (1) and off (0) only with the world
+// stopped, and goes from 1 to 2 once every registered thread's stack is black; a thread's
 // buffer is written by that thread inside a critical section, and emptied by it or, while it is
 // stopped (handshake, mark termination), by the collector; every buffer is empty when marking ends.
 #ifndef SHADE_GC_BARRIER_H
@@ -13,7 +14,10 @@ extern _Atomic uint64_t barrier_flush_count;
 static inline bool barrier_active(void) {
   return __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) != 0;
 }
-void barrier_set_active(bool on); // world stopped
+void barrier_set_active(bool on); // world stopped; on: both halves (shade_barrier_active_ = 1)
+// Every thread's stack is black: from now on the inline path skips stores over NULL (the
+// insertion half is off for every thread, and the deletion half has nothing to shade).
+void barrier_all_stacks_black(void);
 
 // Mark what t's buffer holds with marker m and empty it. t is the caller, or stopped.
 // Returns the number of objects that turned grey.

@@ -37,6 +37,8 @@
 static pthread_mutex_t request_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t request_cond = PTHREAD_COND_INITIALIZER;
 static bool requested;
+static bool forced;      // the next cycle starts whatever the pacer says (concurrent_collect)
+static _Atomic bool controller_running;
 static _Atomic bool request_hint;
 static uint64_t cycle_generation; // under request_mutex: the dedicated workers wait for it
 static unsigned extra_workers;
@@ -64,6 +66,29 @@ void concurrent_request_cycle(void) {
   requested = true;
   pthread_cond_broadcast(&request_cond);
   pthread_mutex_unlock(&request_mutex);
+}
+
+bool concurrent_collect(void) {
+  if (!load_relaxed(&controller_running))
+    return false;
+  // A marking under way began before the call: the garbage made since needs the next one.
+  uint64_t target = load_relaxed(&marking.cycles) + (marking_active() ? 2 : 1);
+  pthread_mutex_lock(&request_mutex);
+  requested = forced = true;
+  pthread_cond_broadcast(&request_cond);
+  pthread_mutex_unlock(&request_mutex);
+  while (load_acquire(&marking.cycles) < target) {
+    if (load_relaxed(&pacer.disable_depth) > 0 && !marking_active())
+      break; // shade_disable meanwhile: no cycle will start
+    sleep_ns(1000 * 1000);
+    pthread_mutex_lock(&request_mutex); // (a cycle may have ended just as it was asked for)
+    if (!marking_active() && !requested && load_relaxed(&marking.cycles) < target) {
+      requested = forced = true;
+      pthread_cond_broadcast(&request_cond);
+    }
+    pthread_mutex_unlock(&request_mutex);
+  }
+  return true;
 }
 
 void concurrent_pause_workers(void) {
@@ -107,14 +132,21 @@ static void scan_roots(void) {
   roots_unlock();
   store_relaxed(&marking.ranges_scanned, true);
   threads_lock();
+  bool all_black = true;
   for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (t->stack_scanned || !handshake_begin(t))
-      continue; // a thread that cannot be signalled is scanned at mark termination
+    if (t->stack_scanned)
+      continue;
+    if (!handshake_begin(t)) {
+      all_black = false; // a thread that cannot be signalled is scanned at mark termination
+      continue;
+    }
     roots_mark_thread(&m, t, t->stack_pointer);
     barrier_flush_into(t, &m);
     t->stack_scanned = true;
     handshake_end(t);
   }
+  if (all_black) // (threads born from here on start black)
+    barrier_all_stacks_black();
   threads_unlock();
   marking_marker_end(&m);
   cycle_unlock();
@@ -219,9 +251,12 @@ static void *controller_main(void *unused) {
     while (!requested)
       pthread_cond_wait(&request_cond, &request_mutex);
     requested = false;
+    bool force = forced;
+    forced = false;
     pthread_mutex_unlock(&request_mutex);
     cycle_lock();
-    bool start = !marking_active() && pacer_should_collect();
+    bool start = !marking_active() &&
+                 (force ? load_relaxed(&pacer.disable_depth) == 0 : pacer_should_collect());
     if (start)
       marking_start(NULL, 0);
     cycle_unlock();
@@ -256,11 +291,12 @@ static void *worker_main(void *unused) {
   return NULL;
 }
 
-static void start_thread(void *(*main)(void *), const char *name) {
+static bool start_thread(void *(*main)(void *), const char *name) {
   int error = threads_start_internal(main, name);
   if (error != 0)
     shade_message("shade: cannot start a concurrent marking thread (error %d); marking will "
                   "be done by mark assists and at mark termination", error);
+  return error == 0;
 }
 
 void concurrent_init(void) {
@@ -268,7 +304,7 @@ void concurrent_init(void) {
     return;
   double share = marking.worker_share;
   extra_workers = share >= 2.0 ? (unsigned)(share + 0.5) - 1 : 0;
-  start_thread(controller_main, "shade-gc");
+  store_relaxed(&controller_running, start_thread(controller_main, "shade-gc"));
   for (unsigned i = 0; i < extra_workers; i++)
     start_thread(worker_main, "shade-gc-worker");
   started = true;
@@ -277,7 +313,8 @@ void concurrent_init(void) {
 void concurrent_after_fork_child(void) {
   pthread_mutex_init(&request_mutex, NULL);
   pthread_cond_init(&request_cond, NULL);
-  requested = false;
+  requested = forced = false;
+  store_relaxed(&controller_running, false);
   store_relaxed(&request_hint, false);
   store_relaxed(&workers_in_chunk, 0);
   if (started)

@@ -28,6 +28,7 @@ void marker_begin(struct marker *m, bool checking) {
   m->marked_bytes = 0;
   m->marked_objects = 0;
   m->scanned_bytes = 0;
+  m->edges.added = m->edges.marked = 0;
 }
 
 void marker_end(struct marker *m) { worklist_release_local(&m->work); }
@@ -41,13 +42,22 @@ static inline __attribute__((always_inline)) bool mark_for_marker(struct marker 
   return atomic_bit_set(s->check_bits, index);
 }
 
+// A work item's start has its low bit set when the object is typed (scan_typed): addresses are
+// word aligned, so the bit is free, and scanning a conservative object (the common case) then
+// needs no look at its span record, a cache miss of its own.
+#define ITEM_TYPED ((uintptr_t)1)
+
+static inline uintptr_t item_tag(const struct span *s) {
+  return s->kind == KIND_TYPED ? ITEM_TYPED : 0;
+}
+
 static SHADE_NOINLINE void push_large_object(struct marker *m, struct span *s, uintptr_t base) {
   // (shade_realloc may grow the object in place meanwhile: read the size once, atomically)
   size_t size = __atomic_load_n(&s->large_requested, __ATOMIC_RELAXED);
   uintptr_t end = base + align_up(size, WORD_SIZE);
   for (uintptr_t chunk = base; chunk < end; chunk += LARGE_SCAN_CHUNK) {
     uintptr_t chunk_end = chunk + LARGE_SCAN_CHUNK < end ? chunk + LARGE_SCAN_CHUNK : end;
-    worklist_push(&m->work, chunk, chunk_end);
+    worklist_push(&m->work, chunk | item_tag(s), chunk_end);
   }
 }
 
@@ -55,7 +65,7 @@ static inline void push_object(struct marker *m, struct span *s, uintptr_t base)
   if (SHADE_UNLIKELY(s->state == SPAN_LARGE))
     push_large_object(m, s, base);
   else
-    worklist_push(&m->work, base, base + s->object_size);
+    worklist_push(&m->work, base | item_tag(s), base + s->object_size);
 }
 
 static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, struct span *s,
@@ -94,16 +104,78 @@ SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t
   }
 }
 
+// ---- the edge pipeline ----------------------------------------------------------------------
+// Marking an object's children costs three dependent cache misses each: the span record, then its
+// allocation bits and mark byte. Handled one after another they leave the CPU waiting on memory,
+// so a pointer found by scan_conservative (an edge) goes through three stages, some edges apart,
+// with the next stage's memory prefetched in between:
+//   1. edge_add: the span comes from the page table (small, cache-resident); its record is
+//      prefetched.
+//   2. EDGE_HALF edges later, edge_resolve: the record gives the object's index; its allocation
+//      bit word and mark byte are prefetched.
+//   3. EDGE_PIPE_DEPTH edges after entering, edge_mark: mark_slot, as for any other word.
+// Edge k (counting from 0 since marker_begin) is resolved when edge k + EDGE_HALF enters and marked
+// when edge k + EDGE_PIPE_DEPTH does, or by edge_flush, which every drain calls before it asks for
+// more work or returns. Stage 2 reads the span record again, so it sees the span as it is then.
+#define EDGE_HALF (EDGE_PIPE_DEPTH / 2)
+#define EDGE_SLOT(k) ((k) % EDGE_PIPE_DEPTH)
+_Static_assert((EDGE_PIPE_DEPTH & (EDGE_PIPE_DEPTH - 1)) == 0, "a power of two (counters wrap)");
+
+static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
+  uint32_t index;
+  struct span *s = arena_object_in_span(p->span[k], p->word[k], &index);
+  if (s != NULL) {
+    __builtin_prefetch((const void *)&s->alloc_bits[index / 64]);
+    __builtin_prefetch((const void *)&s->mark_bytes[index], 1);
+    p->index[k] = index;
+  }
+  p->span[k] = s;
+}
+
+static inline void edge_mark(struct marker *m, unsigned k) {
+  struct span *s = m->edges.span[k];
+  if (s != NULL && s->kind != KIND_MANUAL)
+    mark_slot(m, s, m->edges.index[k]);
+}
+
+static inline void edge_add(struct marker *m, uintptr_t word, struct span *s) {
+  struct edge_pipe *p = &m->edges;
+  if (p->added - p->marked == EDGE_PIPE_DEPTH) { // the oldest edge leaves (resolved long ago)
+    edge_mark(m, EDGE_SLOT(p->marked));
+    p->marked++;
+  }
+  unsigned k = EDGE_SLOT(p->added);
+  p->word[k] = word;
+  p->span[k] = s;
+  __builtin_prefetch(s);
+  p->added++;
+  if (p->added - p->marked > EDGE_HALF)
+    edge_resolve(p, EDGE_SLOT(p->added - 1 - EDGE_HALF));
+}
+
+static void edge_flush(struct marker *m) {
+  struct edge_pipe *p = &m->edges;
+  for (unsigned j = p->marked; j != p->added; j++) {
+    if (j + EDGE_HALF >= p->added) // entered too recently to have been resolved
+      edge_resolve(p, EDGE_SLOT(j));
+    edge_mark(m, EDGE_SLOT(j));
+  }
+  p->marked = p->added;
+}
+
+static inline bool edges_pending(const struct marker *m) {
+  return m->edges.added != m->edges.marked;
+}
+
 SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t start, uintptr_t end) {
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
     if (word - low >= high - low)
       continue;
-    uint32_t index;
-    struct span *s = arena_object_in_span(arena_span_of_bounded(word), word, &index);
-    if (s != NULL && s->kind != KIND_MANUAL)
-      mark_slot(m, s, index);
+    struct span *s = arena_span_of_bounded(word);
+    if (s != NULL)
+      edge_add(m, word, s);
   }
 }
 
@@ -147,18 +219,24 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
 }
 
 static void scan_range(struct marker *m, struct work_item item) {
-  struct span *s = arena_span_of(item.start);
-  m->scanned_bytes += item.end - item.start;
-  if (s->kind == KIND_TYPED)
-    scan_typed(m, s, item.start, item.end);
+  uintptr_t start = item.start & ~ITEM_TYPED;
+  m->scanned_bytes += item.end - start;
+  if (item.start & ITEM_TYPED)
+    scan_typed(m, arena_span_of(start), start, item.end);
   else
-    scan_conservative(m, item.start, item.end);
+    scan_conservative(m, start, item.end);
 }
 
 // Objects wait in a small FIFO between leaving the worklist and being scanned, their first
-// cache line prefetched on the way in: the scan of one object overlaps the memory latency of the
-// next few (most of the marking time is cache misses on object contents).
+// and last cache lines prefetched on the way in: the scan of one object overlaps the memory
+// latency of the next few (most of the marking time is cache misses on object contents).
 #define PREFETCH_DEPTH 8
+
+static inline void prefetch_item(struct work_item item) {
+  __builtin_prefetch((const void *)item.start);
+  if (item.end - item.start <= 256) // (a small object: it may straddle two lines)
+    __builtin_prefetch((const void *)(item.end - 1));
+}
 
 void mark_drain(struct marker *m) {
   struct work_item ring[PREFETCH_DEPTH];
@@ -166,10 +244,14 @@ void mark_drain(struct marker *m) {
   for (;;) {
     struct work_item item;
     while (count < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
-      __builtin_prefetch((const void *)item.start);
+      prefetch_item(item);
       ring[(head + count++) % PREFETCH_DEPTH] = item;
     }
     if (count == 0) {
+      if (edges_pending(m)) {
+        edge_flush(m);
+        continue;
+      }
       if (!worklist_pop(&m->work, &item)) // waits for shared work or the end of marking
         return;
       ring[head] = item;
@@ -190,19 +272,38 @@ void mark_drain(struct marker *m) {
 bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop) {
   uint64_t limit = m->scanned_bytes + budget;
   unsigned polls = 0;
+  struct work_item ring[PREFETCH_DEPTH]; // as in mark_drain
+  unsigned head = 0, count = 0;
+  bool more = true;
   for (;;) {
     struct work_item item;
-    if (!worklist_pop_local(&m->work, &item)) {
-      if (!worklist_take_shared(&m->work))
-        return false;
-      continue;
+    while (count < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
+      prefetch_item(item);
+      ring[(head + count++) % PREFETCH_DEPTH] = item;
     }
+    if (count == 0) {
+      if (edges_pending(m)) {
+        edge_flush(m);
+        continue;
+      }
+      if (worklist_take_shared(&m->work))
+        continue;
+      more = false;
+      break;
+    }
+    item = ring[head];
+    head = (head + 1) % PREFETCH_DEPTH;
+    count--;
     scan_range(m, item);
     if (m->scanned_bytes >= limit)
-      return true;
+      break;
     if (stop && (++polls & 31) == 0 && *stop)
-      return true;
+      break;
   }
+  edge_flush(m);
+  for (; count > 0; count--, head = (head + 1) % PREFETCH_DEPTH) // back to the local list
+    worklist_push(&m->work, ring[head].start, ring[head].end);
+  return more;
 }
 
 // ---- the helper pool ------------------------------------------------------------------------

@@ -9,8 +9,20 @@
 
 #include "gc/worklist.h"
 
+// Pointers found by scanning an object wait here a little before they are marked, so that the
+// memory they lead to (the span record, then the allocation and mark bits) is prefetched while
+// other pointers are handled (mark.c). Every drain empties it before it returns.
+#define EDGE_PIPE_DEPTH 16
+struct edge_pipe {
+  uintptr_t word[EDGE_PIPE_DEPTH];
+  struct span *span[EDGE_PIPE_DEPTH];
+  uint32_t index[EDGE_PIPE_DEPTH];
+  unsigned added, marked; // counts of edges that entered and left (added - marked in flight)
+};
+
 struct marker {
   struct worklist work;
+  struct edge_pipe edges;
   bool checking;         // the verifier: use check_bits instead of mark_bytes
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;

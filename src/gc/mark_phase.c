@@ -82,6 +82,8 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer) {
   marking_marker_end(&m);
   store_relaxed(&allocate_black, true);
   barrier_set_active(true);
+  if (marking.mode == MODE_INCREMENTAL)
+    barrier_all_stacks_black(); // every stack was scanned above
   store_relaxed(&marking.workers_allowed, true);
   store_relaxed(&cycle_stats.phase, PHASE_MARK_CONCURRENT);
   marking.start_heap_in_use = load_relaxed(&pacer.heap_in_use);

@@ -60,6 +60,10 @@ bool marking_out_of_work(void);
 // concurrent.c
 void concurrent_init(void);
 void concurrent_request_cycle(void);
+// A concurrent cycle now, whatever the pacer says (unless collection is disabled), and wait for
+// its marking to end; one under way at the call does not count. The caller is not a registered
+// thread (the scavenger). false when there is no controller thread: collect another way.
+bool concurrent_collect(void);
 void concurrent_pause_workers(void);   // before mark termination (collector lock held)
 void concurrent_after_fork_child(void);
 

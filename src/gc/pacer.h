@@ -1,6 +1,7 @@
 // pacer.h: when to collect. heap_in_use grows as threads take spans (by the free bytes of each
 // span they take) and large objects, and is reset to the marked bytes at the end of each cycle.
-// A cycle starts when heap_in_use reaches the goal = max(min_goal, marked * (1 + percent/100)),
+// A cycle starts when heap_in_use reaches the goal = max(min_goal, marked * (1 + percent/100)
+// + floating / 2), where floating is what the last incremental/concurrent marking allocated black,
 // lowered under a soft memory limit (memory_limits.h). With automatic collection off
 // (percent < 0), a soft limit alone still triggers cycles.
 //
@@ -22,6 +23,7 @@ struct pacer {
   double cons_mark;           // bytes allocated per byte scanned while marking (smoothed)
   bool early_trigger;         // incremental/concurrent: trigger before the goal
   _Atomic uint64_t heap_marked;
+  _Atomic uint64_t heap_floating; // allocated black by the last marking (0 after a STW cycle)
   _Atomic uint64_t total_allocated;
   _Atomic int gc_percent;   // negative: automatic collection off (unless soft_limit_on)
   _Atomic int disable_depth;

@@ -22,7 +22,9 @@
 //
 // The thread is not registered (the collector never stops it or scans it), blocks every signal,
 // holds no Shade lock while it sleeps, and is detached (it never keeps a finished program
-// alive). Collections it runs are ordinary cycle_collect calls from an unregistered thread. After
+// alive). Collections it runs are ordinary cycle_collect calls from an unregistered thread, except
+// in concurrent mode, where it asks the controller for a concurrent cycle and waits for it (no
+// stop-the-world marking behind a program's back in the mode chosen for short pauses). After
 // fork, the child has no scavenger; the first cycle in the child starts a new one.
 #define _GNU_SOURCE
 #include "gc/scavenger.h"
@@ -36,6 +38,7 @@
 #include "api/message.h"
 #include "gc/cycle.h"
 #include "gc/memory_limits.h"
+#include "gc/marking.h"
 #include "gc/pacer.h"
 #include "gc/threads.h"
 #include "os/os_memory.h"
@@ -111,9 +114,16 @@ static bool periodic_collection_due(uint64_t now) {
          collection_allowed();
 }
 
+// Idle and periodic collections do not stop the world for a whole marking in concurrent mode:
+// the program may be back at any moment, and it chose that mode for its short pauses.
+static void collect_in_background(void) {
+  if (marking.mode != MODE_CONCURRENT || !concurrent_collect())
+    cycle_collect(COLLECT_EXPLICIT);
+}
+
 static void idle_collection(void) {
   uint64_t begin = cycle_now_ns();
-  cycle_collect(COLLECT_EXPLICIT);
+  collect_in_background();
   cycle_lock(); // sweeping must not overlap another cycle's marking
   central_sweep_all();
   cycle_unlock();
@@ -197,7 +207,7 @@ static void *scavenger_main(void *unused) {
     uint64_t now = cycle_now_ns();
     activity_observe(&activity, now);
     if (periodic_collection_due(now)) {
-      cycle_collect(COLLECT_EXPLICIT);
+      collect_in_background();
       atomic_fetch_add(&memory_stats.periodic_collections, 1);
       activity_reset(&activity, activity.active_since_idle_collection);
     } else if (idle_collection_due(&activity, now)) {

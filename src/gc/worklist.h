@@ -11,7 +11,7 @@
 
 #define WORKBUF_ITEMS 254
 
-struct work_item {
+struct work_item { // (mark.c tags start's low bit for typed objects)
   uintptr_t start, end;
 };
 

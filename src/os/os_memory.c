@@ -46,6 +46,15 @@ bool os_release_lazily(void *p, size_t size) {
   return false;
 }
 
+void os_fault_in_for_writing(void *p, size_t size) {
+  const size_t os_page = 4096; // the smallest page size x86-64 Linux uses
+  for (size_t offset = 0; offset < size; offset += os_page) {
+    // An atomic OR of zero is a write to the CPU (it faults as one) that keeps whatever the
+    // page holds; a load followed by a store would fault twice.
+    __atomic_fetch_or((char *)p + offset, 0, __ATOMIC_RELAXED);
+  }
+}
+
 size_t os_resident_bytes(void) {
   // No stdio: this may run on the scavenger thread at any time, and must not allocate.
   int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);

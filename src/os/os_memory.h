@@ -16,6 +16,10 @@ void os_release(void *p, size_t size);
 // os_release, but the range may keep its old contents until then. Returns false when the kernel
 // does not know MADV_FREE; the range was then released with os_release (reads as zero).
 bool os_release_lazily(void *p, size_t size);
+// Fault in the pages of [p, p + size) (page aligned) for writing, as a write to each would. A
+// first read would map the shared zero page, and the first write after it would fault again and,
+// with another thread of the process running, flush that CPU's TLB by interrupt.
+void os_fault_in_for_writing(void *p, size_t size);
 // Resident set size of the process in bytes (/proc/self/statm), 0 if unknown.
 size_t os_resident_bytes(void);
 

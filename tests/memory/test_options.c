@@ -1,6 +1,7 @@
 // The environment variables of issue 5 (set by CMake: SHADE_MEMORY_LIMIT=512MiB,
 // SHADE_HEAP_LIMIT=2GiB, SHADE_PERIODIC_GC_MS=100) reach the collector; the limit calls return
-// the old value; periodic collections run in a program that only sleeps.
+// the old value; periodic collections run in a program that only sleeps (in concurrent mode,
+// memory_options_concurrent, as concurrent cycles).
 #include "memory_test.h"
 
 static void test_sizes_from_the_environment(void) {
@@ -26,6 +27,10 @@ static void test_periodic_collections_run_while_the_program_sleeps(void) {
   unsigned expected = MEMORY_TEST_SANITIZED ? 1 : 3; // sanitizers make each collection slow
   EXPECT(after.cycles - before.cycles >= expected);
   EXPECT(after.periodic_collections >= expected);
+  if (after.mode == SHADE_MODE_CONCURRENT) { // (memory_options_concurrent) no STW marking
+    EXPECT(after.concurrent_cycles - before.concurrent_cycles >= expected);
+    EXPECT(after.cycles - before.cycles == after.concurrent_cycles - before.concurrent_cycles);
+  }
 }
 
 int main(void) {
