@@ -5,7 +5,13 @@
 // taken it, the entry points that cost more than a few instructions (new, collect, track, ...)
 // check that the calling thread holds it and report the call otherwise. owner and used are atomic
 // only so that this check itself is not a data race; depth is touched by the owner alone.
+//
+// A registered thread waits for the lock with lock_stoppable, as for the collector's own locks:
+// the holder may start a collection, and under TSan a thread asleep in pthread_mutex_lock never
+// takes the stop signal, so the collection would wait for it forever (rc_threads hung so).
 #include "rc/rc_internal.h"
+
+#include "gc/stop_world.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,7 +29,7 @@ SHADE_API void shade_rc_lock(void) {
     rc_depth++;
     return;
   }
-  pthread_mutex_lock(&rc_mutex);
+  lock_stoppable(&rc_mutex);
   rc_depth = 1;
   atomic_store_explicit(&rc_owner, rc_self(), memory_order_relaxed);
   if (!atomic_load_explicit(&rc_used, memory_order_relaxed))

@@ -5,8 +5,10 @@
 // would outrun the marking and the heap would grow without bound while a cycle is under way;
 // with them it stays near the goal. So:
 //   - heap_committed_peak, and heap_in_use sampled every MiB of allocation, stay under
-//     ASSIST_BOUND (2.5) times the live heap measured after building it (the goal is 1.5 times
-//     it, SHADE_GC_PERCENT 50; the background share of the CPUs is set low, SHADE_GC_CPU 10);
+//     ASSIST_BOUND (2.5) / 1.5 times the highest heap goal sampled, and that goal stays under
+//     GOAL_BOUND (2.0) times the live heap measured after building it (SHADE_GC_PERCENT 50: the
+//     goal is 1.5 x live + half of what the last marking allocated black, at most 2 x live; the
+//     background share of the CPUs is set low, SHADE_GC_CPU 10);
 //   - mark_assist_ns grew (assists, or incremental slices, did mark);
 //   - concurrent cycles ran (a few at least), and the live nodes are intact at the end: every
 //     node has a magic word, a key and a check word, checked on a walk of everything; the chunk
@@ -17,6 +19,7 @@
 #include "conc_test.h"
 
 #define ASSIST_BOUND 2.5
+#define GOAL_BOUND 2.0
 #define NODE_MAGIC 0xFA55157FA55157ull
 
 enum { CHUNKS = 2048 };
@@ -141,7 +144,7 @@ static void test_assists_keep_the_heap_near_its_goal(void) {
   // The garbage: twelve times the live heap, in small objects, as fast as one thread can.
   const uint64_t garbage = 12 * (uint64_t)live;
   uint64_t allocated = 0, next_sample = 0, next_replace = 0, serial = 0;
-  uint64_t max_in_use = 0, max_committed = 0;
+  uint64_t max_in_use = 0, max_committed = 0, max_goal = built.heap_goal;
   double start = shade_test_now();
   while (allocated < garbage) {
     uint64_t r = shade_test_random(&rng);
@@ -164,6 +167,8 @@ static void test_assists_keep_the_heap_near_its_goal(void) {
         max_in_use = now.heap_in_use;
       if (now.heap_committed > max_committed)
         max_committed = now.heap_committed;
+      if (now.heap_goal > max_goal)
+        max_goal = now.heap_goal;
       next_sample = allocated + ((uint64_t)1 << 20);
     }
   }
@@ -171,20 +176,26 @@ static void test_assists_keep_the_heap_near_its_goal(void) {
   struct shade_stats after = shade_test_stats();
   fprintf(stderr,
           "%.0f MiB of garbage in %.1f s (%.0f MiB/s); max heap_in_use %.1f MiB, max "
-          "heap_committed %.1f MiB, heap_committed_peak %.1f MiB = %.2f x live (bound %.1f x)\n",
+          "heap_committed %.1f MiB, heap_committed_peak %.1f MiB = %.2f x live\n",
           (double)allocated / 1048576, seconds, (double)allocated / 1048576 / seconds,
           (double)max_in_use / 1048576, (double)max_committed / 1048576,
           (double)after.heap_committed_peak / 1048576,
-          (double)after.heap_committed_peak / (double)live, ASSIST_BOUND);
+          (double)after.heap_committed_peak / (double)live);
   conc_print_stats("assist", &built, &after);
 
-  SHADE_TEST_EXPECTF((double)after.heap_committed_peak <= ASSIST_BOUND * (double)live,
-                     "heap_committed_peak %.1f MiB > %.1f x the live %.1f MiB",
-                     (double)after.heap_committed_peak / 1048576, ASSIST_BOUND,
-                     (double)live / 1048576);
-  SHADE_TEST_EXPECTF((double)max_in_use <= ASSIST_BOUND * (double)live,
-                     "heap_in_use reached %.1f MiB > %.1f x the live %.1f MiB",
-                     (double)max_in_use / 1048576, ASSIST_BOUND, (double)live / 1048576);
+  double bound = ASSIST_BOUND / 1.5 * (double)max_goal;
+  fprintf(stderr, "highest goal %.1f MiB = %.2f x live; bound %.1f MiB\n",
+          (double)max_goal / 1048576, (double)max_goal / (double)live, bound / 1048576);
+  SHADE_TEST_EXPECTF((double)max_goal <= GOAL_BOUND * (double)live,
+                     "heap goal reached %.1f MiB > %.1f x the live %.1f MiB",
+                     (double)max_goal / 1048576, GOAL_BOUND, (double)live / 1048576);
+  SHADE_TEST_EXPECTF((double)after.heap_committed_peak <= bound,
+                     "heap_committed_peak %.1f MiB > %.2f x the highest goal %.1f MiB",
+                     (double)after.heap_committed_peak / 1048576, ASSIST_BOUND / 1.5,
+                     (double)max_goal / 1048576);
+  SHADE_TEST_EXPECTF((double)max_in_use <= bound,
+                     "heap_in_use reached %.1f MiB > %.2f x the highest goal %.1f MiB",
+                     (double)max_in_use / 1048576, ASSIST_BOUND / 1.5, (double)max_goal / 1048576);
   SHADE_TEST_EXPECTF(after.mark_assist_ns > built.mark_assist_ns,
                      "mark_assist_ns did not grow (%" PRIu64 " -> %" PRIu64 ")",
                      built.mark_assist_ns, after.mark_assist_ns);
@@ -206,7 +217,7 @@ static void test_assists_keep_the_heap_near_its_goal(void) {
 
 enum { MUTATORS = 4 };
 #define CACHE_ALLOWANCE ((uint64_t)4 << 20) // per thread
-static atomic_ullong max_in_use_seen, max_committed_seen;
+static atomic_ullong max_in_use_seen, max_committed_seen, max_goal_seen;
 static atomic_long mutator_failures;
 
 static void note_max(atomic_ullong *max, uint64_t value) {
@@ -237,6 +248,7 @@ static void *mutator(void *p) {
       struct shade_stats now = shade_test_stats();
       note_max(&max_in_use_seen, now.heap_in_use);
       note_max(&max_committed_seen, now.heap_committed);
+      note_max(&max_goal_seen, now.heap_goal);
       next_sample = allocated + ((uint64_t)1 << 20);
     }
   }
@@ -257,14 +269,22 @@ static void test_assists_throttle_several_mutators(void) {
   for (int i = 0; i < MUTATORS; i++)
     pthread_join(threads[i], NULL);
   struct shade_stats after = shade_test_stats();
-  uint64_t bound = (uint64_t)(ASSIST_BOUND * (double)live_now) + MUTATORS * CACHE_ALLOWANCE;
+  uint64_t max_goal = atomic_load(&max_goal_seen);
+  if (max_goal < before.heap_goal)
+    max_goal = before.heap_goal;
+  uint64_t bound = (uint64_t)(ASSIST_BOUND / 1.5 * (double)max_goal) + MUTATORS * CACHE_ALLOWANCE;
   fprintf(stderr,
           "%d mutators, %.0f MiB of garbage each: max heap_in_use %.1f MiB, max heap_committed "
-          "%.1f MiB (bound %.1f MiB = %.1f x live %.1f MiB + %d x %d MiB)\n",
+          "%.1f MiB (bound %.1f MiB = %.2f x the highest goal %.1f MiB + %d x %d MiB; live "
+          "%.1f MiB)\n",
           MUTATORS, (double)args[0].bytes / 1048576,
           (double)atomic_load(&max_in_use_seen) / 1048576,
           (double)atomic_load(&max_committed_seen) / 1048576, (double)bound / 1048576,
-          ASSIST_BOUND, (double)live_now / 1048576, MUTATORS, (int)(CACHE_ALLOWANCE >> 20));
+          ASSIST_BOUND / 1.5, (double)max_goal / 1048576, MUTATORS,
+          (int)(CACHE_ALLOWANCE >> 20), (double)live_now / 1048576);
+  SHADE_TEST_EXPECTF((double)max_goal <= GOAL_BOUND * (double)live_now + MUTATORS * CACHE_ALLOWANCE,
+                     "heap goal reached %.1f MiB > %.1f x the live %.1f MiB",
+                     (double)max_goal / 1048576, GOAL_BOUND, (double)live_now / 1048576);
   conc_print_stats("several mutators", &before, &after);
   SHADE_TEST_EXPECT(atomic_load(&mutator_failures) == 0);
   SHADE_TEST_EXPECTF(atomic_load(&max_committed_seen) <= bound,
