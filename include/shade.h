@@ -126,7 +126,14 @@ struct shade_type {
   // TSan mark it __attribute__((no_sanitize("thread")))). It must not allocate, lock, or call
   // Shade; it calls visit(pointer, visit_context) for each pointer field.
   void (*trace)(void *object, size_t object_size, shade_visit_fn visit, void *visit_context);
+  // SHADE_TYPE_SCAN_STOPPED: objects of this type are only scanned (bitmap or trace) with the
+  // world stopped. In incremental and concurrent mode a marker that meets one defers it to the
+  // bailout worklist that mark termination finishes (V8's bailout): for trace callbacks that
+  // cannot run beside the program, such as one walking a structure the program rebuilds in
+  // place. Each such object lengthens the final pause by its scan; keep them few.
+  unsigned flags;
 };
+enum { SHADE_TYPE_SCAN_STOPPED = 1 };
 
 void *shade_malloc_typed(size_t size, const struct shade_type *type); // zeroed
 
@@ -236,6 +243,7 @@ struct shade_stats {
   uint64_t mark_worker_ns;       // CPU time of the background mark workers
   uint64_t concurrent_mark_ns;   // wall time of concurrent/incremental marking phases
   uint64_t barrier_flushes;      // write-barrier buffers flushed
+  uint64_t bailout_objects;      // SHADE_TYPE_SCAN_STOPPED objects left to mark termination
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -18,7 +18,7 @@ static struct node *interior_head;
 
 static const uint64_t node_bitmap[1] = {0x1};
 static const struct shade_type bitmap_node_type = {"bitmap node", sizeof(struct node), node_bitmap,
-                                                   NULL};
+                                                   NULL, 0};
 
 static void trace_node(void *object, size_t size, shade_visit_fn visit, void *context) {
   (void)size;
@@ -27,7 +27,7 @@ static void trace_node(void *object, size_t size, shade_visit_fn visit, void *co
     visit(node->next, context);
 }
 static const struct shade_type trace_node_type = {"traced node", sizeof(struct node), NULL,
-                                                  trace_node};
+                                                  trace_node, 0};
 
 // Builds the list n-1 -> ... -> 0 by prepending; index i at distance n-1-i from the head.
 static struct node *build_list(size_t n, const struct shade_type *type, int interior) {

@@ -137,7 +137,7 @@ static void test_atomic_objects_are_collected_like_others(void) {
 
 // Two words per element: word 0 a pointer, word 1 an address stored as a plain integer.
 static const uint64_t pair_bitmap[1] = {0x1};
-static const struct shade_type pair_type = {"pair", 16, pair_bitmap, NULL};
+static const struct shade_type pair_type = {"pair", 16, pair_bitmap, NULL, 0};
 
 static void *allocate_pairs(size_t size) { return shade_malloc_typed(size, &pair_type); }
 
@@ -179,7 +179,7 @@ static void test_typed_objects_keep_only_pointer_words(void) {
 // A type wider than 64 words: the bitmap's second word counts. Element of 80 words; word 70 is a
 // pointer, word 3 is not. Objects of three elements.
 static const uint64_t wide_bitmap[2] = {0, (uint64_t)1 << (70 - 64)};
-static const struct shade_type wide_type = {"wide", 80 * 8, wide_bitmap, NULL};
+static const struct shade_type wide_type = {"wide", 80 * 8, wide_bitmap, NULL, 0};
 
 static void test_bitmap_beyond_64_words(void) {
   enum { OBJECTS = 300, ELEMENTS = 3 };
@@ -226,7 +226,7 @@ static void trace_triple(void *object, size_t object_size, shade_visit_fn visit,
   }
 }
 
-static const struct shade_type triple_type = {"triple", 24, NULL, trace_triple};
+static const struct shade_type triple_type = {"triple", 24, NULL, trace_triple, 0};
 
 static void test_trace_callback_decides_what_is_kept(void) {
   enum { OBJECTS = TARGETS / 2, ELEMENTS = 2 }; // 500 objects of 2 elements: 1000 of each

@@ -336,7 +336,7 @@ static void test_calloc_overflow_fails_with_enomem(void) {
 }
 
 static const uint64_t one_pointer[1] = {1};
-static const struct shade_type word_type = {"word", 8, one_pointer, NULL};
+static const struct shade_type word_type = {"word", 8, one_pointer, NULL, 0};
 
 static void test_huge_requests_fail_with_enomem(void) {
   errno = 0;

@@ -126,7 +126,7 @@ static void test_every_small_size_is_usable_zeroed_and_survives(void) {
 // Atomic, uncollectable and typed objects are sized and resolved like the others.
 static void test_every_small_size_of_every_kind_is_well_formed(void) {
   static const uint64_t one_pointer_bitmap[1] = {1};
-  static const struct shade_type word_type = {"word", 8, one_pointer_bitmap, NULL};
+  static const struct shade_type word_type = {"word", 8, one_pointer_bitmap, NULL, 0};
   choose_sizes();
   for (size_t i = 0; i < small_size_count; i += 3) {
     size_t size = small_sizes[i];

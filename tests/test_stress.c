@@ -64,7 +64,7 @@ static void trace_node(void *object, size_t object_size, shade_visit_fn visit, v
     if (n->children[i] != NULL)
       visit(n->children[i], context);
 }
-static const struct shade_type traced_node_type = {"stress node", 8, NULL, trace_node};
+static const struct shade_type traced_node_type = {"stress node", 8, NULL, trace_node, 0};
 
 // ---------------------------------------------------------------------------------------------
 // Shared state: the mailbox of frozen nodes, failure reporting, counters

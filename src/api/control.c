@@ -80,4 +80,5 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->mark_worker_ns = load_relaxed(&marking.worker_ns);
   out->concurrent_mark_ns = load_relaxed(&marking.concurrent_ns);
   out->barrier_flushes = load_relaxed(&barrier_flush_count);
+  out->bailout_objects = load_relaxed(&marking.bailouts);
 }

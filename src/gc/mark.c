@@ -9,7 +9,9 @@
 // What is pushed is a range: a small object whole, a large object in LARGE_SCAN_CHUNK pieces so
 // no unit of work is longer than scanning 128 KiB. Atomic objects are marked but never pushed;
 // manual objects (reference counted) are neither. Typed objects scan only the words their type's
-// bitmap names (repeating every type->size bytes), or call the type's trace function.
+// bitmap names (repeating every type->size bytes), or call the type's trace function; while the
+// program runs (incremental and concurrent marking), objects whose type says
+// SHADE_TYPE_SCAN_STOPPED go to the bailout worklist instead, for mark termination.
 //
 // Parallel marking: the collecting thread plus helpers from a pool, all draining the same shared
 // worklist (worklist.c); a helper with spare work shares it when others are idle.
@@ -20,6 +22,7 @@
 #include "alloc/arena.h"
 #include "alloc/metadata.h"
 #include "gc/black_allocation.h"
+#include "gc/cycle.h"
 #include "gc/threads.h"
 
 void marker_begin(struct marker *m, bool checking) {
@@ -200,6 +203,11 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
   }
   if (type == NULL)
     return;
+  if (SHADE_UNLIKELY(type->flags & SHADE_TYPE_SCAN_STOPPED) &&
+      load_relaxed(&cycle_stats.phase) == PHASE_MARK_CONCURRENT) {
+    worklist_bailout_push((struct work_item){start | ITEM_TYPED, end}); // mark termination's
+    return;
+  }
   if (type->pointer_bitmap == NULL) {
     if (start == base && type->trace)
       type->trace((void *)base, object_size, visit_from_trace, m);

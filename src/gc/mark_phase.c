@@ -137,6 +137,8 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   }
   store_relaxed(&allocate_black, false);
   barrier_set_active(false);
+  uint64_t bailouts = worklist_bailout_move_into(&m.work); // scanned now, the world stopped
+  atomic_fetch_add(&marking.bailouts, bailouts);
   uint64_t drained = 0;
   unsigned helpers = cycle_config.markers > 1 ? cycle_config.markers - 1 : 0;
   if (helpers) {

@@ -34,6 +34,7 @@ struct marking_state {
   uint64_t cycle_assist_base, cycle_worker_base; // the counters at the last cycle's end
   // statistics
   _Atomic uint64_t assist_ns, worker_ns, concurrent_ns, cycles;
+  _Atomic uint64_t bailouts; // objects deferred to mark termination (SHADE_TYPE_SCAN_STOPPED)
 };
 
 extern struct marking_state marking;

@@ -1,4 +1,5 @@
-// worklist.c: the shared list of full work buffers and the termination protocol (worklist.h).
+// worklist.c: the shared list of full work buffers and the termination protocol (worklist.h),
+// and the bailout worklist.
 #include "gc/worklist.h"
 
 #include <pthread.h>
@@ -133,6 +134,37 @@ bool worklist_pop_slow(struct worklist *w, struct work_item *item) {
   w->current = b;
   *item = b->items[--b->count];
   return true;
+}
+
+static pthread_mutex_t bailout_mutex = PTHREAD_MUTEX_INITIALIZER; // before shared_mutex
+static struct workbuf *bailout; // the first buffer is the one being filled
+
+void worklist_bailout_push(struct work_item item) {
+  pthread_mutex_lock(&bailout_mutex);
+  if (bailout == NULL || bailout->count == WORKBUF_ITEMS) {
+    struct workbuf *b = take_empty();
+    b->next = bailout;
+    bailout = b;
+  }
+  bailout->items[bailout->count++] = item;
+  pthread_mutex_unlock(&bailout_mutex);
+}
+
+uint64_t worklist_bailout_move_into(struct worklist *w) {
+  uint64_t moved = 0;
+  pthread_mutex_lock(&bailout_mutex);
+  while (bailout != NULL) {
+    struct workbuf *b = bailout;
+    bailout = b->next;
+    for (uint32_t i = 0; i < b->count; i++)
+      worklist_push(w, b->items[i].start, b->items[i].end);
+    moved += b->count;
+    pthread_mutex_lock(&shared_mutex);
+    give_empty_locked(b);
+    pthread_mutex_unlock(&shared_mutex);
+  }
+  pthread_mutex_unlock(&bailout_mutex);
+  return moved;
 }
 
 bool worklist_shared_empty(void) { return load_relaxed(&shared_full_count) == 0; }

@@ -38,6 +38,11 @@ void worklist_share(struct worklist *w);
 bool worklist_take_shared(struct worklist *w);
 void worklist_publish_local(struct worklist *w);
 bool worklist_shared_empty(void);
+// The bailout worklist (V8): objects a concurrent or incremental marker must not scan while the
+// program runs (SHADE_TYPE_SCAN_STOPPED); mark termination moves them into its own worklist with
+// the world stopped. Any thread may add; items wait in work buffers under their own lock.
+void worklist_bailout_push(struct work_item item);
+uint64_t worklist_bailout_move_into(struct worklist *w); // returns the items moved
 unsigned worklist_idle_workers(void);
 
 static inline void worklist_push(struct worklist *w, uintptr_t start, uintptr_t end) {

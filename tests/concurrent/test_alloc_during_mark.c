@@ -42,7 +42,7 @@ struct item {
 
 static const uint64_t item_bitmap[1] = {0x30}; // words 4 and 5 of every 7-word element
 static const struct shade_type item_bitmap_type = {"item (bitmap)", sizeof(struct item),
-                                                   item_bitmap, NULL};
+                                                   item_bitmap, NULL, 0};
 
 // Runs on marking threads, in parallel with the mutators in concurrent mode: it reads the two
 // pointer words as the collector reads conservative objects, without synchronisation (hence no
@@ -65,7 +65,7 @@ static void trace_item(void *object, size_t object_size, shade_visit_fn visit, v
   if (blob != NULL)
     visit(blob, context);
 }
-static const struct shade_type item_trace_type = {"item (trace)", 8, NULL, trace_item};
+static const struct shade_type item_trace_type = {"item (trace)", 8, NULL, trace_item, 0};
 
 struct bag {
   uint64_t magic;

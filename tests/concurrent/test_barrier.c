@@ -74,7 +74,7 @@ struct holder {
 };
 static const uint64_t holder_bitmap[2] = {~(uint64_t)1, 1}; // words 1..64
 static const struct shade_type holder_type = {"barrier holder", sizeof(struct holder),
-                                              holder_bitmap, NULL};
+                                              holder_bitmap, NULL, 0};
 
 static void *global_slot;
 static void *global_slots[WORDS];

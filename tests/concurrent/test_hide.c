@@ -97,7 +97,7 @@ struct token {
 // Typed tokens: words 2 and 3 are pointers.
 static const uint64_t token_bitmap[1] = {0x0C};
 static const struct shade_type token_type = {"hide token", sizeof(struct token), token_bitmap,
-                                             NULL};
+                                             NULL, 0};
 
 struct lnode {
   uint64_t magic;
@@ -112,7 +112,7 @@ struct shelf_entry {
 };
 static const uint64_t shelf_bitmap[1] = {0x2};
 static const struct shade_type shelf_type = {"hide shelf", sizeof(struct shelf_entry), shelf_bitmap,
-                                             NULL};
+                                             NULL, 0};
 
 struct uncoll {
   uint64_t magic;

@@ -31,7 +31,7 @@ struct tnode {
 };
 static const uint64_t tnode_bitmap[1] = {0x18}; // words 3 and 4
 static const struct shade_type tnode_type = {"churn tree node", sizeof(struct tnode), tnode_bitmap,
-                                             NULL};
+                                             NULL, 0};
 
 struct table {
   uint64_t magic;
