@@ -246,29 +246,43 @@ static inline void prefetch_item(struct work_item item) {
     __builtin_prefetch((const void *)(item.end - 1));
 }
 
+struct scan_ring {
+  struct work_item items[PREFETCH_DEPTH];
+  unsigned head, count;
+};
+
+// Tops the ring up from the marker's local work, prefetching; false if it is still empty.
+static inline bool ring_fill(struct marker *m, struct scan_ring *r) {
+  struct work_item item;
+  while (r->count < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
+    prefetch_item(item);
+    r->items[(r->head + r->count++) % PREFETCH_DEPTH] = item;
+  }
+  return r->count > 0;
+}
+
+static inline struct work_item ring_take(struct scan_ring *r) {
+  struct work_item item = r->items[r->head];
+  r->head = (r->head + 1) % PREFETCH_DEPTH;
+  r->count--;
+  return item;
+}
+
 void mark_drain(struct marker *m) {
-  struct work_item ring[PREFETCH_DEPTH];
-  unsigned head = 0, count = 0;
+  struct scan_ring ring = {.head = 0, .count = 0};
   for (;;) {
-    struct work_item item;
-    while (count < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
-      prefetch_item(item);
-      ring[(head + count++) % PREFETCH_DEPTH] = item;
-    }
-    if (count == 0) {
+    if (!ring_fill(m, &ring)) {
       if (edges_pending(m)) {
         edge_flush(m);
         continue;
       }
+      struct work_item item;
       if (!worklist_pop(&m->work, &item)) // waits for shared work or the end of marking
         return;
-      ring[head] = item;
-      count = 1;
+      ring.items[ring.head] = item;
+      ring.count = 1;
     }
-    item = ring[head];
-    head = (head + 1) % PREFETCH_DEPTH;
-    count--;
-    scan_range(m, item);
+    scan_range(m, ring_take(&ring));
     if (SHADE_UNLIKELY(++m->work.pops_since_share >= 64)) {
       m->work.pops_since_share = 0;
       if (worklist_idle_workers() > 0)
@@ -280,16 +294,10 @@ void mark_drain(struct marker *m) {
 bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop) {
   uint64_t limit = m->scanned_bytes + budget;
   unsigned polls = 0;
-  struct work_item ring[PREFETCH_DEPTH]; // as in mark_drain
-  unsigned head = 0, count = 0;
+  struct scan_ring ring = {.head = 0, .count = 0};
   bool more = true;
   for (;;) {
-    struct work_item item;
-    while (count < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
-      prefetch_item(item);
-      ring[(head + count++) % PREFETCH_DEPTH] = item;
-    }
-    if (count == 0) {
+    if (!ring_fill(m, &ring)) {
       if (edges_pending(m)) {
         edge_flush(m);
         continue;
@@ -299,18 +307,17 @@ bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t 
       more = false;
       break;
     }
-    item = ring[head];
-    head = (head + 1) % PREFETCH_DEPTH;
-    count--;
-    scan_range(m, item);
+    scan_range(m, ring_take(&ring));
     if (m->scanned_bytes >= limit)
       break;
     if (stop && (++polls & 31) == 0 && *stop)
       break;
   }
   edge_flush(m);
-  for (; count > 0; count--, head = (head + 1) % PREFETCH_DEPTH) // back to the local list
-    worklist_push(&m->work, ring[head].start, ring[head].end);
+  while (ring.count > 0) { // back to the local list
+    struct work_item item = ring_take(&ring);
+    worklist_push(&m->work, item.start, item.end);
+  }
   return more;
 }
 

@@ -28,6 +28,20 @@
 
 #define CONC_TAG ((uint64_t)1 << 63)
 
+// For trace callbacks: they run on marking threads and read fields the program may be writing,
+// as the collector reads conservative objects, so they are not TSan-instrumented (the
+// collector's own scanning is not either).
+#if defined(__SANITIZE_THREAD__)
+#define CONC_NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CONC_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef CONC_NO_TSAN
+#define CONC_NO_TSAN
+#endif
+
 // A check word derived from x: tagged, so never a pointer.
 static inline uint64_t conc_hash(uint64_t x) {
   x ^= x >> 33;

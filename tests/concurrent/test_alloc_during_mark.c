@@ -48,14 +48,7 @@ static const struct shade_type item_bitmap_type = {"item (bitmap)", sizeof(struc
 // pointer words as the collector reads conservative objects, without synchronisation (hence no
 // TSan instrumentation here; the collector's own scanning is not instrumented either).
 // It runs while the program writes the fields it reads (documented in shade.h).
-#if defined(__SANITIZE_THREAD__)
-__attribute__((no_sanitize_thread))
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-__attribute__((no_sanitize("thread")))
-#endif
-#endif
-static void trace_item(void *object, size_t object_size, shade_visit_fn visit, void *context) {
+CONC_NO_TSAN static void trace_item(void *object, size_t object_size, shade_visit_fn visit, void *context) {
   if (object_size < sizeof(struct item))
     return;
   struct item *volatile *words = (struct item *volatile *)object;

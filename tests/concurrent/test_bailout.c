@@ -36,15 +36,8 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-// Runs on marking threads (see test_alloc_during_mark.c for why it is not TSan-instrumented).
-#if defined(__SANITIZE_THREAD__)
-__attribute__((no_sanitize_thread))
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-__attribute__((no_sanitize("thread")))
-#endif
-#endif
-static void trace_node(int which, void *object, shade_visit_fn visit, void *context) {
+// Runs on marking threads (CONC_NO_TSAN: conc_test.h).
+CONC_NO_TSAN static void trace_node(int which, void *object, shade_visit_fn visit, void *context) {
   unsigned long before = atomic_load(&ticks);
   for (uint64_t start = now_ns(); now_ns() - start < 20000;)
     ;
