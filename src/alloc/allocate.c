@@ -64,7 +64,7 @@ static void *allocate_large(struct shade_thread *t, size_t size, size_t padding,
     if (attempt == 1)
       cycle_collect(COLLECT_EXPLICIT); // the OS said no: free what we can and try once more
     critical_enter(t);
-    struct span *s = pageheap_alloc(pages, SPAN_LARGE);
+    struct span *s = pageheap_alloc(pages);
     if (s) {
       s->kind = (uint8_t)kind;
       s->size_class = 0;

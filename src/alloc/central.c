@@ -5,10 +5,9 @@
 // span, so two threads never sweep the same span.
 #include "alloc/central.h"
 
-#include "os/os_memory.h"
-
 #include "alloc/pageheap.h"
 #include "gc/sweep.h"
+#include "os/os_memory.h"
 
 #define SWEEP_PER_ACQUIRE 32
 
@@ -82,7 +81,7 @@ void central_after_fork_child(void) {
 static struct span *new_span(unsigned span_class) {
   unsigned size_class = span_class / KIND_COUNT;
   const struct size_class_info *info = &size_classes[size_class];
-  struct span *s = pageheap_alloc(info->span_pages, SPAN_SMALL);
+  struct span *s = pageheap_alloc(info->span_pages);
   if (s == NULL)
     return NULL;
   if (!s->needs_zeroing) // untouched or released pages: the barrier's first access is a read
@@ -166,17 +165,15 @@ void central_sweep_all(void) {
 }
 
 void central_sweep_class(unsigned span_class) {
-  {
-    struct central_list *c = &central_lists[span_class];
-    for (;;) {
-      pthread_mutex_lock(&c->lock);
-      struct span *s = span_list_pop(&c->unswept);
-      pthread_mutex_unlock(&c->lock);
-      if (s == NULL)
-        break;
-      if (sweep_claim(s))
-        sweep_and_file(c, s, false);
-    }
+  struct central_list *c = &central_lists[span_class];
+  for (;;) {
+    pthread_mutex_lock(&c->lock);
+    struct span *s = span_list_pop(&c->unswept);
+    pthread_mutex_unlock(&c->lock);
+    if (s == NULL)
+      break;
+    if (sweep_claim(s))
+      sweep_and_file(c, s, false);
   }
 }
 

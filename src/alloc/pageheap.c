@@ -277,7 +277,7 @@ static bool over_hard_limit(size_t pages) {
   return limit != 0 && load_relaxed(&in_use_bytes) + pages * PAGE_SIZE > limit;
 }
 
-struct span *pageheap_alloc(size_t pages, enum span_state state) {
+struct span *pageheap_alloc(size_t pages) {
   pthread_mutex_lock(&pageheap_mutex);
   if (over_hard_limit(pages)) {
     pthread_mutex_unlock(&pageheap_mutex);
@@ -308,7 +308,7 @@ struct span *pageheap_alloc(size_t pages, enum span_state state) {
     list_insert(rest);
     run->pages = pages;
   }
-  (void)state; // the caller publishes the span (span_publish) once its fields are set
+  // SPAN_RESERVED until the caller has set its fields and publishes it SMALL or LARGE
   span_publish(run, SPAN_RESERVED);
   run->released = 0;
   set_free_since(run, 0);

@@ -7,11 +7,11 @@
 // The most one scavenging step releases with one madvise call.
 #define PAGEHEAP_SCAVENGE_CHUNK ((size_t)64 << 20)
 
-// A span of `pages` pages for state `state` (SPAN_SMALL or SPAN_LARGE), every page mapped to it;
-// it stays SPAN_RESERVED until the caller fills it in and calls span_publish(s, state).
+// A span of `pages` pages, every page mapped to it; it stays SPAN_RESERVED until the caller fills
+// it in and calls span_publish(s, SPAN_SMALL or SPAN_LARGE).
 // needs_zeroing tells whether its memory may hold old contents. NULL when the OS refuses memory
 // or when the span would take the pages held by spans above the hard limit.
-struct span *pageheap_alloc(size_t pages, enum span_state state);
+struct span *pageheap_alloc(size_t pages);
 // Give the span's pages back; the record is recycled. Bitmaps must already be freed.
 void pageheap_free(struct span *s);
 

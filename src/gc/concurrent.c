@@ -38,6 +38,7 @@ static pthread_mutex_t request_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t request_cond = PTHREAD_COND_INITIALIZER;
 static bool requested;
 static bool forced;      // the next cycle starts whatever the pacer says (concurrent_collect)
+static bool controller_waiting; // the controller sleeps on request_cond (under request_mutex)
 static _Atomic bool controller_running;
 static _Atomic bool request_hint;
 static uint64_t cycle_generation; // under request_mutex: the dedicated workers wait for it
@@ -68,25 +69,28 @@ void concurrent_request_cycle(void) {
   pthread_mutex_unlock(&request_mutex);
 }
 
+// Asks for a forced cycle unless the controller has one to start already (request_mutex held).
+// Only an idle controller can have dropped one: it does so when collection is disabled.
+static void request_forced_cycle_locked(bool first) {
+  if (first || (controller_waiting && !requested)) {
+    requested = forced = true;
+    pthread_cond_broadcast(&request_cond);
+  }
+}
+
 bool concurrent_collect(void) {
   if (!load_relaxed(&controller_running))
     return false;
-  // A marking under way began before the call: the garbage made since needs the next one.
+  // A marking under way began before the call: the garbage made since needs the next one (the
+  // controller runs one cycle at a time, so it takes the request once that one is done).
   uint64_t target = load_relaxed(&marking.cycles) + (marking_active() ? 2 : 1);
-  pthread_mutex_lock(&request_mutex);
-  requested = forced = true;
-  pthread_cond_broadcast(&request_cond);
-  pthread_mutex_unlock(&request_mutex);
-  while (load_acquire(&marking.cycles) < target) {
-    if (load_relaxed(&pacer.disable_depth) > 0 && !marking_active())
+  for (bool first = true; load_acquire(&marking.cycles) < target; first = false) {
+    if (!first && load_relaxed(&pacer.disable_depth) > 0 && !marking_active())
       break; // shade_disable meanwhile: no cycle will start
-    sleep_ns(1000 * 1000);
-    pthread_mutex_lock(&request_mutex); // (a cycle may have ended just as it was asked for)
-    if (!marking_active() && !requested && load_relaxed(&marking.cycles) < target) {
-      requested = forced = true;
-      pthread_cond_broadcast(&request_cond);
-    }
+    pthread_mutex_lock(&request_mutex);
+    request_forced_cycle_locked(first);
     pthread_mutex_unlock(&request_mutex);
+    sleep_ns(1000 * 1000);
   }
   return true;
 }
@@ -248,8 +252,10 @@ static void *controller_main(void *unused) {
   (void)unused;
   for (;;) {
     pthread_mutex_lock(&request_mutex);
+    controller_waiting = true;
     while (!requested)
       pthread_cond_wait(&request_cond, &request_mutex);
+    controller_waiting = false;
     requested = false;
     bool force = forced;
     forced = false;
