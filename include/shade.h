@@ -244,6 +244,8 @@ struct shade_stats {
   uint64_t concurrent_mark_ns;   // wall time of concurrent/incremental marking phases
   uint64_t barrier_flushes;      // write-barrier buffers flushed
   uint64_t bailout_objects;      // SHADE_TYPE_SCAN_STOPPED objects left to mark termination
+  uint64_t sweep_paced_pages;    // pages allocating threads swept for the sweep pace
+  uint64_t sweep_termination_pages; // pages left unswept until a cycle's start (swept there)
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -18,6 +18,7 @@
 #include "gc/marking.h"
 #include "gc/pacer.h"
 #include "gc/sweep.h"
+#include "gc/sweep_pacer.h"
 
 // Requests above the machine's RAM + swap fail at once, as malloc's do (MAP_NORESERVE would
 // otherwise hand out address space the machine could never back).
@@ -122,6 +123,7 @@ static bool refill(struct shade_thread *t, unsigned span_class, uint64_t *bytes)
     t->cache.spans[span_class] = s;
     *bytes = (uint64_t)span_count_free(s) * s->object_size;
     pacer_note_allocation(*bytes);
+    sweep_pacer_step(); // keep sweeping ahead of the next cycle's start
   }
   return s != NULL;
 }

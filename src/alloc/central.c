@@ -159,30 +159,65 @@ void central_release(struct span *s) {
   pthread_mutex_unlock(&c->lock);
 }
 
-void central_sweep_all(void) {
+uint64_t central_sweep_all(void) {
+  uint64_t pages = 0;
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
-    central_sweep_class(i);
+    pages += central_sweep_class(i);
+  return pages;
 }
 
-void central_sweep_class(unsigned span_class) {
+uint64_t central_sweep_class(unsigned span_class) {
   struct central_list *c = &central_lists[span_class];
+  uint64_t pages = 0;
   for (;;) {
     pthread_mutex_lock(&c->lock);
     struct span *s = span_list_pop(&c->unswept);
     pthread_mutex_unlock(&c->lock);
     if (s == NULL)
       break;
-    if (sweep_claim(s))
+    if (sweep_claim(s)) {
+      pages += s->pages; // read first: sweeping may give the span back to the page heap
       sweep_and_file(c, s, false);
+    }
   }
+  return pages;
 }
 
-void central_mark_all_unswept(void) {
+uint64_t central_mark_all_unswept(void) {
+  uint64_t pages = 0;
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
     struct central_list *c = &central_lists[i];
     span_list_append_all(&c->unswept, &c->partial);
     span_list_append_all(&c->unswept, &c->full);
+    pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
   }
+  return pages;
+}
+
+// The first class that may still hold unswept spans: classes below it had none left when last
+// looked at, and none become unswept before the next cycle's end resets it.
+static _Atomic unsigned sweep_cursor;
+
+void central_sweep_cursor_reset(void) { store_relaxed(&sweep_cursor, 0); }
+
+size_t central_sweep_one(void) {
+  for (unsigned i = load_relaxed(&sweep_cursor); i < SPAN_CLASS_COUNT; i++) {
+    struct central_list *c = &central_lists[i];
+    pthread_mutex_lock(&c->lock);
+    struct span *s = span_list_pop(&c->unswept);
+    pthread_mutex_unlock(&c->lock);
+    if (s == NULL) { // move the cursor past this class, unless another thread moved it
+      unsigned seen = i;
+      atomic_compare_exchange_strong(&sweep_cursor, &seen, i + 1);
+      continue;
+    }
+    if (!sweep_claim(s)) // someone swept it meanwhile, and filed it elsewhere
+      continue;
+    size_t pages = s->pages; // read first: sweeping may give the span back to the page heap
+    sweep_and_file(c, s, false);
+    return pages;
+  }
+  return 0;
 }
 
 void central_for_each_span(unsigned span_class, void (*fn)(struct span *, void *), void *ctx) {

@@ -37,10 +37,16 @@ struct span *central_acquire(unsigned span_class);
 // A cache gives a span back.
 void central_release(struct span *s);
 // Sweep every unswept span now (before a new marking starts). Mutators may run meanwhile.
-void central_sweep_all(void);
-void central_sweep_class(unsigned span_class);
-// World stopped, marking done: every span becomes unswept.
-void central_mark_all_unswept(void);
+// Both return the pages swept.
+uint64_t central_sweep_all(void);
+uint64_t central_sweep_class(unsigned span_class);
+// World stopped, marking done: every span becomes unswept. Returns the pages they hold.
+uint64_t central_mark_all_unswept(void);
+// Sweep one unswept span of any class (proportional sweeping, gc/sweep_pacer.c); returns its
+// pages, 0 when none is left. The cursor skips classes found empty until the next cycle's end
+// resets it.
+size_t central_sweep_one(void);
+void central_sweep_cursor_reset(void);
 // Call fn on every span of the class (world stopped).
 void central_for_each_span(unsigned span_class, void (*fn)(struct span *, void *), void *ctx);
 void central_lock_all(void);

@@ -11,6 +11,7 @@
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/sweep.h"
+#include "gc/sweep_pacer.h"
 
 _Atomic uint64_t api_freed_explicitly;
 
@@ -81,4 +82,6 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->concurrent_mark_ns = load_relaxed(&marking.concurrent_ns);
   out->barrier_flushes = load_relaxed(&barrier_flush_count);
   out->bailout_objects = load_relaxed(&marking.bailouts);
+  out->sweep_paced_pages = sweep_pacer_paced_pages();
+  out->sweep_termination_pages = sweep_pacer_termination_pages();
 }

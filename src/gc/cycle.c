@@ -30,6 +30,7 @@
 #include "gc/roots.h"
 #include "gc/stop_world.h"
 #include "gc/sweep.h"
+#include "gc/sweep_pacer.h"
 #include "gc/verify.h"
 #include "alloc/large.h"
 
@@ -117,7 +118,7 @@ static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_p
   uint64_t begin = cycle_now_ns();
   uint64_t heap_before = load_relaxed(&pacer.heap_in_use);
   store_relaxed(&cycle_stats.phase, PHASE_SWEEP_TERMINATION);
-  central_sweep_all();
+  sweep_pacer_note_termination(central_sweep_all());
   roots_prepare();
   if (cycle_config.markers > 1)
     mark_pool_prepare(cycle_config.markers - 1);
@@ -137,12 +138,13 @@ static SHADE_NOINLINE void collect(enum collect_reason reason, uintptr_t stack_p
 
   store_relaxed(&cycle_stats.phase, PHASE_MARK_TERMINATION);
   sweep_large_objects();
-  central_mark_all_unswept();
+  uint64_t unswept_pages = central_mark_all_unswept();
   atomic_fetch_add(&heap_sweepgen, 2);
   pacer_end_cycle(marked);
+  sweep_pacer_reset(unswept_pages); // after the pacer set the next trigger
   uint64_t cycle = atomic_fetch_add(&cycle_stats.cycles, 1) + 1;
+  uint64_t end = cycle_now_ns(); // the pause ends here: see start_world
   start_world();
-  uint64_t end = cycle_now_ns();
   roots_unlock();
   threads_unlock();
   store_relaxed(&cycle_stats.phase, PHASE_OFF);

@@ -32,6 +32,7 @@
 #include "gc/roots.h"
 #include "gc/stop_world.h"
 #include "gc/sweep.h"
+#include "gc/sweep_pacer.h"
 #include "gc/verify.h"
 
 struct marking_state marking;
@@ -52,7 +53,7 @@ void marking_marker_end(struct marker *m) {
 void marking_start(struct shade_thread *self, uintptr_t stack_pointer) {
   uint64_t begin = cycle_now_ns();
   store_relaxed(&cycle_stats.phase, PHASE_SWEEP_TERMINATION);
-  central_sweep_all();
+  sweep_pacer_note_termination(central_sweep_all());
   roots_prepare();
   threads_lock();
   roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
@@ -87,8 +88,8 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer) {
   store_relaxed(&marking.workers_allowed, true);
   store_relaxed(&cycle_stats.phase, PHASE_MARK_CONCURRENT);
   marking.start_heap_in_use = load_relaxed(&pacer.heap_in_use);
+  uint64_t end = cycle_now_ns(); // the pause ends here: see start_world
   start_world();
-  uint64_t end = cycle_now_ns();
   roots_unlock();
   threads_unlock();
   marking.start_ns = end;
@@ -154,17 +155,18 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   if (cycle_config.verify)
     verify_marking(self, stack_pointer);
   sweep_large_objects();
-  central_mark_all_unswept();
+  uint64_t unswept_pages = central_mark_all_unswept();
   atomic_fetch_add(&heap_sweepgen, 2);
   uint64_t concurrent = stop_begin - marking.start_ns;
   pacer_end_marking(marked, traced, heap_before - marking.start_heap_in_use,
                     load_relaxed(&marking.scanned_bytes) + m.scanned_bytes);
+  sweep_pacer_reset(unswept_pages); // after the pacer set the next trigger
   uint64_t cycle = atomic_fetch_add(&cycle_stats.cycles, 1) + 1;
   atomic_fetch_add(&marking.cycles, 1);
   atomic_fetch_add(&marking.concurrent_ns, concurrent);
   store_relaxed(&cycle_stats.phase, PHASE_OFF);
+  uint64_t end = cycle_now_ns(); // the pause ends here: see start_world
   start_world();
-  uint64_t end = cycle_now_ns();
   roots_unlock();
   threads_unlock();
   cycle_record_pause(end - stop_begin, end - stop_begin);

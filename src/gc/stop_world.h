@@ -8,6 +8,10 @@ int stop_world_init(int suspend_signal);
 // Caller holds the registry lock and is `self` (registered, or NULL for an unregistered caller).
 // Returns when every other registered thread has saved its registers and parked.
 void stop_world(struct shade_thread *self);
+// Releases the parked threads: those still spinning go on at once, sleeping ones are woken.
+// Pause figures end just before this call: the release is its first store, and the wake-ups
+// that follow can put the caller off the CPU for milliseconds while the program already runs
+// (seen on churn: the world released at 0.32 ms, the wake call back at 4.9 ms).
 void start_world(void);
 bool world_is_stopping(void);
 // Park the calling thread if a stop is in progress (shade_safepoint).

@@ -16,8 +16,10 @@
 
 _Atomic uint32_t heap_sweepgen = 2; // spans are born swept at 2; the first marking makes it 4
 static _Atomic uint64_t freed_bytes;
+static _Atomic uint64_t swept_pages;
 
 uint64_t sweep_freed_bytes(void) { return load_relaxed(&freed_bytes); }
+uint64_t sweep_swept_pages(void) { return load_relaxed(&swept_pages); }
 
 bool sweep_claim(struct span *s) {
   uint32_t generation = load_relaxed(&heap_sweepgen);
@@ -92,6 +94,7 @@ uint32_t sweep_small_span(struct span *s) {
   s->allocated_at_sweep = live;
   s->needs_zeroing = 1;
   store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+  atomic_fetch_add_explicit(&swept_pages, s->pages, memory_order_relaxed);
   return live;
 }
 

@@ -17,5 +17,7 @@ uint32_t sweep_small_span(struct span *s);
 void sweep_large_objects(void);
 // Bytes of objects freed by sweeping since the start.
 uint64_t sweep_freed_bytes(void);
+// Pages of small spans swept since the start (by anyone: lazy, background, proportional).
+uint64_t sweep_swept_pages(void);
 
 #endif

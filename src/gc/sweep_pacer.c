@@ -1,0 +1,77 @@
+// sweep_pacer.c: proportional sweeping (Go's sweep pacing, deductSweepCredit in mgcsweep.go).
+//
+// At the end of each cycle every small span becomes unswept. Lazy sweeping only sweeps the
+// classes that threads allocate from, and the background sweeper runs only in concurrent mode;
+// whatever they leave, the next cycle's sweep termination sweeps in one go on the thread that
+// starts the cycle (6-15 ms on churn in incremental mode, where there is no background sweeper).
+// So each span a thread takes also pays for sweeping, of any class, until
+//   pages swept since the cycle's end >= unswept pages x (heap_in_use - heap at the end)
+//                                                      / (trigger - heap at the end - margin)
+// and by the time the heap reaches the trigger every span is swept. A step sweeps at most
+// SWEEP_PACE_MAX_SPANS spans: it runs inside the allocation critical section, which a stop
+// waits for. A program that allocates only large objects never steps; sweep termination still
+// finishes the job.
+//
+// Invariants: the pace is reset with the world stopped, when no span is half swept (sweeping
+// happens inside critical sections or under the collector lock); pages swept are counted by
+// sweep_small_span whoever sweeps, so lazy and background sweeping count towards the pace.
+#include "gc/sweep_pacer.h"
+
+#include "alloc/central.h"
+#include "gc/pacer.h"
+#include "gc/sweep.h"
+
+#define SWEEP_PACE_MAX_SPANS 32
+#define SWEEP_PACE_MARGIN ((uint64_t)1 << 20) // finish this much before the trigger (as Go)
+
+static struct {
+  _Atomic uint64_t unswept_pages; // at the cycle's end
+  _Atomic uint64_t swept_basis;   // sweep_swept_pages() at the cycle's end
+  _Atomic uint64_t heap_basis;    // heap_in_use at the cycle's end
+  _Atomic uint64_t distance;      // heap growth by which every span must be swept
+  _Atomic uint64_t paced_pages;       // swept by sweep_pacer_step (statistics)
+  _Atomic uint64_t termination_pages; // left for sweep termination (statistics)
+} pace;
+
+uint64_t sweep_pacer_paced_pages(void) { return load_relaxed(&pace.paced_pages); }
+uint64_t sweep_pacer_termination_pages(void) { return load_relaxed(&pace.termination_pages); }
+
+void sweep_pacer_note_termination(uint64_t pages) {
+  atomic_fetch_add_explicit(&pace.termination_pages, pages, memory_order_relaxed);
+}
+
+void sweep_pacer_reset(uint64_t unswept_pages) {
+  uint64_t heap_now = load_relaxed(&pacer.heap_in_use), trigger = load_relaxed(&pacer.trigger);
+  uint64_t distance = trigger > heap_now + 2 * SWEEP_PACE_MARGIN
+                          ? trigger - heap_now - SWEEP_PACE_MARGIN
+                          : SWEEP_PACE_MARGIN;
+  store_relaxed(&pace.unswept_pages, unswept_pages);
+  store_relaxed(&pace.swept_basis, sweep_swept_pages());
+  store_relaxed(&pace.heap_basis, heap_now);
+  store_relaxed(&pace.distance, distance);
+  central_sweep_cursor_reset();
+}
+
+void sweep_pacer_step(void) {
+  uint64_t unswept = load_relaxed(&pace.unswept_pages);
+  uint64_t basis = load_relaxed(&pace.swept_basis);
+  uint64_t heap_basis = load_relaxed(&pace.heap_basis);
+  uint64_t heap = load_relaxed(&pacer.heap_in_use);
+  uint64_t grown = heap > heap_basis ? heap - heap_basis : 0;
+  uint64_t distance = load_relaxed(&pace.distance);
+  uint64_t target = grown >= distance
+                        ? unswept
+                        : (uint64_t)((double)unswept * (double)grown / (double)distance);
+  uint64_t paced = 0;
+  for (unsigned spans = 0; spans < SWEEP_PACE_MAX_SPANS; spans++) {
+    uint64_t swept = sweep_swept_pages() - basis;
+    if (swept >= target || swept >= unswept)
+      break;
+    size_t pages = central_sweep_one();
+    if (pages == 0)
+      break;
+    paced += pages;
+  }
+  if (paced)
+    atomic_fetch_add_explicit(&pace.paced_pages, paced, memory_order_relaxed);
+}

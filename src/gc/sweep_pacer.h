@@ -1,0 +1,17 @@
+// sweep_pacer.h: proportional sweeping, so that every span is swept before the next cycle
+// starts (see sweep_pacer.c).
+#ifndef SHADE_GC_SWEEP_PACER_H
+#define SHADE_GC_SWEEP_PACER_H
+#include "base.h"
+
+// End of a cycle, world stopped, every small span just made unswept, the pacer's next trigger
+// set: sweep `unswept_pages` by the time the heap in use grows from where it is to the trigger.
+void sweep_pacer_reset(uint64_t unswept_pages);
+// A thread took a span (inside its allocation critical section): sweep what the pace asks for.
+void sweep_pacer_step(void);
+// Sweep termination swept `pages` the pace had not reached (statistics).
+void sweep_pacer_note_termination(uint64_t pages);
+uint64_t sweep_pacer_paced_pages(void);
+uint64_t sweep_pacer_termination_pages(void);
+
+#endif
