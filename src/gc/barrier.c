@@ -45,8 +45,7 @@ void barrier_all_stacks_black(void) {
 uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
   uint32_t count = load_relaxed(&t->barrier_count);
   uint64_t before = m->marked_objects;
-  for (uint32_t i = 0; i < count; i++)
-    mark_pointer(m, t->barrier_buffer[i]);
+  mark_pointers(m, t->barrier_buffer, count);
   store_relaxed(&t->barrier_count, 0);
   if (count)
     atomic_fetch_add_explicit(&barrier_flush_count, 1, memory_order_relaxed);

@@ -93,8 +93,6 @@ static inline void mark_word(struct marker *m, uintptr_t word) {
     mark_slot(m, s, index);
 }
 
-void mark_pointer(struct marker *m, uintptr_t word) { mark_word(m, word); }
-
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index) {
   mark_slot(m, s, index);
 }
@@ -164,6 +162,19 @@ static void edge_flush(struct marker *m) {
     edge_mark(m, EDGE_SLOT(j));
   }
   p->marked = p->added;
+}
+
+void mark_pointers(struct marker *m, const uintptr_t *words, size_t count) {
+  uintptr_t low = heap_lowest_address(), high = heap_highest_address();
+  for (size_t i = 0; i < count; i++) {
+    uintptr_t word = words[i];
+    if (word - low >= high - low)
+      continue;
+    struct span *s = arena_span_of_bounded(word);
+    if (s != NULL)
+      edge_add(m, word, s);
+  }
+  edge_flush(m);
 }
 
 static inline bool edges_pending(const struct marker *m) {

@@ -43,8 +43,9 @@ void mark_drain(struct marker *m);
 // (local, then the shared list; never waits). Returns false when the work ran out. Stops early
 // when *stop becomes nonzero (stop may be NULL).
 bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop);
-// Mark the object a word points into, if any (the write barrier's buffered values).
-void mark_pointer(struct marker *m, uintptr_t word);
+// Mark the objects `count` words point into, if any (the write barrier's buffered values),
+// through the edge pipeline (mark.c): the cache misses of several overlap.
+void mark_pointers(struct marker *m, const uintptr_t *words, size_t count);
 // Drain with `helpers` extra threads (a pool kept between cycles). m is the caller's marker.
 void mark_drain_parallel(struct marker *m, unsigned helpers, uint64_t *marked_bytes);
 // Start the helper threads before the world stops (thread creation may call malloc).

@@ -1,5 +1,5 @@
-// pacer.c: the heap goal (pacer.h). Go's rule: goal = live heap x (1 + GOGC/100) (+ half the bytes
-// the last marking allocated black, see (*) below), with a floor so
+// pacer.c: the heap goal (pacer.h). Go's rule: goal = live heap x (1 + GOGC/100) (+ the bytes the
+// last marking allocated black, see (*) below), with a floor so
 // small heaps do not collect constantly; then the soft memory limit may lower it
 // (memory_limits_goal, which reads atomics only: set_goal runs with the world stopped).
 #include "gc/pacer.h"
@@ -13,7 +13,7 @@ static void set_goal(uint64_t heap_in_use_now) {
   uint64_t marked = load_relaxed(&pacer.heap_marked);
   uint64_t floating = load_relaxed(&pacer.heap_floating);
   uint64_t goal = percent < 0 ? UINT64_MAX
-                              : marked + marked / 100 * (uint64_t)percent + floating / 2; // (*)
+                              : marked + marked / 100 * (uint64_t)percent + floating; // (*)
   if (goal < pacer.min_goal)
     goal = pacer.min_goal;
   goal = memory_limits_goal(goal, marked, heap_in_use_now);
@@ -39,16 +39,18 @@ void pacer_use_early_trigger(void) {
   set_goal(load_relaxed(&pacer.heap_in_use));
 }
 
-// (*) The goal grows from the traced bytes plus half the bytes allocated black. Objects allocated
-// while marking are mostly floating garbage by the next cycle, yet no cycle before the next one
-// ends can free them:
-//   - Go counts them as live and doubles them with the rest: on a workload that replaces its
-//     heap steadily the goal ratchets up to twice what is really live;
+// (*) The goal grows from the traced bytes plus the bytes allocated black, counted once. Objects
+// allocated while marking are mostly floating garbage by the next cycle, yet no cycle before the
+// next one ends can free them, so the next cycle starts with them in the heap:
 //   - not counting them leaves the next cycle a runway of percent x live minus them, and the
 //     program pays the difference in assists, cycle after cycle (churn: 0.83 x the stop-the-world
 //     throughput, 1.66 GB peak RSS);
-//   - counting them once gives a stop-the-world collection's runway (1.15 x, 2.2 GB);
-//   - half is the compromise measured best (1.0 x, 1.93 GB; bench/results/churn.md).
+//   - counting them once gives the runway a stop-the-world collection has, percent x live, so
+//     every mode collects as often for the same percent (churn: 1.04-1.13 x, 2.1-2.3 GB);
+//   - Go counts them as live and doubles them with the rest: on a workload that replaces its
+//     heap steadily the goal ratchets up to twice what is really live.
+// Half weight was the default for a while (1.0 x at 1.93 GB, but 0.86 x in a full benchmark
+// run on a busy machine): it missed the throughput target whenever marking ran slow.
 void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_during,
                        uint64_t scanned) {
   if (scanned > 0) {
