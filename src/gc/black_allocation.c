@@ -4,15 +4,24 @@
 _Atomic bool allocate_black;
 _Atomic uint64_t black_allocated_bytes;
 
+// Word by word: the slots of [from, to) whose alloc bit is clear, 64 at a time.
 void black_allocation_span_released(struct span *s) {
   uint32_t from = load_relaxed(&s->black_from);
   if (from == BLACK_NONE)
     return;
   uint32_t to = load_relaxed(&s->freeindex), count = 0;
-  for (uint32_t i = from; i < to; i++) {
-    if (!atomic_bit_test(s->alloc_bits, i) && !span_object_is_marked(s, i)) {
-      store_relaxed(&s->mark_bytes[i], 1);
-      count++;
+  for (uint32_t word = from / 64; word * 64 < to; word++) {
+    uint64_t taken = ~load_relaxed(&s->alloc_bits[word]);
+    if (word == from / 64)
+      taken &= ~(uint64_t)0 << (from % 64);
+    if (to < word * 64 + 64)
+      taken &= ((uint64_t)1 << (to % 64)) - 1;
+    for (; taken; taken &= taken - 1) {
+      uint32_t i = word * 64 + (uint32_t)__builtin_ctzll(taken);
+      if (!span_object_is_marked(s, i)) {
+        store_relaxed(&s->mark_bytes[i], 1);
+        count++;
+      }
     }
   }
   store_release(&s->black_from, BLACK_NONE); // after the marks (black_allocation_pending)

@@ -1,5 +1,5 @@
 // pacer.c: the heap goal (pacer.h). Go's rule: goal = live heap x (1 + GOGC/100) (+ the bytes the
-// last marking allocated black, see (*) below), with a floor so
+// last marking allocated black, up to live x GOGC/100, see (*) below), with a floor so
 // small heaps do not collect constantly; then the soft memory limit may lower it
 // (memory_limits_goal, which reads atomics only: set_goal runs with the world stopped).
 #include "gc/pacer.h"
@@ -12,8 +12,9 @@ static void set_goal(uint64_t heap_in_use_now) {
   int percent = load_relaxed(&pacer.gc_percent);
   uint64_t marked = load_relaxed(&pacer.heap_marked);
   uint64_t floating = load_relaxed(&pacer.heap_floating);
+  uint64_t runway = percent < 0 ? 0 : marked / 100 * (uint64_t)percent;
   uint64_t goal = percent < 0 ? UINT64_MAX
-                              : marked + marked / 100 * (uint64_t)percent + floating; // (*)
+                              : marked + runway + (floating < runway ? floating : runway); // (*)
   if (goal < pacer.min_goal)
     goal = pacer.min_goal;
   goal = memory_limits_goal(goal, marked, heap_in_use_now);
@@ -49,6 +50,9 @@ void pacer_use_early_trigger(void) {
 //     every mode collects as often for the same percent (churn: 1.04-1.13 x, 2.1-2.3 GB);
 //   - Go counts them as live and doubles them with the rest: on a workload that replaces its
 //     heap steadily the goal ratchets up to twice what is really live.
+// At most the runway's worth is counted: more comes from a marking that fell far behind (the heap
+// may pass the goal by half before assists stop it), and a goal raised for all of it lets the
+// next marking fall further behind (4 threads allocating on 2 CPUs: 3 x live, not 2 x).
 // Half weight was the default for a while (1.0 x at 1.93 GB, but 0.86 x in a full benchmark
 // run on a busy machine): it missed the throughput target whenever marking ran slow.
 void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_during,

@@ -1,7 +1,8 @@
 // pacer.h: when to collect. heap_in_use grows as threads take spans (by the free bytes of each
 // span they take) and large objects, and is reset to the marked bytes at the end of each cycle.
 // A cycle starts when heap_in_use reaches the goal = max(min_goal, marked * (1 + percent/100)
-// + floating), where floating is what the last incremental/concurrent marking allocated black,
+// + min(floating, marked * percent/100)), where floating is what the last incremental/concurrent
+// marking allocated black,
 // lowered under a soft memory limit (memory_limits.h). With automatic collection off
 // (percent < 0), a soft limit alone still triggers cycles.
 //
