@@ -70,6 +70,8 @@ static SHADE_TEST_NOINLINE void hang(const char *scenario, shade_test_hidden *hi
     h = shade_malloc(sizeof *h);
   if (h != NULL)
     h->magic = LIST_MAGIC;
+  else // registered before it holds anything: objects in an unregistered range are garbage
+    shade_add_roots(range, range + TARGETS);
   for (int i = 0; i < TARGETS; i++) {
     hidden[i] = shade_test_new_filled(TARGET_SIZE, seed + (uint64_t)i);
     if (h != NULL)
@@ -81,8 +83,6 @@ static SHADE_TEST_NOINLINE void hang(const char *scenario, shade_test_hidden *hi
     shade_write(last_node(), &last_node()->holder, h);
   else if (strcmp(scenario, "free_uncollectable") == 0)
     shade_write(last_node(), &last_node()->holder, h); // found again below; a root anyway
-  else
-    shade_add_roots(range, range + TARGETS);
 }
 
 // Lets the concurrent controller scan the stacks meanwhile (a couple of milliseconds, polling).
