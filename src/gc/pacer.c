@@ -1,10 +1,12 @@
-// pacer.c: the heap goal (pacer.h). Go's rule: goal = live heap x (1 + GOGC/100) (+ the bytes the
-// last marking allocated black, up to live x GOGC/100, see (*) below), with a floor so
+// pacer.c: the heap goal (pacer.h). Go's rule, goal = live heap x (1 + GOGC/100), plus (not
+// Go's) the bytes the last marking allocated black, up to live x GOGC/100 (see (*) below); with a
+// floor so
 // small heaps do not collect constantly; then the soft memory limit may lower it
 // (memory_limits_goal, which reads atomics only: set_goal runs with the world stopped).
 #include "gc/pacer.h"
 
 #include "gc/memory_limits.h"
+#include "gc/sweep_pacer.h"
 
 struct pacer pacer;
 
@@ -12,9 +14,13 @@ static void set_goal(uint64_t heap_in_use_now) {
   int percent = load_relaxed(&pacer.gc_percent);
   uint64_t marked = load_relaxed(&pacer.heap_marked);
   uint64_t floating = load_relaxed(&pacer.heap_floating);
-  uint64_t runway = percent < 0 ? 0 : marked / 100 * (uint64_t)percent;
-  uint64_t goal = percent < 0 ? UINT64_MAX
-                              : marked + runway + (floating < runway ? floating : runway); // (*)
+  uint64_t runway = 0, goal = UINT64_MAX; // saturating: any int percent is accepted
+  if (percent >= 0 && !__builtin_mul_overflow(marked / 100, (uint64_t)percent, &runway)) {
+    uint64_t counted = floating < runway ? floating : runway; // (*)
+    if (__builtin_add_overflow(marked, runway, &goal) ||
+        __builtin_add_overflow(goal, counted, &goal))
+      goal = UINT64_MAX;
+  }
   if (goal < pacer.min_goal)
     goal = pacer.min_goal;
   goal = memory_limits_goal(goal, marked, heap_in_use_now);
@@ -25,10 +31,10 @@ static void set_goal(uint64_t heap_in_use_now) {
   if (pacer.early_trigger && goal != UINT64_MAX) {
     uint64_t start = marked + floating; // the heap in use when the sweep is done
     uint64_t base = start < goal ? start : marked < goal ? marked : 0, way = goal - base;
-    double runway = pacer.cons_mark * (double)(marked > pacer.min_goal / 2 ? marked
+    double needed = pacer.cons_mark * (double)(marked > pacer.min_goal / 2 ? marked
                                                                             : pacer.min_goal / 2);
     uint64_t earliest = base + way / 2, latest = base + way - way / 20;
-    trigger = runway >= (double)goal ? earliest : goal - (uint64_t)runway;
+    trigger = needed >= (double)goal ? earliest : goal - (uint64_t)needed;
     trigger = trigger < earliest ? earliest : trigger > latest ? latest : trigger;
   }
   store_relaxed(&pacer.trigger, trigger);
@@ -98,7 +104,11 @@ void pacer_end_cycle(uint64_t marked_bytes) {
 int pacer_set_percent(int percent) {
   int old = atomic_exchange(&pacer.gc_percent, percent < 0 ? -1 : percent);
   set_goal(load_relaxed(&pacer.heap_in_use));
+  sweep_pacer_retarget();
   return old;
 }
 
-void pacer_update_goal(void) { set_goal(load_relaxed(&pacer.heap_in_use)); }
+void pacer_update_goal(void) {
+  set_goal(load_relaxed(&pacer.heap_in_use));
+  sweep_pacer_retarget();
+}

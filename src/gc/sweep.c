@@ -93,8 +93,8 @@ uint32_t sweep_small_span(struct span *s) {
   uint32_t live = s->object_count - span_count_free(s);
   s->allocated_at_sweep = live;
   s->needs_zeroing = 1;
+  atomic_fetch_add_explicit(&swept_pages, s->pages, memory_order_relaxed); // still ours here
   store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
-  atomic_fetch_add_explicit(&swept_pages, s->pages, memory_order_relaxed);
   return live;
 }
 

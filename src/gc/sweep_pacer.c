@@ -7,7 +7,9 @@
 // So each span a thread takes also pays for sweeping, of any class, until
 //   pages swept since the cycle's end >= unswept pages x (heap_in_use - heap at the end)
 //                                                      / (trigger - heap at the end - margin)
-// and by the time the heap reaches the trigger every span is swept. A step sweeps at most
+// and by the time the heap reaches the trigger every span is swept (the margin is an eighth of
+// the way, 1 MiB at most; a trigger that moves, with the percent or a limit, re-paces what is
+// left over the new way: sweep_pacer_retarget). A step sweeps at most
 // SWEEP_PACE_MAX_SPANS spans: it runs inside the allocation critical section, which a stop
 // waits for. A program that allocates only large objects never steps; sweep termination still
 // finishes the job.
@@ -22,7 +24,7 @@
 #include "gc/sweep.h"
 
 #define SWEEP_PACE_MAX_SPANS 32
-#define SWEEP_PACE_MARGIN ((uint64_t)1 << 20) // finish this much before the trigger (as Go)
+#define SWEEP_PACE_MARGIN ((uint64_t)1 << 20) // finish up to this much before the trigger (Go)
 
 static struct {
   _Atomic uint64_t unswept_pages; // at the cycle's end
@@ -40,16 +42,34 @@ void sweep_pacer_note_termination(uint64_t pages) {
   atomic_fetch_add_explicit(&pace.termination_pages, pages, memory_order_relaxed);
 }
 
-void sweep_pacer_reset(uint64_t unswept_pages) {
+// The heap growth by which the pace sweeps everything: up to the trigger less a margin, an
+// eighth of the way, at most SWEEP_PACE_MARGIN (Go's 1 MB: a fixed one would be most of the way
+// on a small heap), and at least a page (a trigger at hand sweeps at once).
+static uint64_t pace_distance(uint64_t heap_now, uint64_t trigger) {
+  uint64_t way = trigger > heap_now ? trigger - heap_now : 0;
+  uint64_t margin = way / 8 < SWEEP_PACE_MARGIN ? way / 8 : SWEEP_PACE_MARGIN;
+  return way - margin > PAGE_SIZE ? way - margin : PAGE_SIZE;
+}
+
+static void set_pace(uint64_t unswept_pages) {
   uint64_t heap_now = load_relaxed(&pacer.heap_in_use), trigger = load_relaxed(&pacer.trigger);
-  uint64_t distance = trigger > heap_now + 2 * SWEEP_PACE_MARGIN
-                          ? trigger - heap_now - SWEEP_PACE_MARGIN
-                          : SWEEP_PACE_MARGIN;
   store_relaxed(&pace.unswept_pages, unswept_pages);
   store_relaxed(&pace.swept_basis, sweep_swept_pages());
   store_relaxed(&pace.heap_basis, heap_now);
-  store_relaxed(&pace.distance, distance);
+  store_relaxed(&pace.distance, pace_distance(heap_now, trigger));
+}
+
+void sweep_pacer_reset(uint64_t unswept_pages) {
+  set_pace(unswept_pages);
   central_sweep_cursor_reset();
+}
+
+// What is left, spread over the way to the new trigger. Threads may step meanwhile and read a
+// mix of old and new fields: at worst a step sweeps too little or up to its cap too much.
+void sweep_pacer_retarget(void) {
+  uint64_t swept = sweep_swept_pages() - load_relaxed(&pace.swept_basis);
+  uint64_t unswept = load_relaxed(&pace.unswept_pages);
+  set_pace(unswept > swept ? unswept - swept : 0);
 }
 
 void sweep_pacer_step(void) {

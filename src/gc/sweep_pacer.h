@@ -7,6 +7,8 @@
 // End of a cycle, world stopped, every small span just made unswept, the pacer's next trigger
 // set: sweep `unswept_pages` by the time the heap in use grows from where it is to the trigger.
 void sweep_pacer_reset(uint64_t unswept_pages);
+// The trigger moved between cycles (a new percent, a limit): spread what is left over the new way.
+void sweep_pacer_retarget(void);
 // A thread took a span (inside its allocation critical section): sweep what the pace asks for.
 void sweep_pacer_step(void);
 // Sweep termination swept `pages` the pace had not reached (statistics).
