@@ -246,6 +246,7 @@ struct shade_stats {
   uint64_t bailout_objects;      // SHADE_TYPE_SCAN_STOPPED objects left to mark termination
   uint64_t sweep_paced_pages;    // pages allocating threads swept for the sweep pace
   uint64_t sweep_termination_pages; // pages left unswept until a cycle's start (swept there)
+  uint64_t metadata_bytes;       // Shade's own bookkeeping memory (counted by the soft limit)
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -22,6 +22,9 @@ struct free_block { struct free_block *next; };
 static pthread_mutex_t metadata_mutex = PTHREAD_MUTEX_INITIALIZER;
 static char *bump_next, *bump_end;
 static struct free_block *free_lists[FREE_LIST_LIMIT / 16 + 1];
+static _Atomic size_t mapped_bytes; // chunks and large blocks taken from the OS, not given back
+
+size_t metadata_mapped_bytes(void) { return load_relaxed(&mapped_bytes); }
 
 void metadata_lock(void) { pthread_mutex_lock(&metadata_mutex); }
 void metadata_unlock(void) { pthread_mutex_unlock(&metadata_mutex); }
@@ -33,6 +36,7 @@ void *metadata_alloc(size_t size) {
     void *p = os_map(align_up(size, PAGE_SIZE));
     if (p == NULL)
       shade_fatal("shade: out of memory for collector metadata (%zu bytes)", size);
+    atomic_fetch_add_explicit(&mapped_bytes, align_up(size, PAGE_SIZE), memory_order_relaxed);
     return p;
   }
   pthread_mutex_lock(&metadata_mutex);
@@ -60,6 +64,7 @@ void *metadata_alloc(size_t size) {
     }
     bump_next = chunk;
     bump_end = chunk + CHUNK_SIZE;
+    atomic_fetch_add_explicit(&mapped_bytes, CHUNK_SIZE, memory_order_relaxed);
   }
   if (size % 64 == 0) { // cache-line-sized records start on a cache line
     char *aligned = (char *)align_up((uintptr_t)bump_next, 64);
@@ -76,6 +81,7 @@ void metadata_free(void *p, size_t size) {
   size = align_up(size ? size : 16, 16);
   if (size > CHUNK_SIZE / 4) {
     os_unmap(p, align_up(size, PAGE_SIZE));
+    atomic_fetch_sub_explicit(&mapped_bytes, align_up(size, PAGE_SIZE), memory_order_relaxed);
     return;
   }
   if (size > FREE_LIST_LIMIT)

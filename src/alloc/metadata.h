@@ -8,6 +8,8 @@
 
 void *metadata_alloc(size_t size); // zeroed, 16-byte aligned; aborts if the OS refuses
 void metadata_free(void *p, size_t size);
+// Bytes mapped for metadata now: part of the memory Shade holds (the soft limit counts them).
+size_t metadata_mapped_bytes(void);
 void metadata_after_fork_child(void);
 void metadata_lock(void);
 void metadata_unlock(void);

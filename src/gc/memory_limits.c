@@ -1,12 +1,13 @@
 // memory_limits.c: how much memory Shade may hold, and what it does near the limits.
 //
 // Soft memory limit (Go's GOMEMLIMIT). The memory Shade holds is estimated as the page heap's
-// resident bytes: pages of in-use spans plus free pages not yet given back. At the end of a
-// cycle the goal is lowered to
+// resident bytes (pages of in-use spans plus free pages not yet given back) plus the metadata
+// mapped (span records, bitmaps, typed objects' type pointers: 8 bytes per typed small object,
+// a third again the 24-byte slots of 16-byte typed objects). At the end of a cycle the goal is lowered to
 //     marked + room,   room = limit - limit/16 - overhead - marked   (at least marked/16),
 // where overhead = in-use span pages - the pacer's heap_in_use before the cycle (fragmentation
-// and empty slots), and limit/16 is slack for free pages between scavenger passes. When the
-// resident bytes pass 9/10 of the limit after a cycle, every span is swept at once and free
+// and empty slots) + metadata, and limit/16 is slack for free pages between scavenger passes.
+// When the memory held passes 9/10 of the limit after a cycle, every span is swept at once and free
 // pages above limit - limit/16 are returned before the collecting thread goes back to the
 // program. With automatic collection off (gc_percent < 0), the soft limit alone triggers cycles.
 //
@@ -26,6 +27,7 @@
 #include <stdio.h>
 
 #include "alloc/central.h"
+#include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "api/message.h"
 #include "gc/cycle.h"
@@ -80,6 +82,7 @@ uint64_t memory_limits_goal(uint64_t goal, uint64_t marked, uint64_t heap_in_use
     return goal;
   size_t in_use_pages = pageheap_in_use_bytes();
   uint64_t overhead = in_use_pages > heap_in_use_now ? in_use_pages - heap_in_use_now : 0;
+  overhead += metadata_mapped_bytes();
   uint64_t usable = limit - limit / 16;
   uint64_t room = usable > overhead + marked ? usable - overhead - marked : 0;
   uint64_t least = marked / 16 > 64 * PAGE_SIZE ? marked / 16 : 64 * PAGE_SIZE;
@@ -153,18 +156,21 @@ static void trace_cycle(void) {
                 (double)pageheap_released_bytes() / mb, (double)os_resident_bytes() / mb, limits);
 }
 
+// What the soft limit compares with: the resident heap and the metadata.
+static size_t held_bytes(void) { return pageheap_resident_bytes() + metadata_mapped_bytes(); }
+
 void memory_after_cycle(uint64_t begin_ns, uint64_t end_ns) {
   update_limiter(begin_ns, end_ns);
   store_relaxed(&memory_stats.last_cycle_end_ns, end_ns);
   size_t soft = memory_soft_limit(), hard = memory_hard_limit();
   bool near_hard = hard && pageheap_in_use_bytes() > hard / 4 * 3;
-  bool near_soft = soft && pageheap_resident_bytes() > soft / 10 * 9;
+  bool near_soft = soft && held_bytes() > soft / 10 * 9;
   if (near_hard || near_soft)
     central_sweep_all();
   if (soft) {
-    size_t target = soft - soft / 16, resident = pageheap_resident_bytes();
-    if (resident > target)
-      pageheap_scavenge(resident - target, UINT64_MAX);
+    size_t target = soft - soft / 16, held = held_bytes();
+    if (held > target)
+      pageheap_scavenge(held - target, UINT64_MAX); // (only heap pages can go back)
   }
   if (memory_config.trace)
     trace_cycle();
@@ -193,6 +199,7 @@ size_t memory_free_os_memory(void) {
 void memory_get_stats(struct shade_stats *out) {
   out->heap_released = pageheap_released_bytes();
   out->heap_resident = pageheap_resident_bytes();
+  out->metadata_bytes = metadata_mapped_bytes();
   out->total_released = pageheap_total_released_bytes();
   out->scavenge_steps = pageheap_scavenge_steps();
   out->idle_collections = load_relaxed(&memory_stats.idle_collections);

@@ -2,6 +2,11 @@
 // live, a table of 256-byte objects replaced at random) whose own goal (gc_percent 1000: 44 MiB
 // and more) would be above it; a limit below the live heap slows the program down
 // (the CPU limiter lets the heap exceed the limit) instead of freezing it.
+// With the argument "metadata" (memory_soft_limit_metadata, its own process): Shade's metadata
+// counts against the limit. A list of 16-byte typed objects carries an 8-byte type pointer per
+// object in metadata; after a collection, stats.metadata_bytes has grown by at least that, and
+// the goal leaves room for it: goal + metadata stays under the limit (without counting it, the
+// goal alone came to about the limit).
 #include "memory_test.h"
 
 #define SLOTS 16384
@@ -83,9 +88,54 @@ static void test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze(void
   shade_set_memory_limit(LIMIT);
 }
 
-int main(void) {
+struct cell {
+  struct cell *next;
+  uint64_t value;
+};
+static const uint64_t cell_pointers[1] = {1}; // word 0 is a pointer
+static const struct shade_type cell_type = {
+    .name = "cell", .size = sizeof(struct cell), .pointer_bitmap = cell_pointers};
+static struct cell *cells;
+
+static void test_metadata_counts_against_the_limit(void) {
+  // Built without the limit, so that the CPU limiter (which widens the room while collections
+  // crowd the program) is back to 1 when the limit comes back and the goal is set from it.
+  shade_set_memory_limit(0);
+  struct shade_stats before, after;
+  shade_get_stats(&before);
+  size_t count = 500000; // not scaled: metadata comes in 1 MiB chunks; live + metadata < limit
+  for (size_t i = 0; i < count; i++) {
+    struct cell *c = shade_malloc_typed(sizeof *c, &cell_type);
+    c->next = cells;
+    c->value = i;
+    cells = c;
+  }
+  shade_collect();
+  shade_set_memory_limit(LIMIT);
+  shade_get_stats(&after);
+  uint64_t grown = after.metadata_bytes - before.metadata_bytes;
+  fprintf(stderr, "  %zu typed cells (%.1f MB): metadata %.1f -> %.1f MB, goal %.1f MB, limit "
+          "%.0f MB, %llu limited cycles\n", count, (double)count * sizeof(struct cell) / MB,
+          before.metadata_bytes / MB, after.metadata_bytes / MB, after.heap_goal / MB, LIMIT / MB,
+          (unsigned long long)after.limiter_cycles);
+  EXPECTF(grown >= count * sizeof(void *), "metadata grew by %.1f MB", grown / MB);
+  EXPECTF(after.heap_goal + after.metadata_bytes <= LIMIT, "goal %.1f MB + metadata %.1f MB",
+          after.heap_goal / MB, after.metadata_bytes / MB);
+  size_t found = 0;
+  for (const struct cell *c = cells; c != NULL; c = c->next, found++)
+    if (c->value != count - 1 - found)
+      break;
+  EXPECTF(found == count, "%zu of %zu cells intact", found, count);
+  cells = NULL;
+}
+
+int main(int argc, char **argv) {
   struct shade_options options = {.gc_percent = 1000, .memory_limit = LIMIT};
   shade_init(&options);
+  if (argc > 1 && strcmp(argv[1], "metadata") == 0) {
+    RUN(test_metadata_counts_against_the_limit);
+    return memory_test_finish();
+  }
   RUN(test_the_heap_stays_near_the_limit);
   RUN(test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze);
   return memory_test_finish();
