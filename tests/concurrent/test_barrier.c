@@ -367,11 +367,18 @@ static void test_threads_storing_at_once(void) {
 static void test_cycles_and_flag_follow_the_mode(void) {
   struct shade_stats before = shade_test_stats();
   size_t bytes = shade_test_scaled(64 << 20, 16 << 20), seen_on = 0, seen_black = 0, samples = 0;
-  for (size_t done = 0; done < bytes; done += 136, samples++) {
+  // At least `bytes` of garbage; in the marking modes, on until the flag has been seen at 2 too
+  // (a few cycles on a busy machine or under sanitizers can end before a sample lands in the
+  // window between the last stack scan and mark termination), for 10 s (scaled) at most.
+  double start = shade_test_now(), cap = conc_cap(10.0);
+  for (size_t done = 0;; done += 136, samples++) {
     conc_garbage(&rng_state);
     int flag = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
     seen_on += flag != 0;
     seen_black += flag == 2;
+    if (done >= bytes && (expected_mode == SHADE_MODE_STW || seen_black > 0 ||
+                          (samples % 4096 == 0 && shade_test_now() - start > cap)))
+      break;
   }
   struct shade_stats after = shade_test_stats();
   conc_print_stats("churn", &before, &after);
