@@ -14,13 +14,6 @@
 // thread parks the same way (registers spilled, stack pointer saved; deferred out of critical
 // sections the same way) until handshake_resume reaches the request. handshake_claimed plays the
 // part parked_epoch plays for whole-world stops: one acknowledgement per request.
-//
-// The collector spins (up to STOPPER_SPIN_NS) before it sleeps for an acknowledgement. On a VM a
-// sleeping thread's virtual CPU halts, and waking it takes the host's scheduler: on churn the
-// thread parked 0.04 ms after the signal, but the sleeping collector saw it 0.5-3 ms later, most
-// of the longest pauses. Parked threads do not spin: the collector's parallel markers need the
-// CPUs during the pause. Nor does the spin yield: sched_yield on a busy machine handed the CPU to
-// other processes for whole time slices (20 ms pauses with ctest -j2 beside).
 #define _GNU_SOURCE
 #include "gc/stop_world.h"
 
@@ -35,8 +28,6 @@
 
 #include "api/message.h"
 
-#define STOPPER_SPIN_NS 300000 // most stops are answered within 0.2 ms
-
 static _Atomic uint32_t world_epoch;
 static sem_t acknowledgements;
 static int suspend_signal;
@@ -50,24 +41,6 @@ static void futex_wait(_Atomic uint32_t *word, uint32_t value) {
 
 static void futex_wake_all(_Atomic uint32_t *word) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
-}
-
-static uint64_t monotonic_ns(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
-// Spins while ready() is false, for STOPPER_SPIN_NS at most; returns ready().
-static bool spin_until(bool (*ready)(const void *), const void *arg) {
-  uint64_t deadline = monotonic_ns() + STOPPER_SPIN_NS;
-  for (unsigned i = 1;; i++) {
-    if (ready(arg))
-      return true;
-    if (i % 64 == 0 && monotonic_ns() >= deadline)
-      return ready(arg);
-    __builtin_ia32_pause();
-  }
 }
 
 // Park for the stop in progress, acknowledging it exactly once. The signal handler may run in
@@ -163,12 +136,6 @@ int stop_world_init(int signal_number) {
   return sigaction(signal_number, &action, NULL);
 }
 
-static bool acknowledgements_posted(const void *unused) {
-  (void)unused;
-  int value = 0;
-  return sem_getvalue(&acknowledgements, &value) == 0 && value > 0;
-}
-
 void stop_world(struct shade_thread *self) {
   atomic_fetch_add(&world_epoch, 1); // odd: stopping
   unsigned expected = 0;
@@ -183,10 +150,6 @@ void stop_world(struct shade_thread *self) {
                     "not scanned", (unsigned long)t->pthread, error);
   }
   for (unsigned received = 0; received < expected;) {
-    if (spin_until(acknowledgements_posted, NULL) && sem_trywait(&acknowledgements) == 0) {
-      received++;
-      continue;
-    }
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
@@ -204,16 +167,6 @@ void start_world(void) {
   futex_wake_all(&world_epoch);
 }
 
-struct handshake_wait {
-  struct shade_thread *t;
-  uint32_t request;
-};
-
-static bool handshake_acknowledged(const void *arg) {
-  const struct handshake_wait *w = arg;
-  return load_acquire(&w->t->handshake_ack) == w->request;
-}
-
 bool handshake_begin(struct shade_thread *t) {
   uint32_t request = load_relaxed(&t->handshake_request) + 1;
   store_release(&t->handshake_request, request);
@@ -221,8 +174,6 @@ bool handshake_begin(struct shade_thread *t) {
     store_relaxed(&t->handshake_claimed, request); // nobody will answer: withdraw the request
     return false;
   }
-  if (spin_until(handshake_acknowledged, &(struct handshake_wait){t, request}))
-    return true;
   uint64_t waited_ms = 0;
   for (uint32_t ack; (ack = load_acquire(&t->handshake_ack)) != request;) {
     struct timespec timeout = {0, 1000 * 1000};
