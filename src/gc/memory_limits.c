@@ -3,12 +3,13 @@
 // Soft memory limit (Go's GOMEMLIMIT). The memory Shade holds is estimated as the page heap's
 // resident bytes (pages of in-use spans plus free pages not yet given back) plus the metadata
 // mapped (span records, bitmaps, typed objects' type pointers: 8 bytes per typed small object,
-// a third again the 24-byte slots of 16-byte typed objects). At the end of a cycle the goal is lowered to
+// a third again the 24-byte slots of 16-byte typed objects). At the end of a cycle the goal is
+// lowered to
 //     marked + room,   room = limit - limit/16 - overhead - marked   (at least marked/16),
 // where overhead = in-use span pages - the pacer's heap_in_use before the cycle (fragmentation
 // and empty slots) + metadata, and limit/16 is slack for free pages between scavenger passes.
-// When the memory held passes 9/10 of the limit after a cycle, every span is swept at once and free
-// pages above limit - limit/16 are returned before the collecting thread goes back to the
+// When the memory held passes 9/10 of the limit after a cycle, every span is swept at once and
+// free pages above limit - limit/16 are returned before the collecting thread goes back to the
 // program. With automatic collection off (gc_percent < 0), the soft limit alone triggers cycles.
 //
 // CPU limiter. A limit below what the program keeps live would make every allocation collect
