@@ -183,7 +183,7 @@ static struct node *new_frozen(struct worker *w, int depth) {
     if (r == 0 && depth > 0) {
       children[i] = new_frozen(w, depth - 1);
     } else if (r == 1) {
-      pthread_mutex_lock(&mailbox_lock);
+      shade_test_lock(&mailbox_lock);
       children[i] = mailbox[shade_test_random(&w->rng) % MAILBOX];
       pthread_mutex_unlock(&mailbox_lock);
     }
@@ -226,11 +226,11 @@ static void *work(void *arg) {
       walk(w, roots, WALK, NULL);
     } else if (r < 930) { // publish a frozen subgraph
       struct node *frozen = new_frozen(w, 3);
-      pthread_mutex_lock(&mailbox_lock);
+      shade_test_lock(&mailbox_lock);
       mailbox[shade_test_random(&w->rng) % MAILBOX] = frozen;
       pthread_mutex_unlock(&mailbox_lock);
     } else if (r < 999) { // adopt a published subgraph
-      pthread_mutex_lock(&mailbox_lock);
+      shade_test_lock(&mailbox_lock);
       struct node *adopted = mailbox[shade_test_random(&w->rng) % MAILBOX];
       pthread_mutex_unlock(&mailbox_lock);
       struct node *n = walk_to_mutable(w, roots);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -220,6 +221,17 @@ static SHADE_TEST_UNUSED size_t shade_test_rss(void) {
     resident_pages = 0;
   fclose(f);
   return (size_t)resident_pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+// Takes a lock that another registered thread may hold while it is stopped for a collection: the
+// waiter polls the safepoint. (Under TSan a thread blocked in pthread_mutex_lock takes no stop
+// signal until it returns, so a plain lock there can deadlock a stop.)
+static SHADE_TEST_UNUSED void shade_test_lock(pthread_mutex_t *mutex) {
+  for (unsigned spins = 0; pthread_mutex_trylock(mutex) != 0; spins++) {
+    shade_safepoint();
+    if (spins % 16 == 15)
+      sched_yield();
+  }
 }
 
 static SHADE_TEST_UNUSED struct shade_stats shade_test_stats(void) {

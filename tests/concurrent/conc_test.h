@@ -124,13 +124,7 @@ static SHADE_TEST_UNUSED void conc_start(int mode, struct conc_pacing pacing) {
 }
 
 // A lock a stopped holder cannot turn into a deadlock: the waiter polls the safepoint.
-static SHADE_TEST_UNUSED void conc_lock(pthread_mutex_t *mutex) {
-  for (unsigned spins = 0; pthread_mutex_trylock(mutex) != 0; spins++) {
-    shade_safepoint();
-    if (spins % 16 == 15)
-      sched_yield();
-  }
-}
+static SHADE_TEST_UNUSED void conc_lock(pthread_mutex_t *mutex) { shade_test_lock(mutex); }
 
 static SHADE_TEST_UNUSED void conc_unlock(pthread_mutex_t *mutex) { pthread_mutex_unlock(mutex); }
 
