@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "alloc/metadata.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "os/os_memory.h"
 
 _Atomic(struct arena *) *arena_index;

@@ -8,7 +8,7 @@
 #ifndef SHADE_ALLOC_ARENA_H
 #define SHADE_ALLOC_ARENA_H
 #include "alloc/span.h"
-#include "base.h"
+#include "base/base.h"
 
 struct arena {
   uintptr_t base;

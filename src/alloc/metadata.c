@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "api/message.h"
-#include "base.h"
+#include "base/message.h"
+#include "base/base.h"
 #include "os/os_memory.h"
 
 #define CHUNK_SIZE ((size_t)1 << 20)

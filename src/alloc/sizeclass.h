@@ -4,7 +4,7 @@
 // fewest pages whose tail waste is at most 1/8 of the span.
 #ifndef SHADE_ALLOC_SIZECLASS_H
 #define SHADE_ALLOC_SIZECLASS_H
-#include "base.h"
+#include "base/base.h"
 
 #define SIZE_CLASS_COUNT 68
 

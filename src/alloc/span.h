@@ -16,7 +16,7 @@
 //   sweepgen == heap_sweepgen       swept (or new), ready to allocate from
 #ifndef SHADE_ALLOC_SPAN_H
 #define SHADE_ALLOC_SPAN_H
-#include "base.h"
+#include "base/base.h"
 #include "shade.h"
 
 enum object_kind {

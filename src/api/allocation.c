@@ -20,7 +20,7 @@
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/marking.h"
 #include "gc/sweep.h"

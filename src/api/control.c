@@ -3,7 +3,7 @@
 #include "alloc/arena.h"
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/cycle.h"
 #include "gc/marking.h"

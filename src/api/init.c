@@ -19,7 +19,7 @@
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "api/options.h"
 #include "gc/cycle.h"
 #include "gc/marking.h"

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "api/message.h"
+#include "base/message.h"
 
 struct shade_options shade_options_in_force;
 

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "alloc/central.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/cycle.h"
 #include "gc/pacer.h"

@@ -22,7 +22,7 @@
 
 #include "alloc/arena.h"
 #include "alloc/pageheap.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/mark.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h" // memory limits (issue 5)

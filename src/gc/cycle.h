@@ -1,7 +1,7 @@
 // cycle.h: one collection, start to finish, and the counters it keeps.
 #ifndef SHADE_GC_CYCLE_H
 #define SHADE_GC_CYCLE_H
-#include "base.h"
+#include "base/base.h"
 
 enum collect_reason { COLLECT_TRIGGERED, COLLECT_EXPLICIT };
 

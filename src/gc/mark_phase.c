@@ -23,7 +23,7 @@
 
 #include "alloc/arena.h"
 #include "alloc/large.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/black_allocation.h"
 #include "gc/cycle.h"

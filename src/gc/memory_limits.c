@@ -30,7 +30,7 @@
 #include "alloc/central.h"
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/cycle.h"
 #include "gc/pacer.h"
 #include "gc/scavenger.h"

@@ -3,7 +3,7 @@
 // The scavenger thread (scavenger.h) carries the policy out.
 #ifndef SHADE_GC_MEMORY_LIMITS_H
 #define SHADE_GC_MEMORY_LIMITS_H
-#include "base.h"
+#include "base/base.h"
 #include "shade.h"
 
 struct memory_config {

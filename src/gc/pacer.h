@@ -15,7 +15,7 @@
 // left of the runway, as Go's assist ratio.
 #ifndef SHADE_GC_PACER_H
 #define SHADE_GC_PACER_H
-#include "base.h"
+#include "base/base.h"
 
 struct pacer {
   _Atomic uint64_t heap_in_use;

@@ -18,7 +18,7 @@
 
 #include "alloc/large.h"
 #include "alloc/metadata.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/stop_world.h"
 
 #define MAX_SEGMENTS 1024

@@ -35,7 +35,7 @@
 
 #include "alloc/central.h"
 #include "alloc/pageheap.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/cycle.h"
 #include "gc/memory_limits.h"
 #include "gc/marking.h"

@@ -2,7 +2,7 @@
 // periodic collections (see scavenger.c for the policy).
 #ifndef SHADE_GC_SCAVENGER_H
 #define SHADE_GC_SCAVENGER_H
-#include "base.h"
+#include "base/base.h"
 
 void scavenger_start(void); // idempotent; after fork the child starts its own on first wake
 void scavenger_wake(void);  // something changed (a cycle ended): look again now

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/message.h"
+#include "base/message.h"
 
 static _Atomic uint32_t world_epoch;
 static sem_t acknowledgements;

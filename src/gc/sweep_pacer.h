@@ -2,7 +2,7 @@
 // starts (see sweep_pacer.c).
 #ifndef SHADE_GC_SWEEP_PACER_H
 #define SHADE_GC_SWEEP_PACER_H
-#include "base.h"
+#include "base/base.h"
 
 // End of a cycle, world stopped, every small span just made unswept, the pacer's next trigger
 // set: sweep `unswept_pages` by the time the heap in use grows from where it is to the trigger.

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "alloc/metadata.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/black_allocation.h"
 #include "gc/pacer.h"

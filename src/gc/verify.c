@@ -5,7 +5,7 @@
 #include "gc/verify.h"
 
 #include "alloc/large.h"
-#include "api/message.h"
+#include "base/message.h"
 #include "gc/roots.h"
 
 static uint64_t checked_objects;

@@ -7,7 +7,7 @@
 // every marker is idle and the shared list is empty.
 #ifndef SHADE_GC_WORKLIST_H
 #define SHADE_GC_WORKLIST_H
-#include "base.h"
+#include "base/base.h"
 
 #define WORKBUF_ITEMS 254
 

@@ -4,7 +4,7 @@
 // through Shade's message channel (shade_message: the user's handler, or stderr).
 #include "rc/rc_internal.h"
 
-#include "api/message.h"
+#include "base/message.h"
 
 const char *rc_type_name(const struct shade_rc_type *type) {
   return type && type->name ? type->name : "?";

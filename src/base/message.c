@@ -1,5 +1,5 @@
 // message.c: formatting and delivery of Shade's one-line messages (see shade.h).
-#include "api/message.h"
+#include "base/message.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base.h"
+#include "base/base.h"
 #include "shade.h"
 
 static _Atomic(shade_message_fn) message_handler;
