@@ -1,24 +1,20 @@
-// allocate.h: the allocation fast path. A thread takes the next free slot of the span its cache
-// holds for the object's span class: a ctz on a cached bitmap word, no lock, no atomic. Anything
-// else (a used-up span, a large object, an unregistered thread) goes to allocate_slow.
+// allocate.h: allocation from a thread cache. The fast path takes the next free slot of the span
+// the cache holds for the object's span class: a ctz on a cached bitmap word, no lock, no atomic.
+// The allocator's slower steps (a used-up bitmap word, a new span, a large object) are below;
+// each reports failure by returning NULL and never collects: deciding what to do then (collect,
+// assist, retry, give up) is the collector's slow path (gc/allocate_slow.c).
 //
-// Taking the slot is a critical section (threads.h): the collector takes spans back from every
-// cache while the world is stopped, so a thread must never stop between reading its cached span
-// and advancing its freeindex. Zeroing is inside it too: a thread stopped between the two would
-// present a black-allocated object (marking under way) still holding a dead object's words,
-// which nothing scans now but the checkmark would. (A pending stop parks the thread precisely at
-// the end of the critical section, so that window was hit often.)
+// Taking the slot is a critical section (thread_cache.h): the collector takes spans back from
+// every cache while the world is stopped, so a thread must never stop between reading its cached
+// span and advancing its freeindex. Zeroing is inside it too: a thread stopped between the two
+// would present a black-allocated object (marking under way) still holding a dead object's
+// words, which nothing scans now but the checkmark would. (A pending stop parks the thread
+// precisely at the end of the critical section, so that window was hit often.)
 #ifndef SHADE_ALLOC_ALLOCATE_H
 #define SHADE_ALLOC_ALLOCATE_H
 #include <string.h>
 
-#include "gc/threads.h"
-
-// size includes `padding` bytes the caller added (the one-past-the-end byte); out of memory, the
-// oom handler is told the size without them.
-void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum object_kind kind,
-                    const struct shade_type *type);
-void *allocate_out_of_memory(size_t size);
+#include "alloc/thread_cache.h"
 
 // Small objects are zeroed with straight-line stores: a loop would be turned into rep stos,
 // whose start-up cost is several times that of zeroing 16 bytes.
@@ -38,14 +34,29 @@ static inline void zero_object(void *p, size_t size) {
   }
 }
 
-static inline void *allocate_small_fast(struct shade_thread *t, size_t size, enum object_kind kind) {
-  critical_enter(t);
-  struct span *s = t->cache.spans[span_class_of(size_class_of(size), kind)];
+static inline void *allocate_small_fast(struct thread_cache *c, size_t size,
+                                        enum object_kind kind) {
+  critical_enter(c);
+  struct span *s = c->spans[span_class_of(size_class_of(size), kind)];
   void *p = span_take_fast(s);
   if (SHADE_LIKELY(p != NULL) && kind != KIND_ATOMIC && s->needs_zeroing)
     zero_object(p, s->object_size);
-  critical_leave(t);
+  critical_leave(c);
   return p;
 }
+
+// A slot from the span the cache holds (past the cached bitmap word); NULL when it is used up.
+void *allocate_small_from_cache(struct thread_cache *c, unsigned span_class,
+                                const struct shade_type *type);
+// Give the cache's span back, take one with room from the central lists, and a slot from it.
+// *bytes: what the new span adds to the heap in use. NULL: the OS refused memory.
+void *allocate_small_refill(struct thread_cache *c, unsigned span_class,
+                            const struct shade_type *type, uint64_t *bytes);
+// A large object of `size` bytes with a span of its own, zeroed unless atomic, black if a
+// marking is under way. NULL: the OS refused memory.
+void *allocate_large(struct thread_cache *c, size_t size, enum object_kind kind,
+                     const struct shade_type *type);
+// Requests above the machine's RAM + swap fail at once, as malloc's do.
+size_t allocate_max_object_size(void);
 
 #endif

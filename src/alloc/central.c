@@ -6,7 +6,7 @@
 #include "alloc/central.h"
 
 #include "alloc/pageheap.h"
-#include "gc/sweep.h"
+#include "alloc/sweep.h"
 #include "os/os_memory.h"
 
 #define SWEEP_PER_ACQUIRE 32
@@ -94,7 +94,7 @@ static struct span *new_span(unsigned span_class) {
   span_bitmaps_allocate(s);
   span_reset_allocation(s);
   s->allocated_at_sweep = 0;
-  store_relaxed(&s->black_from, UINT32_MAX); // BLACK_NONE (gc/black_allocation.h)
+  store_relaxed(&s->black_from, UINT32_MAX); // BLACK_NONE (alloc/black_allocation.h)
   store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
   span_publish(s, SPAN_SMALL);
   return s;
@@ -103,7 +103,7 @@ static struct span *new_span(unsigned span_class) {
 // Sweep one claimed span; an empty span goes back to the page heap unless keep_empty.
 // Returns true if the span stays with its class.
 static bool sweep_and_file(struct central_list *c, struct span *s, bool keep_empty) {
-  uint32_t live = sweep_small_span(s);
+  uint32_t live = sweep_small_span(s, SWEEP_FULL);
   if (live == 0 && !keep_empty && s->kind != KIND_UNCOLLECTABLE && s->kind != KIND_MANUAL) {
     span_bitmaps_free(s);
     pageheap_free(s);
@@ -135,7 +135,7 @@ struct span *central_acquire(unsigned span_class) {
       continue;
     }
     pthread_mutex_unlock(&c->lock);
-    uint32_t live = sweep_small_span(s);
+    uint32_t live = sweep_small_span(s, SWEEP_FULL);
     pthread_mutex_lock(&c->lock);
     if (live < s->object_count)
       break; // room: take it (an empty span too: cheaper than giving it back)

@@ -34,7 +34,7 @@ void pageheap_set_release_lazily(bool lazily);
 // longest, considering only runs freed at or before freed_before_ns (pageheap_now_ns clock;
 // UINT64_MAX: any). Returns the bytes released, 0 when no run qualifies. Takes the scavenge
 // lock and, briefly, the page-heap lock; madvises without the page-heap lock.
-// The caller holds the collector's lock (cycle_lock): the step changes free-run records and the
+// The caller holds the collector's lock (collector_lock): the step changes free-run records and the
 // page table, which marking reads with the world stopped, and a thread that is not stopped (the
 // scavenger) must not change them meanwhile.
 size_t pageheap_scavenge_step(size_t max_bytes, uint64_t freed_before_ns);

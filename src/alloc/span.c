@@ -12,7 +12,7 @@ void span_record_free(struct span *s) { metadata_free(s, sizeof(struct span)); }
 void span_bitmaps_allocate(struct span *s) {
   size_t bytes = span_bitmap_words(s) * sizeof(uint64_t);
   s->alloc_bits = metadata_alloc(bytes);
-  s->mark_bytes = metadata_alloc(span_mark_bytes_size(s));
+  s->object_states = metadata_alloc(span_object_states_size(s));
   store_relaxed(&s->freed_bits, NULL);
   s->check_bits = NULL;
   s->types = s->kind == KIND_TYPED && s->size_class != 0
@@ -23,7 +23,7 @@ void span_bitmaps_allocate(struct span *s) {
 void span_bitmaps_free(struct span *s) {
   size_t bytes = span_bitmap_words(s) * sizeof(uint64_t);
   metadata_free((void *)s->alloc_bits, bytes);
-  metadata_free((void *)s->mark_bytes, span_mark_bytes_size(s));
+  metadata_free((void *)s->object_states, span_object_states_size(s));
   if (span_freed_bits(s))
     metadata_free((void *)span_freed_bits(s), bytes);
   if (s->check_bits)
@@ -31,7 +31,7 @@ void span_bitmaps_free(struct span *s) {
   if (s->types)
     metadata_free(s->types, s->object_count * sizeof(*s->types));
   s->alloc_bits = NULL;
-  s->mark_bytes = NULL;
+  s->object_states = NULL;
   store_relaxed(&s->freed_bits, NULL);
   s->check_bits = NULL;
   s->types = NULL;

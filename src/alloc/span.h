@@ -5,10 +5,18 @@
 //   allocated(i)  <=>  i < freeindex  ||  alloc_bits[i]         (and not freed_bits[i])
 // The owning thread cache hands out slots at and above freeindex whose alloc bit is clear,
 // scanning a bitmap word at a time (alloc_cache holds the complement of the current word, shifted
-// so that bit 0 is slot freeindex); no bit is written on allocation. Marks are one byte per object
-// (mark_bytes), so parallel markers mark with a plain store instead of an atomic read-modify-write
-// (two markers racing for one object may both scan it; nothing is lost). Sweeping packs the mark
-// bytes into the new alloc bits and clears them ("sweep-free allocation"): no free list is built.
+// so that bit 0 is slot freeindex); no bit is written on allocation.
+//
+// Collection state, per object, is one byte (object_states), read and written only through the
+// accessors below (the allocator, the sweeper and the markers use them; nobody else indexes the
+// bytes). Today one state bit is in use:
+//   OBJECT_MARKED  reached by the marking under way or the last one
+// The other bits are reserved for per-object states that generations and finalization add (age,
+// pinned, finalizable). Rule for them: the bits other than OBJECT_MARKED change only while no
+// marker runs (world stopped, or by the span's sweeper); markers set OBJECT_MARKED with a plain
+// read and store, not an atomic read-modify-write, so two markers racing for one object may both
+// scan it (nothing is lost). Sweeping packs the MARKED bits into the new alloc bits and clears
+// them ("sweep-free allocation"): no free list is built.
 //
 // Sweep generations (heap_sweepgen advances by 2 at the end of every marking):
 //   sweepgen == heap_sweepgen - 2   marked by the last cycle, needs sweeping
@@ -35,7 +43,7 @@ enum span_state { SPAN_FREE, SPAN_SMALL, SPAN_LARGE, SPAN_RESERVED };
 struct span {
   // First cache line: what marking and the allocation fast path read.
   uintptr_t base;
-  _Atomic(uint8_t) *mark_bytes;    // object_count bytes (rounded up to 64), 1 = marked
+  _Atomic(uint8_t) *object_states; // object_count bytes (rounded up to 64): OBJECT_* bits
   _Atomic(uint64_t) *alloc_bits;    // relaxed atomics: other threads may query (shade_base)
   _Atomic(_Atomic(uint64_t) *) freed_bits; // lazily allocated by shade_free (CAS)
   uint32_t object_size;   // small spans: the class size; large spans: 0 (see large_requested)
@@ -91,21 +99,39 @@ static inline bool atomic_bit_set(_Atomic(uint64_t) *bits, uint32_t i) {
   return !(atomic_fetch_or_explicit(&bits[i / 64], mask, memory_order_relaxed) & mask);
 }
 
+// The states of object_states (a bit each). OBJECT_MARKED is bit 0: sweeping gathers bit 0 of
+// eight state bytes at a time.
+enum object_state {
+  OBJECT_MARKED = 1,
+};
+
 static inline bool span_object_is_marked(const struct span *s, uint32_t i) {
-  return load_relaxed(&s->mark_bytes[i]) != 0;
+  return (load_relaxed(&s->object_states[i]) & OBJECT_MARKED) != 0;
 }
 
 // Marks object i; returns true if this call marked it (it was unmarked). Not atomic as a whole:
 // two markers may both return true for one object, and both scan it.
 static inline bool span_mark_object(struct span *s, uint32_t i) {
-  if (load_relaxed(&s->mark_bytes[i]))
+  uint8_t state = load_relaxed(&s->object_states[i]);
+  if (state & OBJECT_MARKED)
     return false;
-  store_relaxed(&s->mark_bytes[i], 1);
+  store_relaxed(&s->object_states[i], (uint8_t)(state | OBJECT_MARKED));
   return true;
 }
 
-static inline size_t span_mark_bytes_size(const struct span *s) {
-  return align_up(s->object_count, 64); // whole words of 64 marks for packing
+// Large objects, at the end of marking (world stopped).
+static inline void span_unmark_object(struct span *s, uint32_t i) {
+  store_relaxed(&s->object_states[i], (uint8_t)(load_relaxed(&s->object_states[i]) &
+                                                ~OBJECT_MARKED));
+}
+
+// The markers' pipeline prefetches an object's state before it marks (mark.c).
+static inline void span_prefetch_object_state(const struct span *s, uint32_t i) {
+  __builtin_prefetch((const void *)&s->object_states[i], 1);
+}
+
+static inline size_t span_object_states_size(const struct span *s) {
+  return align_up(s->object_count, 64); // whole words of 64 states for packing
 }
 
 static inline bool span_object_is_freed(const struct span *s, uint32_t i) {

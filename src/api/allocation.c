@@ -19,11 +19,12 @@
 #include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
+#include "alloc/sweep.h"
 #include "api/api_internal.h"
 #include "base/message.h"
+#include "gc/allocate_slow.h"
 #include "gc/barrier.h"
-#include "gc/marking.h"
-#include "gc/sweep.h"
+#include "gc/phases.h"
 
 #define TINY_BLOCK 16
 
@@ -36,7 +37,7 @@ static inline void *allocate(size_t size, enum object_kind kind, const struct sh
   size_t padding = size + api_size_padding > size ? api_size_padding : 0; // SIZE_MAX: too large
   size += padding;
   if (SHADE_LIKELY(size <= MAX_SMALL_SIZE) && kind != KIND_TYPED) {
-    void *p = allocate_small_fast(t, size, kind);
+    void *p = allocate_small_fast(&t->cache, size, kind);
     if (SHADE_LIKELY(p != NULL))
       return p;
   }
@@ -53,23 +54,23 @@ static void *allocate_tiny(struct shade_thread *t, size_t requested, size_t size
                      : (requested & 3) == 0                 ? 4
                      : (requested & 1) == 0                 ? 2
                                                             : 1;
-  critical_enter(t); // a collection resets tiny_block: read and advance it without one between
+  critical_enter(&t->cache); // a collection resets tiny_block: read and advance it without one between
   uintptr_t offset = align_up(t->cache.tiny_offset, alignment);
   uintptr_t block_address = t->cache.tiny_block;
   if (block_address != 0 && offset + size <= TINY_BLOCK)
     t->cache.tiny_offset = (uint32_t)(offset + size);
-  critical_leave(t);
+  critical_leave(&t->cache);
   if (block_address != 0 && offset + size <= TINY_BLOCK)
     return (void *)(block_address + offset);
-  void *block = allocate_small_fast(t, TINY_BLOCK, KIND_ATOMIC);
+  void *block = allocate_small_fast(&t->cache, TINY_BLOCK, KIND_ATOMIC);
   if (block == NULL)
     block = allocate_slow(t, TINY_BLOCK, 0, KIND_ATOMIC, NULL);
   if (block == NULL)
     return NULL;
-  critical_enter(t);
+  critical_enter(&t->cache);
   t->cache.tiny_block = (uintptr_t)block; // a collection inside allocate_slow reset the old one
   t->cache.tiny_offset = (uint32_t)size;
-  critical_leave(t);
+  critical_leave(&t->cache);
   return block;
 }
 
@@ -203,12 +204,12 @@ void api_free(void *p, const char *call) {
   // Freeing drops every reference the object holds, and no barrier sees it: while marking, they
   // are shaded (a white object's contents would otherwise never be traced, and what only it
   // held and a scanned stack holds now would be lost).
-  if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL && marking_active())
+  if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL && phase_is_marking())
     barrier_shade_words(t, p, object_usable_size(s));
   // Read before the freed bit is set: from then on a sweeper may free the span and reuse its record.
   size_t freed_size = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
-  critical_enter(t);
-  if (s->state == SPAN_LARGE && !marking_active()) { // (while marking, a marker may be scanning
+  critical_enter(&t->cache);
+  if (s->state == SPAN_LARGE && !phase_is_marking()) { // (while marking, a marker may be scanning
                                                      //  it: its pages go at mark termination)
     atomic_fetch_add(&api_freed_explicitly, s->pages * PAGE_SIZE);
     large_lock();
@@ -221,11 +222,11 @@ void api_free(void *p, const char *call) {
     // release: pairs with the sweeper's acquire (take_freed) before the slot is reused
     atomic_fetch_add(&api_freed_explicitly, freed_size);
   } else {
-    critical_leave(t);
+    critical_leave(&t->cache);
     shade_message("shade: %s(%p): double free (the object is already free); ignored", call, p);
     return;
   }
-  critical_leave(t);
+  critical_leave(&t->cache);
 }
 
 SHADE_API void shade_free(void *p) { api_free(p, "shade_free"); }
@@ -263,7 +264,7 @@ SHADE_API void *shade_realloc(void *p, size_t size) {
   if (q == NULL)
     return NULL;
   size_t copied = old_size < size ? old_size : size;
-  if (kind != KIND_ATOMIC && marking_active()) // the copy is a run of stores the barrier misses:
+  if (kind != KIND_ATOMIC && phase_is_marking()) // the copy is a run of stores the barrier misses:
     barrier_shade_words(current_thread, p, copied); // q is black, p is about to be freed
   memcpy(q, p, copied);
   if (!is_tiny_span(s))

@@ -5,19 +5,18 @@
 #include "api/api_internal.h"
 #include "base/message.h"
 #include "gc/barrier.h"
-#include "gc/cycle.h"
+#include "gc/collector.h"
 #include "gc/marking.h"
-#include "gc/memory_limits.h" // memory limits (issue 5)
+#include "gc/memory_limits.h"
 #include "gc/pacer.h"
 #include "gc/roots.h"
-#include "gc/sweep.h"
 #include "gc/sweep_pacer.h"
 
 _Atomic uint64_t api_freed_explicitly;
 
 SHADE_API void shade_collect(void) {
   api_thread("shade_collect");
-  cycle_collect(COLLECT_EXPLICIT);
+  collector_request(REASON_EXPLICIT, COLLECTION_FULL);
 }
 
 SHADE_API void shade_disable(void) {
@@ -42,14 +41,14 @@ SHADE_API void shade_add_roots(void *lo, void *hi) {
   struct shade_thread *t = api_thread("shade_add_roots");
   if ((uintptr_t)lo < (uintptr_t)hi) {
     roots_add((uintptr_t)lo, (uintptr_t)hi);
-    if (marking_active()) // a range added after the roots were scanned: its words are new roots
+    if (phase_is_marking()) // a range added after the roots were scanned: its words are new roots
       barrier_shade_words(t, lo, (size_t)((uintptr_t)hi - (uintptr_t)lo));
   }
 }
 
 SHADE_API void shade_remove_roots(void *lo, void *hi) {
   struct shade_thread *t = api_thread("shade_remove_roots");
-  if (marking_active() && (uintptr_t)lo < (uintptr_t)hi) // the range's references are dropped:
+  if (phase_is_marking() && (uintptr_t)lo < (uintptr_t)hi) // the range's references are dropped:
     barrier_shade_words(t, lo, (size_t)((uintptr_t)hi - (uintptr_t)lo)); // see shade_free
   roots_remove((uintptr_t)lo, (uintptr_t)hi);
 }
@@ -59,11 +58,11 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->cycles = load_relaxed(&cycle_stats.cycles);
   out->heap_live = load_relaxed(&pacer.heap_marked);
   out->heap_goal = load_relaxed(&pacer.heap_goal);
-  out->heap_in_use = load_relaxed(&pacer.heap_in_use);
+  out->heap_in_use = load_relaxed(&heap_account.in_use);
   out->heap_mapped = arena_mapped_bytes();
   out->heap_committed = pageheap_in_use_bytes();
   out->heap_committed_peak = pageheap_in_use_peak_bytes();
-  out->total_allocated = load_relaxed(&pacer.total_allocated);
+  out->total_allocated = load_relaxed(&heap_account.total_allocated);
   out->total_freed_explicitly = load_relaxed(&api_freed_explicitly);
   out->pause_total_ns = load_relaxed(&cycle_stats.pause_total_ns);
   out->pause_max_ns = load_relaxed(&cycle_stats.pause_max_ns);
@@ -74,8 +73,8 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   threads_unlock();
   out->markers = cycle_config.markers;
   out->gc_percent = load_relaxed(&pacer.gc_percent);
-  memory_get_stats(out); // memory limits (issue 5)
-  out->mode = marking.mode;
+  memory_get_stats(out);
+  out->mode = collector_mode();
   out->concurrent_cycles = load_relaxed(&marking.cycles);
   out->mark_assist_ns = load_relaxed(&marking.assist_ns);
   out->mark_worker_ns = load_relaxed(&marking.worker_ns);

@@ -19,14 +19,12 @@
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
-#include "base/message.h"
 #include "api/options.h"
-#include "gc/cycle.h"
+#include "base/message.h"
+#include "gc/collector.h"
 #include "gc/marking.h"
-#include "gc/memory_limits.h" // memory limits (issue 5)
-#include "gc/scavenger.h"     // memory limits (issue 5)
-#include "gc/pacer.h"
 #include "gc/roots.h"
+#include "gc/scavenger.h"
 #include "gc/stop_world.h"
 
 static pthread_mutex_t init_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -35,13 +33,12 @@ static _Atomic bool initialized;
 static void before_fork(void) {
   if (!load_acquire(&initialized))
     return;
-  cycle_lock();
-  marking_finish_here(current_thread); // no marking half done across fork (its workers stay)
+  collector_prepare_fork(); // no marking half done across fork (its workers stay)
   threads_lock();
   roots_lock();
   central_lock_all();
   large_lock();
-  pageheap_scavenge_lock(); // memory limits (issue 5): no chunk is being released during fork
+  pageheap_scavenge_lock(); // no chunk is being released during fork
   pageheap_lock();
   metadata_lock();
 }
@@ -51,12 +48,12 @@ static void after_fork_parent(void) {
     return;
   metadata_unlock();
   pageheap_unlock();
-  pageheap_scavenge_unlock(); // memory limits (issue 5)
+  pageheap_scavenge_unlock();
   large_unlock();
   central_unlock_all();
   roots_unlock();
   threads_unlock();
-  cycle_unlock();
+  collector_unlock();
 }
 
 static void after_fork_child(void) {
@@ -67,10 +64,10 @@ static void after_fork_child(void) {
   large_after_fork_child();
   central_after_fork_child();
   roots_after_fork_child();
-  cycle_after_fork_child();
+  collector_after_fork_child();
   mark_pool_after_fork_child();
   concurrent_after_fork_child();
-  scavenger_after_fork_child(); // memory limits (issue 5): restarted by the child's first cycle
+  scavenger_after_fork_child(); // restarted by the child's first cycle
   threads_after_fork_child();
 }
 
@@ -96,16 +93,9 @@ SHADE_API int shade_init(const struct shade_options *opts) {
     errno = EINVAL;
     return -1;
   }
-  pacer_init(o.gc_percent, o.min_heap_goal);
   extern size_t api_size_padding;
   api_size_padding = o.no_past_end ? 0 : 1;
-  cycle_config.markers = (unsigned)o.markers;
-  cycle_config.trace = o.trace != 0;
-  cycle_config.verify = o.verify != 0;
-  cycle_init();
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  marking_init(o.mode, o.gc_cpu_percent, cpus > 0 ? (unsigned)cpus : 1, o.idle_marking >= 0);
-  memory_limits_init(&o); // memory limits (issue 5): limits, scavenger thread
+  collector_init(&o);
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   threads_register_current();
   store_release(&initialized, true);

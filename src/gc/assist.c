@@ -1,12 +1,11 @@
-// assist.c: what allocating threads do for an incremental or concurrent cycle (marking.h).
+// assist.c: what allocating threads do for an incremental or concurrent marking (marking.h).
 //
-// At the trigger, the allocating thread starts the cycle: incremental mode runs mark start here;
-// concurrent mode wakes the controller and goes on. While marking, each allocation of `bytes`
-// owes bytes x pacer_assist_ratio of scan work (Go's mark assist). Concurrent workers bank the
-// work they do as credit, which assists spend first; the rest the thread scans itself, inside a
+// (Starting a marking at the trigger is the controller's decision: collector.c.) While marking,
+// each allocation of `bytes` owes bytes x pacer_assist_ratio of scan work (Go's mark assist).
+// Concurrent workers bank the work they do as credit, which assists spend first; the rest the thread scans itself, inside a
 // critical section (a stop never finds it holding unpublished grey work), giving up early when a
 // stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
-// In incremental mode these slices are all the marking there is; a slice that finds no work left
+// In an incremental marking these slices are all the marking there is; a slice that finds no work left
 // runs mark termination. An assist that finds no work while the heap is past 1.25 x its goal
 // waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole cycle, as
 // Go's can: 63 ms on churn). Past 1.5 x the goal the thread marks and waits until the cycle
@@ -15,45 +14,23 @@
 
 #include <time.h>
 
-#include "gc/cycle.h"
+#include "gc/collector.h"
 #include "gc/pacer.h"
-#include "gc/registers.h"
 #include "gc/stop_world.h"
 
 #define ASSIST_MIN_BYTES ((uint64_t)16 << 10)  // the smallest slice worth starting
 #define ASSIST_MAX_BYTES ((uint64_t)512 << 10) // about half a millisecond of scanning
 
-static SHADE_NOINLINE void start_here(struct shade_thread *self, uintptr_t stack_pointer) {
-  cycle_lock();
-  if (!marking_active() && pacer_should_collect())
-    marking_start(self, stack_pointer);
-  cycle_unlock();
-}
-
-static SHADE_NOINLINE void finish_here(struct shade_thread *self, uintptr_t stack_pointer) {
-  cycle_lock();
-  if (marking_active() && marking_out_of_work())
+static void finish_if_out_of_work(struct shade_thread *self, uintptr_t stack_pointer) {
+  if (phase_is_marking() && marking_out_of_work())
     marking_finish(self, stack_pointer);
-  cycle_unlock();
 }
 
-SHADE_NOINLINE void marking_finish_here(struct shade_thread *self) {
-  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
-  SPILL_REGISTERS(registers);
-  if (marking_active())
-    marking_finish(self, (uintptr_t)registers);
-  __asm__ volatile("" : : "r"(registers) : "memory");
-}
-
-// Both need this thread's roots from here up: spill the registers into this frame first.
-static SHADE_NOINLINE void run_phase_here(struct shade_thread *self, bool start) {
-  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
-  SPILL_REGISTERS(registers);
-  if (start)
-    start_here(self, (uintptr_t)registers);
-  else
-    finish_here(self, (uintptr_t)registers);
-  __asm__ volatile("" : : "r"(registers) : "memory");
+// An incremental slice found no work anywhere: the marking ends here, on this thread.
+static void finish_here(struct shade_thread *self) {
+  collector_lock();
+  collector_run_here(finish_if_out_of_work, self);
+  collector_unlock();
 }
 
 static uint64_t take_credit(uint64_t debt) {
@@ -68,14 +45,14 @@ static uint64_t take_credit(uint64_t debt) {
 
 // Scan up to `budget` bytes; false when no work was left.
 static bool assist_slice(struct shade_thread *t, uint64_t budget) {
-  critical_enter(t);
+  critical_enter(&t->cache);
   atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);
-  bool more = mark_drain_budget(&m, budget, &t->stop_pending);
+  bool more = mark_drain_budget(&m, budget, &t->cache.stop_pending);
   marking_marker_end(&m);
   atomic_fetch_sub(&marking.active_markers, 1);
-  critical_leave(t);
+  critical_leave(&t->cache);
   return more;
 }
 
@@ -87,21 +64,13 @@ static void yield_to_workers(struct shade_thread *t) {
   nanosleep(&pause, NULL);
 }
 
-void marking_pace(struct shade_thread *t, uint64_t bytes) {
-  if (!marking_active()) {
-    if (pacer_should_collect()) {
-      if (marking.mode == MODE_INCREMENTAL)
-        run_phase_here(t, true);
-      else
-        concurrent_request_cycle();
-    }
-    return;
-  }
+void marking_assist(struct shade_thread *t, uint64_t bytes) {
+  bool incremental = marking.record.driver == DRIVER_INCREMENTAL;
   uint64_t begin = cycle_now_ns();
   double ratio = pacer_assist_ratio(load_relaxed(&marking.scanned_bytes));
   uint64_t debt = (uint64_t)((double)bytes * ratio);
-  if (marking.mode == MODE_CONCURRENT)
-    debt -= take_credit(debt);
+  if (!incremental)
+    debt -= take_credit(debt); // what the background workers did ahead
   else if (debt < ASSIST_MIN_BYTES)
     debt = ASSIST_MIN_BYTES; // incremental: every slice makes progress
   if (debt == 0)
@@ -113,8 +82,8 @@ void marking_pace(struct shade_thread *t, uint64_t bytes) {
   // is work, and waits while there is none. Otherwise, with no work left here: incremental, if
   // no other thread holds any, this one ends the marking; past 1.25 x the goal it waits for work
   // (a worker or another thread's slice holds it, or is off the CPU), 10 ms at most.
-  for (unsigned waits = 0; marking_active(); waits++) {
-    uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
+  for (unsigned waits = 0; phase_is_marking(); waits++) {
+    uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&heap_account.in_use);
     bool far_past = in_use > goal + goal / 2;
     if (more) {
       if (!far_past)
@@ -122,8 +91,8 @@ void marking_pace(struct shade_thread *t, uint64_t bytes) {
       more = assist_slice(t, ASSIST_MAX_BYTES);
       continue;
     }
-    if (marking.mode == MODE_INCREMENTAL && marking_out_of_work()) {
-      run_phase_here(t, false);
+    if (incremental && marking_out_of_work()) {
+      finish_here(t);
       break;
     }
     if (in_use <= goal + goal / 4 || (!far_past && waits >= 50))

@@ -1,7 +1,7 @@
 // barrier.c: the write barrier (Go's hybrid barrier, with Go's per-thread buffer).
 //
 // While marking, shade_write stores, then sees shade_barrier_active_ and calls shade_write_slow_
-// with the overwritten value (Yuasa deletion: whatever a slot held when marking began is marked)
+// (api/write_barrier.c), which calls barrier_record with the overwritten value (Yuasa deletion: whatever a slot held when marking began is marked)
 // and the new value (Dijkstra insertion: nothing white is stored into a black object unseen).
 // Together they let each stack be scanned once, one thread at a time, and stay black: a white
 // object a scanned stack holds is still reachable from the heap, and it is shaded the moment the
@@ -28,7 +28,6 @@
 #include "gc/barrier.h"
 
 #include "alloc/arena.h"
-#include "api/api_internal.h"
 #include "gc/marking.h"
 
 SHADE_API int shade_barrier_active_;
@@ -74,24 +73,21 @@ static inline void buffer_append(struct shade_thread *t, uintptr_t value, uintpt
 
 SHADE_NO_SANITIZE void barrier_shade_words(struct shade_thread *t, const void *start,
                                            size_t bytes) {
-  critical_enter(t);
+  critical_enter(&t->cache);
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   const uintptr_t *words = start;
   for (size_t i = 0; i < bytes / WORD_SIZE && barrier_active(); i++)
     buffer_append(t, words[i], low, high);
-  critical_leave(t);
+  critical_leave(&t->cache);
 }
 
-SHADE_API void shade_write_slow_(void *old_value, void *new_value) {
-  struct shade_thread *t = current_thread;
-  if (SHADE_UNLIKELY(t == NULL))
-    t = api_thread("shade_write");
-  critical_enter(t);
+void barrier_record(struct shade_thread *t, void *old_value, void *new_value) {
+  critical_enter(&t->cache);
   if (barrier_active()) { // else marking ended between the store and here: nothing to do
     uintptr_t low = heap_lowest_address(), high = heap_highest_address();
     buffer_append(t, (uintptr_t)old_value, low, high);
     if (!t->stack_scanned) // Go's rule: the insertion half only while this stack is grey
       buffer_append(t, (uintptr_t)new_value, low, high);
   }
-  critical_leave(t);
+  critical_leave(&t->cache);
 }

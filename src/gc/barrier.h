@@ -27,5 +27,8 @@ uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m);
 void barrier_shade_words(struct shade_thread *t, const void *start, size_t bytes);
 // The calling thread's own flush (inside a critical section): marks, then publishes the work.
 void barrier_flush(struct shade_thread *t);
+// The slow path of shade_write (t is the caller): buffer the overwritten value, and the new one
+// while t's stack is grey.
+void barrier_record(struct shade_thread *t, void *old_value, void *new_value);
 
 #endif

@@ -25,11 +25,11 @@
 #include "alloc/central.h"
 #include "base/message.h"
 #include "gc/barrier.h"
-#include "gc/cycle.h"
+#include "gc/collector.h"
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/stop_world.h"
-#include "gc/sweep.h"
+#include "alloc/sweep.h"
 
 #define WORKER_CHUNK_BYTES ((uint64_t)128 << 10)
 #define RAGGED_ROUNDS_MAX 8
@@ -45,6 +45,9 @@ static uint64_t cycle_generation; // under request_mutex: the dedicated workers 
 static unsigned extra_workers;
 static _Atomic int workers_in_chunk;
 static bool started;
+static double worker_share; // CPUs the background workers use
+static unsigned cpus;
+static bool idle_marking;   // the fractional worker also marks on CPUs the program leaves idle
 
 static uint64_t cpu_clock(clockid_t clock) {
   struct timespec ts;
@@ -83,9 +86,9 @@ bool concurrent_collect(void) {
     return false;
   // A marking under way began before the call: the garbage made since needs the next one (the
   // controller runs one cycle at a time, so it takes the request once that one is done).
-  uint64_t target = load_relaxed(&marking.cycles) + (marking_active() ? 2 : 1);
+  uint64_t target = load_relaxed(&marking.cycles) + (phase_is_marking() ? 2 : 1);
   for (bool first = true; load_acquire(&marking.cycles) < target; first = false) {
-    if (!first && load_relaxed(&pacer.disable_depth) > 0 && !marking_active())
+    if (!first && load_relaxed(&pacer.disable_depth) > 0 && !phase_is_marking())
       break; // shade_disable meanwhile: no cycle will start
     pthread_mutex_lock(&request_mutex);
     request_forced_cycle_locked(first);
@@ -124,9 +127,9 @@ static bool worker_chunk(void) {
 
 // Greys data segments and user ranges, then each stack with a handshake.
 static void scan_roots(void) {
-  cycle_lock();
-  if (!marking_active()) {
-    cycle_unlock();
+  collector_lock();
+  if (!phase_is_marking()) {
+    collector_unlock();
     return;
   }
   struct marker m;
@@ -153,7 +156,7 @@ static void scan_roots(void) {
     barrier_all_stacks_black();
   threads_unlock();
   marking_marker_end(&m);
-  cycle_unlock();
+  collector_unlock();
 }
 
 // Empty every barrier buffer; returns the objects that turned grey.
@@ -176,18 +179,18 @@ static uint64_t ragged_flush(void) {
 // Mark termination once no work is left; false if work turned up (or the cycle ended elsewhere:
 // then true).
 static bool try_terminate(unsigned *rounds) {
-  cycle_lock();
-  if (!marking_active()) {
-    cycle_unlock();
+  collector_lock();
+  if (!phase_is_marking()) {
+    collector_unlock();
     return true;
   }
   uint64_t greyed = ++*rounds <= RAGGED_ROUNDS_MAX ? ragged_flush() : 0;
   if (greyed == 0 && marking_out_of_work()) {
     marking_finish(NULL, 0);
-    cycle_unlock();
+    collector_unlock();
     return true;
   }
-  cycle_unlock();
+  collector_unlock();
   return false;
 }
 
@@ -205,7 +208,7 @@ static bool cpu_idle(struct idle_window *w) {
   uint64_t process = cpu_clock(CLOCK_PROCESS_CPUTIME_ID), thread = thread_cpu_ns();
   double others = (double)((process - w->process_cpu) - (thread - w->thread_cpu)) /
                   (double)(wall - w->wall);
-  w->idle = (double)marking.cpus - others >= 0.9; // a CPU (less measuring noise) is free for us
+  w->idle = (double)cpus - others >= 0.9; // a CPU (less measuring noise) is free for us
   w->wall = wall;
   w->process_cpu = process;
   w->thread_cpu = thread;
@@ -213,13 +216,13 @@ static bool cpu_idle(struct idle_window *w) {
 }
 
 static void mark_in_background(void) {
-  double share = marking.worker_share >= 1.0 ? 1.0 : marking.worker_share;
+  double share = worker_share >= 1.0 ? 1.0 : worker_share;
   uint64_t wall_begin = cycle_now_ns(), cpu_begin = thread_cpu_ns();
   struct idle_window window = {wall_begin, cpu_clock(CLOCK_PROCESS_CPUTIME_ID), cpu_begin, false};
   unsigned rounds = 0;
-  while (marking_active()) {
+  while (phase_is_marking()) {
     uint64_t chunk_cpu = thread_cpu_ns();
-    bool idle = share < 1.0 && marking.idle_marking && cpu_idle(&window);
+    bool idle = share < 1.0 && idle_marking && cpu_idle(&window);
     if (!worker_chunk()) {
       if (marking_out_of_work() && try_terminate(&rounds))
         return;
@@ -241,10 +244,10 @@ static void mark_in_background(void) {
 // must not start marking while a span is half swept here (this thread is never stopped).
 static void sweep_in_background(void) {
   for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++) {
-    cycle_lock();
-    if (!marking_active())
+    collector_lock();
+    if (!phase_is_marking())
       central_sweep_class(c);
-    cycle_unlock();
+    collector_unlock();
   }
 }
 
@@ -260,12 +263,12 @@ static void *controller_main(void *unused) {
     bool force = forced;
     forced = false;
     pthread_mutex_unlock(&request_mutex);
-    cycle_lock();
-    bool start = !marking_active() &&
+    collector_lock();
+    bool start = !phase_is_marking() &&
                  (force ? load_relaxed(&pacer.disable_depth) == 0 : pacer_should_collect());
     if (start)
-      marking_start(NULL, 0);
-    cycle_unlock();
+      marking_start(NULL, 0, DRIVER_CONCURRENT);
+    collector_unlock();
     store_relaxed(&request_hint, false);
     if (!start)
       continue;
@@ -289,7 +292,7 @@ static void *worker_main(void *unused) {
       pthread_cond_wait(&request_cond, &request_mutex);
     seen = cycle_generation;
     pthread_mutex_unlock(&request_mutex);
-    while (marking_active()) {
+    while (phase_is_marking()) {
       if (!worker_chunk())
         sleep_ns(100 * 1000);
     }
@@ -305,15 +308,19 @@ static bool start_thread(void *(*main)(void *), const char *name) {
   return error == 0;
 }
 
-void concurrent_init(void) {
-  if (marking.mode != MODE_CONCURRENT)
-    return;
-  double share = marking.worker_share;
-  extra_workers = share >= 2.0 ? (unsigned)(share + 0.5) - 1 : 0;
+static void start_threads(void) {
+  extra_workers = worker_share >= 2.0 ? (unsigned)(worker_share + 0.5) - 1 : 0;
   store_relaxed(&controller_running, start_thread(controller_main, "shade-gc"));
   for (unsigned i = 0; i < extra_workers; i++)
     start_thread(worker_main, "shade-gc-worker");
   started = true;
+}
+
+void concurrent_init(double share, unsigned cpu_count, bool idle) {
+  worker_share = share;
+  cpus = cpu_count;
+  idle_marking = idle;
+  start_threads();
 }
 
 void concurrent_after_fork_child(void) {
@@ -324,15 +331,5 @@ void concurrent_after_fork_child(void) {
   store_relaxed(&request_hint, false);
   store_relaxed(&workers_in_chunk, 0);
   if (started)
-    concurrent_init(); // the threads did not survive the fork
-}
-
-void marking_init(int mode, int cpu_percent, unsigned cpus, bool idle_marking) {
-  marking.mode = mode;
-  marking.worker_share = (double)cpus * (double)cpu_percent / 100.0;
-  marking.cpus = cpus;
-  marking.idle_marking = idle_marking;
-  if (mode != MODE_STW)
-    pacer_use_early_trigger();
-  concurrent_init();
+    start_threads(); // the threads did not survive the fork
 }

@@ -21,8 +21,8 @@
 
 #include "alloc/arena.h"
 #include "alloc/metadata.h"
-#include "gc/black_allocation.h"
-#include "gc/cycle.h"
+#include "alloc/black_allocation.h"
+#include "gc/phases.h"
 #include "gc/threads.h"
 
 void marker_begin(struct marker *m, bool checking) {
@@ -127,7 +127,7 @@ static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
   struct span *s = arena_object_in_span(p->span[k], p->word[k], &index);
   if (s != NULL) {
     __builtin_prefetch((const void *)&s->alloc_bits[index / 64]);
-    __builtin_prefetch((const void *)&s->mark_bytes[index], 1);
+    span_prefetch_object_state(s, index);
     p->index[k] = index;
   }
   p->span[k] = s;
@@ -215,7 +215,7 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
   if (type == NULL)
     return;
   if (SHADE_UNLIKELY(type->flags & SHADE_TYPE_SCAN_STOPPED) &&
-      load_relaxed(&cycle_stats.phase) == PHASE_MARK_CONCURRENT) {
+      phase_now() == PHASE_MARK_CONCURRENT) {
     worklist_bailout_push((struct work_item){start | ITEM_TYPED, end}); // mark termination's
     return;
   }

@@ -23,7 +23,7 @@ struct edge_pipe {
 struct marker {
   struct worklist work;
   struct edge_pipe edges;
-  bool checking;         // the verifier: use check_bits instead of mark_bytes
+  bool checking;         // the verifier: use check_bits instead of the OBJECT_MARKED state
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;
   uint64_t scanned_bytes; // bytes of grey ranges this marker scanned (the pacer's scan work)

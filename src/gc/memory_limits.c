@@ -31,7 +31,8 @@
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "base/message.h"
-#include "gc/cycle.h"
+#include "gc/collector.h"
+#include "gc/phases.h"
 #include "gc/pacer.h"
 #include "gc/scavenger.h"
 #include "os/os_memory.h"
@@ -181,13 +182,13 @@ void memory_after_cycle(uint64_t begin_ns, uint64_t end_ns) {
 
 size_t memory_free_os_memory(void) {
   uint64_t begin = cycle_now_ns();
-  cycle_collect(COLLECT_EXPLICIT);
+  collector_request(REASON_FREE_OS_MEMORY, COLLECTION_FULL);
   // Sweeping and scavenging under the collector lock: no marking runs meanwhile (pageheap.h),
   // and this thread cannot be stopped by another collection while it holds a central lock.
-  cycle_lock();
+  collector_lock();
   central_sweep_all();
   size_t released = pageheap_scavenge(SIZE_MAX, UINT64_MAX);
-  cycle_unlock();
+  collector_unlock();
   if (memory_config.trace)
     shade_message("scav free-os-memory: collection and %.1f MB returned in %.3f ms; heap %.1f MB "
                   "resident; rss %.1f MB", (double)released / 1048576.0,

@@ -43,7 +43,7 @@ static void set_goal(uint64_t heap_in_use_now) {
 void pacer_use_early_trigger(void) {
   pacer.early_trigger = true;
   pacer.cons_mark = 0.5;
-  set_goal(load_relaxed(&pacer.heap_in_use));
+  set_goal(load_relaxed(&heap_account.in_use));
 }
 
 // (*) The goal grows from the traced bytes plus the bytes allocated black, counted once. Objects
@@ -67,10 +67,10 @@ void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_duri
     double observed = (double)allocated_during / (double)scanned;
     pacer.cons_mark = 0.5 * pacer.cons_mark + 0.5 * observed;
   }
-  uint64_t heap_in_use_before = load_relaxed(&pacer.heap_in_use);
+  uint64_t heap_in_use_before = load_relaxed(&heap_account.in_use);
   store_relaxed(&pacer.heap_marked, traced);
   store_relaxed(&pacer.heap_floating, marked > traced ? marked - traced : 0);
-  store_relaxed(&pacer.heap_in_use, marked);
+  store_relaxed(&heap_account.in_use, marked);
   set_goal(heap_in_use_before);
 }
 
@@ -79,7 +79,7 @@ double pacer_assist_ratio(uint64_t scanned_so_far) {
   if (expected < pacer.min_goal / 2)
     expected = pacer.min_goal / 2;
   uint64_t remaining = scanned_so_far < expected ? expected - scanned_so_far : expected / 10;
-  uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&pacer.heap_in_use);
+  uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&heap_account.in_use);
   uint64_t hard_goal = goal + goal / 10; // past the goal, Go aims at 1.1 x goal
   uint64_t runway = hard_goal > in_use ? hard_goal - in_use : 0;
   if (runway < goal / 20)
@@ -94,21 +94,21 @@ void pacer_init(int gc_percent, uint64_t min_goal) {
 }
 
 void pacer_end_cycle(uint64_t marked_bytes) {
-  uint64_t heap_in_use_before = load_relaxed(&pacer.heap_in_use);
+  uint64_t heap_in_use_before = load_relaxed(&heap_account.in_use);
   store_relaxed(&pacer.heap_marked, marked_bytes);
   store_relaxed(&pacer.heap_floating, 0);
-  store_relaxed(&pacer.heap_in_use, marked_bytes);
+  store_relaxed(&heap_account.in_use, marked_bytes);
   set_goal(heap_in_use_before);
 }
 
 int pacer_set_percent(int percent) {
   int old = atomic_exchange(&pacer.gc_percent, percent < 0 ? -1 : percent);
-  set_goal(load_relaxed(&pacer.heap_in_use));
+  set_goal(load_relaxed(&heap_account.in_use));
   sweep_pacer_retarget();
   return old;
 }
 
 void pacer_update_goal(void) {
-  set_goal(load_relaxed(&pacer.heap_in_use));
+  set_goal(load_relaxed(&heap_account.in_use));
   sweep_pacer_retarget();
 }

@@ -1,10 +1,9 @@
-// pacer.h: when to collect. heap_in_use grows as threads take spans (by the free bytes of each
-// span they take) and large objects, and is reset to the marked bytes at the end of each cycle.
-// A cycle starts when heap_in_use reaches the goal = max(min_goal, marked * (1 + percent/100)
-// + min(floating, marked * percent/100)), where floating is what the last incremental/concurrent
-// marking allocated black,
-// lowered under a soft memory limit (memory_limits.h). With automatic collection off
-// (percent < 0), a soft limit alone still triggers cycles.
+// pacer.h: when to collect. The heap in use (heap_account.h, counted by the allocator) is reset
+// to the marked bytes at the end of each cycle. A cycle starts when it reaches the goal =
+// max(min_goal, marked * (1 + percent/100) + min(floating, marked * percent/100)), where
+// // floating is what the last incremental/concurrent marking allocated black, lowered under a soft
+// memory limit (memory_limits.h). With automatic collection off (percent < 0), a soft limit alone
+// still triggers cycles.
 //
 // Incremental and concurrent marking (issue 3) start a cycle earlier, at the trigger, so that the
 // marking, done while the program keeps allocating, ends near the goal: trigger = goal - runway,
@@ -15,17 +14,16 @@
 // left of the runway, as Go's assist ratio.
 #ifndef SHADE_GC_PACER_H
 #define SHADE_GC_PACER_H
+#include "alloc/heap_account.h"
 #include "base/base.h"
 
 struct pacer {
-  _Atomic uint64_t heap_in_use;
   _Atomic uint64_t heap_goal;
   _Atomic uint64_t trigger;   // a cycle starts when heap_in_use reaches it (goal in stw mode)
   double cons_mark;           // bytes allocated per byte scanned while marking (smoothed)
   bool early_trigger;         // incremental/concurrent: trigger before the goal
   _Atomic uint64_t heap_marked;
   _Atomic uint64_t heap_floating; // allocated black by the last marking (0 after a STW cycle)
-  _Atomic uint64_t total_allocated;
   _Atomic int gc_percent;   // negative: automatic collection off (unless soft_limit_on)
   _Atomic int disable_depth;
   _Atomic bool soft_limit_on; // a soft memory limit lowers the goal
@@ -47,18 +45,8 @@ void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_duri
 // Scan work owed per byte allocated now (expected scan work = the last live heap).
 double pacer_assist_ratio(uint64_t scanned_so_far);
 
-static inline void pacer_note_allocation(uint64_t bytes) {
-  atomic_fetch_add_explicit(&pacer.heap_in_use, bytes, memory_order_relaxed);
-  atomic_fetch_add_explicit(&pacer.total_allocated, bytes, memory_order_relaxed);
-}
-
-static inline void pacer_note_unused(uint64_t bytes) {
-  atomic_fetch_sub_explicit(&pacer.heap_in_use, bytes, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&pacer.total_allocated, bytes, memory_order_relaxed);
-}
-
 static inline bool pacer_should_collect(void) {
-  return load_relaxed(&pacer.heap_in_use) >= load_relaxed(&pacer.trigger) &&
+  return load_relaxed(&heap_account.in_use) >= load_relaxed(&pacer.trigger) &&
          (load_relaxed(&pacer.gc_percent) >= 0 || load_relaxed(&pacer.soft_limit_on)) &&
          load_relaxed(&pacer.disable_depth) == 0;
 }

@@ -2,7 +2,7 @@
 // program goes idle or when a periodic collection is due.
 //
 // Every tick (50 ms), or sooner when a cycle ends, the thread
-//   1. notes whether the program is active: it allocated (pacer.total_allocated moved) or used
+//   1. notes whether the program is active: it allocated (heap_account.total_allocated moved) or used
 //      more than a tenth of a CPU (process CPU time minus the scavenger's own) since the last tick;
 //   2. runs a periodic collection when one is configured (SHADE_PERIODIC_GC_MS) and none ran for
 //      that long;
@@ -17,12 +17,12 @@
 //      Oldest free runs go first, at most 16 MiB per madvise; after a step that cost c of this
 //      thread's CPU time it sleeps 99c, so it spends about 1% of one CPU.
 //
-// Every step holds the collector lock (cycle_lock): the scavenger is not stopped with the world,
+// Every step holds the collector lock (collector_lock): the scavenger is not stopped with the world,
 // and must not change free-run records while marking reads them.
 //
 // The thread is not registered (the collector never stops it or scans it), blocks every signal,
 // holds no Shade lock while it sleeps, and is detached (it never keeps a finished program
-// alive). Collections it runs are ordinary cycle_collect calls from an unregistered thread, except
+// alive). Collections it runs are ordinary collector_request calls from an unregistered thread, except
 // in concurrent mode, where it asks the controller for a concurrent cycle and waits for it (no
 // stop-the-world marking behind a program's back in the mode chosen for short pauses). After
 // fork, the child has no scavenger; the first cycle in the child starts a new one.
@@ -36,9 +36,9 @@
 #include "alloc/central.h"
 #include "alloc/pageheap.h"
 #include "base/message.h"
-#include "gc/cycle.h"
+#include "gc/collector.h"
+#include "gc/phases.h"
 #include "gc/memory_limits.h"
-#include "gc/marking.h"
 #include "gc/pacer.h"
 #include "gc/threads.h"
 #include "os/os_memory.h"
@@ -73,7 +73,7 @@ static uint64_t cpu_clock_ns(clockid_t clock) {
 }
 
 static void activity_reset(struct activity *a, bool active) {
-  a->allocated = load_relaxed(&pacer.total_allocated);
+  a->allocated = load_relaxed(&heap_account.total_allocated);
   a->process_cpu_ns = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   a->own_cpu_ns = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   a->last_tick_ns = a->quiet_since_ns = cycle_now_ns();
@@ -81,7 +81,7 @@ static void activity_reset(struct activity *a, bool active) {
 }
 
 static void activity_observe(struct activity *a, uint64_t now) {
-  uint64_t allocated = load_relaxed(&pacer.total_allocated);
+  uint64_t allocated = load_relaxed(&heap_account.total_allocated);
   uint64_t process_cpu = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   uint64_t own_cpu = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t process_used = process_cpu - a->process_cpu_ns, own_used = own_cpu - a->own_cpu_ns;
@@ -114,29 +114,22 @@ static bool periodic_collection_due(uint64_t now) {
          collection_allowed();
 }
 
-// Idle and periodic collections do not stop the world for a whole marking in concurrent mode:
-// the program may be back at any moment, and it chose that mode for its short pauses.
-static void collect_in_background(void) {
-  if (marking.mode != MODE_CONCURRENT || !concurrent_collect())
-    cycle_collect(COLLECT_EXPLICIT);
-}
-
 static void idle_collection(void) {
   uint64_t begin = cycle_now_ns();
-  collect_in_background();
-  cycle_lock(); // sweeping must not overlap another cycle's marking
+  collector_request(REASON_IDLE, COLLECTION_FULL);
+  collector_lock(); // sweeping must not overlap another cycle's marking
   central_sweep_all();
-  cycle_unlock();
+  collector_unlock();
   atomic_fetch_add(&memory_stats.idle_collections, 1);
   uint64_t collected = cycle_now_ns();
-  uint64_t allocated = load_relaxed(&pacer.total_allocated);
+  uint64_t allocated = load_relaxed(&heap_account.total_allocated);
   size_t released = 0, step;
   for (;;) {
-    cycle_lock(); // no marking while the page heap changes (pageheap.h)
+    collector_lock(); // no marking while the page heap changes (pageheap.h)
     step = pageheap_scavenge_step(PAGEHEAP_SCAVENGE_CHUNK, UINT64_MAX);
-    cycle_unlock();
+    collector_unlock();
     released += step;
-    if (step == 0 || load_relaxed(&pacer.total_allocated) != allocated)
+    if (step == 0 || load_relaxed(&heap_account.total_allocated) != allocated)
       break; // done, or the program is back: leave the rest to the paced scavenger
   }
   if (memory_config.trace)
@@ -174,9 +167,9 @@ static uint64_t background_step(void) {
   if (want < PAGE_SIZE || pageheap_free_bytes() <= pageheap_released_bytes())
     return 0; // nothing resident to return: do not even take the lock
   uint64_t cpu_before = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  cycle_lock(); // no marking while the page heap changes (pageheap.h)
+  collector_lock(); // no marking while the page heap changes (pageheap.h)
   size_t released = pageheap_scavenge_step(want, freed_before);
-  cycle_unlock();
+  collector_unlock();
   if (released == 0)
     return 0;
   uint64_t cost = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_before;
@@ -207,7 +200,7 @@ static void *scavenger_main(void *unused) {
     uint64_t now = cycle_now_ns();
     activity_observe(&activity, now);
     if (periodic_collection_due(now)) {
-      collect_in_background();
+      collector_request(REASON_PERIODIC, COLLECTION_FULL);
       atomic_fetch_add(&memory_stats.periodic_collections, 1);
       activity_reset(&activity, activity.active_since_idle_collection);
     } else if (idle_collection_due(&activity, now)) {

@@ -94,8 +94,8 @@ static void suspend_handler(int signal_number, siginfo_t *info, void *context) {
   int saved_errno = errno;
   struct shade_thread *t = current_thread;
   if (t != NULL) {
-    if (t->in_critical)
-      t->stop_pending = 1;
+    if (t->cache.in_critical)
+      t->cache.stop_pending = 1;
     else
       park(t);
   }
@@ -103,7 +103,7 @@ static void suspend_handler(int signal_number, siginfo_t *info, void *context) {
 }
 
 void stop_world_park_pending(struct shade_thread *t) {
-  t->stop_pending = 0;
+  t->cache.stop_pending = 0;
   park(t);
 }
 
@@ -122,7 +122,7 @@ void lock_stoppable(pthread_mutex_t *mutex) {
 
 void stop_world_safepoint(struct shade_thread *t) {
   if (SHADE_UNLIKELY((load_relaxed(&world_epoch) & 1) || handshake_requested(t)) &&
-      !t->in_critical)
+      !t->cache.in_critical)
     park(t);
 }
 

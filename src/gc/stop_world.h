@@ -14,6 +14,8 @@ void stop_world(struct shade_thread *self);
 // (seen on churn: the world released at 0.32 ms, the wake call back at 4.9 ms).
 void start_world(void);
 bool world_is_stopping(void);
+// t left its outermost critical section with a stop pending: park now.
+void stop_world_park_pending(struct shade_thread *t);
 // Park the calling thread if a stop is in progress (shade_safepoint).
 void stop_world_safepoint(struct shade_thread *t);
 int stop_world_signal(void);

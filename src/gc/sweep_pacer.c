@@ -21,7 +21,7 @@
 
 #include "alloc/central.h"
 #include "gc/pacer.h"
-#include "gc/sweep.h"
+#include "alloc/sweep.h"
 
 #define SWEEP_PACE_MAX_SPANS 32
 #define SWEEP_PACE_MARGIN ((uint64_t)1 << 20) // finish up to this much before the trigger (Go)
@@ -52,7 +52,7 @@ static uint64_t pace_distance(uint64_t heap_now, uint64_t trigger) {
 }
 
 static void set_pace(uint64_t unswept_pages) {
-  uint64_t heap_now = load_relaxed(&pacer.heap_in_use), trigger = load_relaxed(&pacer.trigger);
+  uint64_t heap_now = load_relaxed(&heap_account.in_use), trigger = load_relaxed(&pacer.trigger);
   store_relaxed(&pace.unswept_pages, unswept_pages);
   store_relaxed(&pace.swept_basis, sweep_swept_pages());
   store_relaxed(&pace.heap_basis, heap_now);
@@ -76,7 +76,7 @@ void sweep_pacer_step(void) {
   uint64_t unswept = load_relaxed(&pace.unswept_pages);
   uint64_t basis = load_relaxed(&pace.swept_basis);
   uint64_t heap_basis = load_relaxed(&pace.heap_basis);
-  uint64_t heap = load_relaxed(&pacer.heap_in_use);
+  uint64_t heap = load_relaxed(&heap_account.in_use);
   uint64_t grown = heap > heap_basis ? heap - heap_basis : 0;
   uint64_t distance = load_relaxed(&pace.distance);
   uint64_t target = grown >= distance

@@ -15,11 +15,8 @@
 #include "alloc/metadata.h"
 #include "base/message.h"
 #include "gc/barrier.h"
-#include "gc/black_allocation.h"
-#include "gc/pacer.h"
 #include "gc/stop_world.h"
 
-struct span empty_span; // object_count 0, alloc_cache 0: every take from it fails
 __thread struct shade_thread *current_thread __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -37,7 +34,12 @@ static void unregister_at_exit(void *record) {
     threads_unregister_current();
 }
 
-void threads_init(void) { pthread_key_create(&exit_key, unregister_at_exit); }
+static void park_pending(struct thread_cache *c) { stop_world_park_pending(thread_of(c)); }
+
+void threads_init(void) {
+  thread_cache_stop_handler = park_pending;
+  pthread_key_create(&exit_key, unregister_at_exit);
+}
 
 static int record_tls_range(struct dl_phdr_info *info, size_t size, void *data) {
   (void)size;
@@ -77,8 +79,7 @@ struct shade_thread *threads_register_current(void) {
   if (current_thread)
     return current_thread;
   struct shade_thread *t = metadata_alloc(sizeof *t);
-  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
-    t->cache.spans[i] = &empty_span;
+  thread_cache_init(&t->cache);
   t->pthread = pthread_self();
   t->stack_scanned = true; // a thread born during marking starts black: its stack is empty
   find_stack_bounds(t);
@@ -95,34 +96,14 @@ struct shade_thread *threads_register_current(void) {
   return t;
 }
 
-void thread_cache_release_span(struct shade_thread *t, unsigned span_class) {
-  struct span *s = t->cache.spans[span_class];
-  if (s == &empty_span)
-    return;
-  pacer_note_unused((uint64_t)span_count_free(s) * s->object_size);
-  black_allocation_span_released(s);
-  // Out of the cache before onto a list: a fork() in between must never find the span in both
-  // (the child flushes the caches of the threads it lost into the lists).
-  t->cache.spans[span_class] = &empty_span;
-  atomic_signal_fence(memory_order_seq_cst);
-  central_release(s);
-}
-
-void thread_cache_flush(struct shade_thread *t) {
-  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++)
-    thread_cache_release_span(t, i);
-  t->cache.tiny_block = 0;
-  t->cache.tiny_offset = 0;
-}
-
 void threads_unregister_current(void) {
   struct shade_thread *t = current_thread;
   if (t == NULL)
     return;
-  critical_enter(t);
+  critical_enter(&t->cache);
   barrier_flush(t); // what it shaded while marking must reach the marking before it leaves
-  thread_cache_flush(t);
-  critical_leave(t);
+  thread_cache_flush(&t->cache);
+  critical_leave(&t->cache);
   lock_stoppable(&registry_mutex);
   if (t->prev)
     t->prev->next = t->next;
@@ -145,7 +126,7 @@ void threads_after_fork_child(void) {
   while (t) {
     struct shade_thread *next = t->next;
     if (t != current_thread) {
-      thread_cache_flush(t);
+      thread_cache_flush(&t->cache);
       metadata_free(t, sizeof *t);
     }
     t = next;

@@ -25,7 +25,7 @@
 // such rather than corrupting whatever reuses the memory.
 #include "rc/rc_internal.h"
 
-#include "alloc/manual.h"
+#include "api/manual.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 // callback.
 #include "rc/rc_internal.h"
 
-#include "alloc/manual.h"
+#include "api/manual.h"
 
 #include <errno.h>
 

@@ -6,7 +6,7 @@
 // are dropped whatever their mark. Uncollectable and manual objects ignore marks: they stay
 // allocated until freed explicitly. Large objects are swept with the world stopped at the end of
 // marking; an unmarked one gives its pages back at once.
-#include "gc/sweep.h"
+#include "alloc/sweep.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -52,32 +52,36 @@ static void keep_explicit_allocations(struct span *s, uint32_t words) {
   }
 }
 
-static void clear_marks(struct span *s) {
+// A full sweep forgets every state of every object: no state outlives the collection that set it.
+static void clear_states(struct span *s) {
 #ifdef SHADE_SANITIZER_THREAD // the same, as atomics TSan can see (shade_base reads them racily)
-  for (size_t i = 0; i < span_mark_bytes_size(s); i++)
-    store_relaxed(&s->mark_bytes[i], 0);
+  for (size_t i = 0; i < span_object_states_size(s); i++)
+    store_relaxed(&s->object_states[i], 0);
 #else
-  memset((void *)s->mark_bytes, 0, span_mark_bytes_size(s));
+  memset((void *)s->object_states, 0, span_object_states_size(s));
 #endif
 }
 
-// Bit i of the result is mark byte i of the word's 64 objects.
+_Static_assert(OBJECT_MARKED == 1, "pack_marks gathers bit 0 of each state byte");
+
+// Bit i of the result is the OBJECT_MARKED bit of the word's object i.
 static uint64_t pack_marks(const struct span *s, uint32_t word) {
   uint64_t bits = 0;
   uint32_t first = word * 64;
-  const uint64_t *bytes = (const uint64_t *)(const void *)&s->mark_bytes[first];
-  for (uint32_t group = 0; group < 8; group++) { // 8 marks at a time; bytes are 0 or 1
-    uint64_t eight = bytes[group];
+  const uint64_t *bytes = (const uint64_t *)(const void *)&s->object_states[first];
+  for (uint32_t group = 0; group < 8; group++) { // 8 objects at a time
+    uint64_t eight = bytes[group] & 0x0101010101010101ull;
     if (eight == 0)
       continue;
     // Gather bit 0 of each byte into the top byte: multiply by a mask of shifted ones.
-    uint64_t gathered = ((eight & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+    uint64_t gathered = (eight * 0x0102040810204080ull) >> 56;
     bits |= gathered << (group * 8);
   }
   return bits;
 }
 
-uint32_t sweep_small_span(struct span *s) {
+uint32_t sweep_small_span(struct span *s, enum sweep_kind kind) {
+  (void)kind; // SWEEP_FULL is the only kind so far
   uint32_t words = span_bitmap_words(s);
   _Atomic(uint64_t) *freed = span_freed_bits(s);
   if (s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL) {
@@ -88,7 +92,7 @@ uint32_t sweep_small_span(struct span *s) {
       store_relaxed(&s->alloc_bits[w], live);
     }
   }
-  clear_marks(s);
+  clear_states(s);
   span_reset_allocation(s);
   uint32_t live = s->object_count - span_count_free(s);
   s->allocated_at_sweep = live;
@@ -104,7 +108,7 @@ void sweep_large_objects(void) {
     struct span *next = s->next;
     bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
     bool keep = (explicit_kind || span_object_is_marked(s, 0)) && !span_object_is_freed(s, 0);
-    store_relaxed(&s->mark_bytes[0], 0);
+    span_unmark_object(s, 0);
     if (s->check_bits)
       store_relaxed(&s->check_bits[0], 0);
     if (!keep) {

@@ -8,14 +8,20 @@
 // flushes every cache with the world stopped, so no span is in a cache when allocate_black turns
 // on, and mark termination flushes them all again before it turns off. Large objects are marked
 // when allocated. The bytes marked this way count as live for the pacer.
-#ifndef SHADE_GC_BLACK_ALLOCATION_H
-#define SHADE_GC_BLACK_ALLOCATION_H
+#ifndef SHADE_ALLOC_BLACK_ALLOCATION_H
+#define SHADE_ALLOC_BLACK_ALLOCATION_H
 #include "alloc/span.h"
 
 #define BLACK_NONE UINT32_MAX
 
 extern _Atomic bool allocate_black;         // set and cleared with the world stopped
 extern _Atomic uint64_t black_allocated_bytes; // bytes marked black this cycle
+extern _Atomic uint64_t black_allocation_epoch; // advanced each time black allocation ends
+
+// World stopped, every cache flushed: objects allocated from now on are black.
+void black_allocation_begin(void);
+// World stopped, every cache flushed: allocation is white again. Returns the bytes marked black.
+uint64_t black_allocation_end(void);
 
 static inline void black_allocation_span_acquired(struct span *s) {
   store_relaxed(&s->black_from,
@@ -36,7 +42,7 @@ void black_allocation_span_released(struct span *s);
 
 static inline void black_allocation_large(struct span *s) {
   if (load_relaxed(&allocate_black)) {
-    store_relaxed(&s->mark_bytes[0], 1);
+    span_mark_object(s, 0);
     atomic_fetch_add_explicit(&black_allocated_bytes, s->pages * PAGE_SIZE, memory_order_relaxed);
   }
 }

@@ -1,8 +1,20 @@
 // black_allocation.c: marking the slots a cache took while marking ran (black_allocation.h).
-#include "gc/black_allocation.h"
+#include "alloc/black_allocation.h"
 
 _Atomic bool allocate_black;
 _Atomic uint64_t black_allocated_bytes;
+_Atomic uint64_t black_allocation_epoch;
+
+void black_allocation_begin(void) {
+  store_relaxed(&black_allocated_bytes, 0);
+  store_relaxed(&allocate_black, true);
+}
+
+uint64_t black_allocation_end(void) {
+  store_relaxed(&allocate_black, false);
+  atomic_fetch_add(&black_allocation_epoch, 1);
+  return load_relaxed(&black_allocated_bytes);
+}
 
 // Word by word: the slots of [from, to) whose alloc bit is clear, 64 at a time.
 void black_allocation_span_released(struct span *s) {
@@ -18,10 +30,8 @@ void black_allocation_span_released(struct span *s) {
       taken &= ((uint64_t)1 << (to % 64)) - 1;
     for (; taken; taken &= taken - 1) {
       uint32_t i = word * 64 + (uint32_t)__builtin_ctzll(taken);
-      if (!span_object_is_marked(s, i)) {
-        store_relaxed(&s->mark_bytes[i], 1);
+      if (span_mark_object(s, i))
         count++;
-      }
     }
   }
   store_release(&s->black_from, BLACK_NONE); // after the marks (black_allocation_pending)

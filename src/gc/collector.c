@@ -1,0 +1,157 @@
+// collector.c: the collection controller.
+//
+// Every request (an allocation at the trigger, shade_collect, an idle or periodic collection,
+// shade_free_os_memory, the OS refusing memory) arrives at collector_request with a reason and a
+// kind. decide() alone turns the mode chosen at start-up and the reason into an action:
+//
+//   reason                  stw          incremental            concurrent
+//   allocation (trigger)    stw cycle    mark start, here       wake the background controller
+//   idle, periodic          stw cycle    stw cycle              background cycle, waited for
+//   explicit, out of memory,
+//   free OS memory          stw cycle (a marking under way is finished first)
+//
+// Idle and periodic collections do not stop the world for a whole marking in concurrent mode:
+// the program may be back at any moment, and it chose that mode for its short pauses. Explicit
+// ones are blocking, as Go's runtime.GC().
+//
+// The drivers are stw_cycle.c (a whole collection in one pause) and mark_phase.c (mark start and
+// mark termination of a marking that runs beside the program: in slices on allocating threads,
+// assist.c, or in background workers, concurrent.c); all are built of the steps in phases.c.
+// Only `decide` and the two allocation hooks below read the mode.
+//
+// Invariant: collector_lock is held for every step that stops the world or changes the phase.
+#include "gc/collector.h"
+
+#include <unistd.h>
+
+#include "gc/marking.h"
+#include "gc/memory_limits.h"
+#include "gc/pacer.h"
+#include "gc/registers.h"
+#include "gc/stop_world.h"
+#include "gc/stw_cycle.h"
+
+static pthread_mutex_t collector_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int mode = SHADE_MODE_STW; // enum shade_mode, fixed at start-up
+
+void collector_lock(void) { lock_stoppable(&collector_mutex); }
+void collector_unlock(void) { pthread_mutex_unlock(&collector_mutex); }
+void collector_after_fork_child(void) { pthread_mutex_init(&collector_mutex, NULL); }
+int collector_mode(void) { return mode; }
+
+void collector_init(const struct shade_options *o) {
+  mode = o->mode;
+  cycle_config.markers = (unsigned)o->markers;
+  cycle_config.trace = o->trace != 0;
+  cycle_config.verify = o->verify != 0;
+  cycle_clock_init();
+  pacer_init(o->gc_percent, o->min_heap_goal);
+  if (mode != SHADE_MODE_STW)
+    pacer_use_early_trigger(); // marking runs beside the program: start before the goal
+  if (mode == SHADE_MODE_CONCURRENT) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned count = cpus > 0 ? (unsigned)cpus : 1;
+    concurrent_init((double)count * (double)o->gc_cpu_percent / 100.0, count,
+                    o->idle_marking >= 0);
+  }
+  memory_limits_init(o); // limits, scavenger thread
+}
+
+SHADE_NOINLINE void collector_run_here(collector_step_fn fn, struct shade_thread *self) {
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  SPILL_REGISTERS(registers);
+  fn(self, (uintptr_t)registers);
+  __asm__ volatile("" : : "r"(registers) : "memory");
+}
+
+enum action {
+  ACTION_NONE,
+  ACTION_STOP_THE_WORLD,     // a whole collection in one pause, here
+  ACTION_START_INCREMENTAL,  // mark start here; allocating threads mark in slices
+  ACTION_WAKE_BACKGROUND,    // the concurrent controller starts a cycle; return at once
+  ACTION_BACKGROUND_CYCLE,   // a concurrent cycle, waited for
+};
+
+static enum action decide(enum collect_reason reason, enum collection_kind kind) {
+  (void)kind; // COLLECTION_FULL is the only kind so far
+  switch (reason) {
+  case REASON_ALLOCATION:
+    if (!pacer_should_collect())
+      return ACTION_NONE;
+    return mode == SHADE_MODE_INCREMENTAL ? ACTION_START_INCREMENTAL
+           : mode == SHADE_MODE_CONCURRENT ? ACTION_WAKE_BACKGROUND
+                                           : ACTION_STOP_THE_WORLD;
+  case REASON_IDLE:
+  case REASON_PERIODIC:
+    return mode == SHADE_MODE_CONCURRENT ? ACTION_BACKGROUND_CYCLE : ACTION_STOP_THE_WORLD;
+  case REASON_EXPLICIT:
+  case REASON_OUT_OF_MEMORY:
+  case REASON_FREE_OS_MEMORY:
+    break;
+  }
+  return ACTION_STOP_THE_WORLD;
+}
+
+static void finish_marking_step(struct shade_thread *self, uintptr_t stack_pointer) {
+  if (phase_is_marking())
+    marking_finish(self, stack_pointer);
+}
+
+static void stop_the_world_step(struct shade_thread *self, uintptr_t stack_pointer) {
+  finish_marking_step(self, stack_pointer); // an incremental or concurrent marking: finish it
+  stw_cycle_run(self, stack_pointer);
+}
+
+static void start_incremental_step(struct shade_thread *self, uintptr_t stack_pointer) {
+  if (!phase_is_marking() && pacer_should_collect())
+    marking_start(self, stack_pointer, DRIVER_INCREMENTAL);
+}
+
+static void run_locked(collector_step_fn step, enum collect_reason reason) {
+  collector_lock();
+  // At the trigger: another thread may have collected while this one waited for the lock.
+  if (reason != REASON_ALLOCATION || pacer_should_collect())
+    collector_run_here(step, current_thread);
+  collector_unlock();
+}
+
+void collector_request(enum collect_reason reason, enum collection_kind kind) {
+  switch (decide(reason, kind)) {
+  case ACTION_NONE:
+    return;
+  case ACTION_STOP_THE_WORLD:
+    run_locked(stop_the_world_step, reason);
+    return;
+  case ACTION_START_INCREMENTAL:
+    run_locked(start_incremental_step, reason);
+    return;
+  case ACTION_WAKE_BACKGROUND:
+    concurrent_request_cycle();
+    return;
+  case ACTION_BACKGROUND_CYCLE:
+    if (!concurrent_collect()) // no controller thread: collect another way
+      run_locked(stop_the_world_step, reason);
+    return;
+  }
+}
+
+bool collector_collect_if_due(void) {
+  if (mode != SHADE_MODE_STW || !pacer_should_collect())
+    return false;
+  collector_request(REASON_ALLOCATION, COLLECTION_FULL);
+  return true;
+}
+
+void collector_pace_allocation(struct shade_thread *t, uint64_t bytes) {
+  if (mode == SHADE_MODE_STW)
+    return;
+  if (phase_is_marking())
+    marking_assist(t, bytes);
+  else
+    collector_request(REASON_ALLOCATION, COLLECTION_FULL);
+}
+
+void collector_prepare_fork(void) {
+  collector_lock();
+  collector_run_here(finish_marking_step, current_thread); // no marking half done across fork
+}

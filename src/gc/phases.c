@@ -1,0 +1,140 @@
+// phases.c: the steps of a collection (phases.h), the statistics of pauses, and the trace line.
+#define _GNU_SOURCE
+#include "gc/phases.h"
+
+#include <time.h>
+
+#include "alloc/arena.h"
+#include "alloc/central.h"
+#include "alloc/sweep.h"
+#include "base/message.h"
+#include "gc/marking.h"
+#include "gc/memory_limits.h"
+#include "gc/pacer.h"
+#include "gc/roots.h"
+#include "gc/stop_world.h"
+#include "gc/sweep_pacer.h"
+#include "gc/verify.h"
+
+_Atomic int gc_phase;
+struct cycle_stats cycle_stats;
+struct cycle_config cycle_config;
+static uint64_t start_time_ns;
+static uint64_t gc_time_total_ns; // collector lock held
+
+uint64_t cycle_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cycle_clock_init(void) { start_time_ns = cycle_now_ns(); }
+uint64_t cycle_start_ns(void) { return start_time_ns; }
+
+void phase_sweep_termination(struct cycle_record *r) {
+  r->begin_ns = cycle_now_ns();
+  phase_set(PHASE_SWEEP_TERMINATION);
+  sweep_pacer_note_termination(central_sweep_all());
+}
+
+void phase_stop(struct shade_thread *self, struct cycle_record *r) {
+  roots_prepare();
+  if (cycle_config.markers > 1)
+    mark_pool_prepare(cycle_config.markers - 1);
+  threads_lock();
+  roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
+  r->stop_begin_ns = cycle_now_ns();
+  stop_world(self);
+  r->stopped_ns = cycle_now_ns();
+  r->threads = threads_count();
+  r->heap_before = heap_account_in_use();
+}
+
+void phase_flush_caches(void) {
+  for (struct shade_thread *t = threads_first(); t; t = t->next)
+    thread_cache_flush(&t->cache);
+}
+
+uint64_t phase_drain(struct marker *m) {
+  unsigned helpers = cycle_config.markers > 1 ? cycle_config.markers - 1 : 0;
+  uint64_t drained = 0;
+  if (helpers) {
+    mark_drain_parallel(m, helpers, &drained);
+  } else {
+    worklist_begin(1);
+    mark_drain(m);
+    drained = m->marked_bytes;
+  }
+  return drained;
+}
+
+uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer) {
+  if (cycle_config.verify)
+    verify_marking(self, stack_pointer);
+  sweep_large_objects();
+  uint64_t unswept_pages = central_mark_all_unswept();
+  atomic_fetch_add(&heap_sweepgen, 2);
+  return unswept_pages;
+}
+
+uint64_t phase_close(uint64_t unswept_pages) {
+  sweep_pacer_reset(unswept_pages); // after the pacer set the next trigger
+  uint64_t cycle = atomic_fetch_add(&cycle_stats.cycles, 1) + 1;
+  phase_set(PHASE_OFF);
+  return cycle;
+}
+
+static void record_pause(uint64_t pause_ns, uint64_t mark_ns) {
+  atomic_fetch_add(&cycle_stats.pause_total_ns, pause_ns);
+  atomic_fetch_add(&cycle_stats.mark_total_ns, mark_ns);
+  store_relaxed(&cycle_stats.last_pause_ns, pause_ns);
+  if (pause_ns > load_relaxed(&cycle_stats.pause_max_ns))
+    store_relaxed(&cycle_stats.pause_max_ns, pause_ns);
+}
+
+void phase_restart(struct cycle_record *r, uint64_t mark_ns) {
+  r->end_ns = cycle_now_ns(); // the pause ends here: see start_world
+  start_world();
+  roots_unlock();
+  threads_unlock();
+  record_pause(r->end_ns - r->stop_begin_ns, mark_ns);
+}
+
+static void trace_line(const struct cycle_record *r, uint64_t cycle) {
+  const double ms = 1e6, mb = 1048576.0;
+  double elapsed = (double)(r->end_ns - start_time_ns);
+  if (r->driver == DRIVER_STW) {
+    shade_message("gc %llu @%.3fs %.0f%%: %.3f+%.3f+%.3f ms clock, %.1f->%.1f->%.1f MB, "
+                  "%.1f MB goal, %.1f MB mapped, %u threads, %u markers",
+                  (unsigned long long)cycle, elapsed / 1e9,
+                  elapsed > 0 ? 100.0 * (double)gc_time_total_ns / elapsed : 0.0,
+                  (double)(r->stopped_ns - r->begin_ns) / ms,
+                  (double)(r->marked_ns - r->stopped_ns) / ms,
+                  (double)(r->end_ns - r->marked_ns) / ms, (double)r->heap_before / mb,
+                  (double)r->marked / mb, (double)r->marked / mb,
+                  (double)load_relaxed(&pacer.heap_goal) / mb,
+                  (double)arena_mapped_bytes() / mb, r->threads, cycle_config.markers);
+    return;
+  }
+  const char *name = r->driver == DRIVER_CONCURRENT ? "concurrent" : "incremental";
+  shade_message("gc %llu @%.3fs %s: %.3f+%.3f+%.3f ms clock (STW start + %s mark + STW end), "
+                "%.3f ms assist, %.3f ms worker cpu (%.0f%% of the mark), %.1f->%.1f MB, "
+                "%.1f MB goal, %.1f MB trigger, %u threads",
+                (unsigned long long)cycle, elapsed / 1e9, name, (double)r->start_pause_ns / ms,
+                (double)r->concurrent_ns / ms, (double)(r->end_ns - r->stop_begin_ns) / ms, name,
+                (double)r->assist_ns / ms, (double)r->worker_ns / ms,
+                r->concurrent_ns ? 100.0 * (double)r->worker_ns / (double)r->concurrent_ns : 0.0,
+                (double)r->heap_before / mb, (double)r->marked / mb,
+                (double)load_relaxed(&pacer.heap_goal) / mb,
+                (double)load_relaxed(&pacer.trigger) / mb, r->threads);
+}
+
+void cycle_report(const struct cycle_record *r, uint64_t cycle) {
+  if (r->driver == DRIVER_STW)
+    gc_time_total_ns += r->end_ns - r->begin_ns;
+  else // the mark-start pause and its sweep termination, and the final step
+    gc_time_total_ns += r->start_pause_ns + r->start_sweep_ns + (r->end_ns - r->begin_ns);
+  if (cycle_config.trace)
+    trace_line(r, cycle);
+  memory_after_cycle(r->begin_ns, r->end_ns);
+}
