@@ -5,7 +5,7 @@
 set -e
 
 PACKAGES="libgc-dev"
-PACKAGES="$PACKAGES gnuplot-nox" # memory limits (issue 5): bench/memory/run.sh draws its PNG with gnuplot
+PACKAGES="$PACKAGES gnuplot-nox" # bench/memory/run.sh draws its PNG with gnuplot
 
 missing=""
 for package in $PACKAGES; do

@@ -79,7 +79,7 @@ struct shade_options {
   int madv_free;         // 1: MADV_FREE, -1: MADV_DONTNEED (SHADE_MADV_FREE; default DONTNEED)
   int periodic_gc_ms;    // a collection at least this often; -1 off (SHADE_PERIODIC_GC_MS; off)
   int trace_scavenger;   // 1: "scav" trace lines (SHADE_TRACE containing "scav" or "gc")
-  // short pauses (issue 3)
+  // incremental and concurrent marking
   int mode;              // enum shade_mode; 0: SHADE_MODE, else SHADE_MODE_STW
   int gc_cpu_percent;    // background marking share of the CPUs (SHADE_GC_CPU; default 25)
   int idle_marking;      // -1: background marking never goes past gc_cpu_percent, even when the
@@ -223,7 +223,7 @@ struct shade_stats {
   uint64_t threads;          // registered threads now
   uint64_t markers;          // marking threads used
   int gc_percent;
-  // memory limits (issue 5)
+  // memory returned to the OS and memory limits
   uint64_t heap_released;        // free heap bytes given back to the OS (or never touched)
   uint64_t heap_resident;        // estimate of heap bytes in RAM: in-use pages + free not released
   uint64_t total_released;       // bytes given back to the OS since start
@@ -236,7 +236,7 @@ struct shade_stats {
   uint64_t limiter_cycles;       // cycles after which the CPU limiter let the heap exceed the goal
   uint64_t process_rss;          // resident set size of the whole process (/proc/self/statm)
   uint64_t heap_committed_peak;  // the highest heap_committed so far
-  // short pauses (issue 3)
+  // incremental and concurrent marking
   int mode;                      // enum shade_mode in force
   uint64_t concurrent_cycles;    // cycles marked concurrently or incrementally
   uint64_t mark_assist_ns;       // time allocating threads spent marking (assists, slices)
@@ -251,7 +251,7 @@ struct shade_stats {
 void shade_get_stats(struct shade_stats *out);
 
 // ---------------------------------------------------------------------------------------------
-// Memory returned to the OS and memory limits (memory limits, issue 5; docs/memory.md).
+// Memory returned to the OS and memory limits (docs/memory.md).
 // Free pages go back to the OS in the background (scavenger) and when the program goes quiet.
 
 // A full collection, then every free page returned to the OS now (Go's debug.FreeOSMemory).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/churn/run.sh <builddir>: the short-pauses benchmarks (issue 3), Shade's three marking modes
+# bench/churn/run.sh <builddir>: the short-pauses benchmarks, Shade's three marking modes
 # side by side with bdwgc and glibc malloc.
 #
 #   1. churn (bench/churn.c): a table of CHURN_SLOTS depth-3 trees, one replaced per operation for

@@ -1,4 +1,4 @@
-// rss_curve.c: the seed scenario of issue 5. A program reads a large file, checksums it and drops
+// rss_curve.c: the memory-return scenario. A program reads a large file, checksums it and drops
 // it, four times: here it allocates a buffer (1 GiB by default), fills it, checksums it, drops it
 // and pauses, four times, while a sampler thread records the process's RSS every 100 ms.
 //

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/memory/run.sh <builddir> [buffer-MiB=1024]: the memory-return benchmark of issue 5.
+# bench/memory/run.sh <builddir> [buffer-MiB=1024]: the memory-return benchmark.
 #
 #   1. rss_curve for shade, malloc and bdwgc: allocate/fill/checksum/drop a buffer four times with
 #      3 s pauses, RSS sampled every 100 ms; the curves go into one PNG (gnuplot),

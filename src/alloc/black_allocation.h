@@ -4,7 +4,7 @@
 // The fast path stays as it is: it takes slots by advancing the span's freeindex and writes no
 // bit. Instead, a span that enters a cache during marking records black_from = its freeindex;
 // when it leaves the cache (refill, flush at mark termination, thread exit) every slot taken since
-// (at or above black_from, below freeindex, alloc bit clear) gets its mark byte. Mark start
+// (at or above black_from, below freeindex, alloc bit clear) gets its mark. Mark start
 // flushes every cache with the world stopped, so no span is in a cache when allocate_black turns
 // on, and mark termination flushes them all again before it turns off. Large objects are marked
 // when allocated. The bytes marked this way count as live for the pacer.

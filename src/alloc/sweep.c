@@ -1,9 +1,9 @@
 // sweep.c: returning the memory of unmarked objects to their spans.
 //
 // A span is swept at most once per cycle; its sweep generation says where it stands (span.h).
-// Sweeping a small span packs its mark bytes into the new alloc bits and clears the marks;
-// nothing is written into object memory and no free list is built. Objects passed to shade_free (freed_bits)
-// are dropped whatever their mark. Uncollectable and manual objects ignore marks: they stay
+// Sweeping a small span packs its objects' marks into the new alloc bits and clears their
+// states; nothing is written into object memory and no free list is built. Objects passed to
+// shade_free (freed_bits) are dropped whatever their mark. Uncollectable and manual objects ignore marks: they stay
 // allocated until freed explicitly. Large objects are swept with the world stopped at the end of
 // marking; an unmarked one gives its pages back at once.
 #include "alloc/sweep.h"

@@ -1,4 +1,4 @@
-// memory_api.c: the public calls about memory returned to the OS and memory limits (issue 5):
+// memory_api.c: the public calls about memory returned to the OS and memory limits:
 // shade_free_os_memory, shade_set_memory_limit, shade_set_heap_limit. The policy is in
 // gc/memory_limits.c, the background thread in gc/scavenger.c.
 #include "api/api_internal.h"

@@ -3,8 +3,9 @@
 // A word is a pointer candidate if it falls between the lowest and highest heap addresses, its
 // arena is Shade's, its page belongs to an in-use span, and the object slot it lands in is
 // allocated (below the span's freeindex or alloc bit set, and not explicitly freed). Interior
-// pointers resolve to their object by one multiply (span_object_index). The mark bit is set with
-// an atomic OR, so several markers may race for an object and exactly one pushes it.
+// pointers resolve to their object by one multiply (span_object_index). The mark is the object's
+// OBJECT_MARKED state (span.h), set with a plain read and store: two markers racing for one
+// object may both push it and scan it twice, which loses nothing.
 //
 // What is pushed is a range: a small object whole, a large object in LARGE_SCAN_CHUNK pieces so
 // no unit of work is longer than scanning 128 KiB. Atomic objects are marked but never pushed;

@@ -1,7 +1,6 @@
-// mark.h: the tri-color marking engine shared by every driver (stop-the-world now; incremental
-// and concurrent later). White = mark bit clear; grey = mark bit set and the object's range is on
-// a worklist; black = mark bit set and scanned. Worklists are explicit, so marking depth never
-// grows the C stack.
+// mark.h: the tri-color marking engine shared by every driver (stop-the-world, incremental,
+// concurrent). White = not OBJECT_MARKED; grey = marked and the object's range is on a worklist;
+// black = marked and scanned. Worklists are explicit, so marking depth never grows the C stack.
 #ifndef SHADE_GC_MARK_H
 #define SHADE_GC_MARK_H
 #include "alloc/span.h"

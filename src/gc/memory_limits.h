@@ -37,9 +37,9 @@ size_t memory_set_hard_limit(size_t bytes); // 0: none; returns the old limit
 size_t memory_soft_limit(void);
 size_t memory_hard_limit(void);
 
-// cycle.c, after the world restarted, gc lock still held: records the cycle's time for the CPU
-// limiter, sweeps and scavenges at once when a limit is near, wakes the scavenger, and prints
-// the "scav" trace line.
+// After a cycle (cycle_report), the world restarted, the collector lock still held: records the
+// cycle's time for the CPU limiter, sweeps and scavenges at once when a limit is near, wakes the
+// scavenger, and prints the "scav" trace line.
 void memory_after_cycle(uint64_t begin_ns, uint64_t end_ns);
 
 // A full collection, every span swept, and every free page returned to the OS now.

@@ -5,7 +5,7 @@
 // memory limit (memory_limits.h). With automatic collection off (percent < 0), a soft limit alone
 // still triggers cycles.
 //
-// Incremental and concurrent marking (issue 3) start a cycle earlier, at the trigger, so that the
+// Incremental and concurrent marking start a cycle earlier, at the trigger, so that the
 // marking, done while the program keeps allocating, ends near the goal: trigger = goal - runway,
 // runway = cons/mark x expected scan work, where cons/mark is the bytes the program allocated per
 // byte of scan work during the last markings (Go 1.18's pacer, smoothed over cycles), and the
