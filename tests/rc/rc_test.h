@@ -5,8 +5,9 @@
 // functions, each one behaviour, checked with SHADE_TEST_EXPECT / SHADE_TEST_EXPECT_EQ and run
 // with SHADE_TEST_RUN; main returns shade_test_finish(). main first calls
 // shade_test_between_tests(rc_test_reset), so that before and after every test the collector's
-// defaults are restored and everything left is collected. Randomised tests take their seed from
-// shade_test_seed() and draw with shade_test_random.
+// defaults are restored and everything left is collected (not once the RC lock has been used:
+// from then on every RC call needs it, so rc_threads and rc_misuse's last test run without it).
+// Randomised tests take their seed from shade_test_seed() and draw with shade_test_random.
 #ifndef SHADE_RC_TEST_H
 #define SHADE_RC_TEST_H
 
