@@ -161,9 +161,9 @@ int main(void) {
   // TSan checks that a thread holds at most 64 mutexes; Shade's fork handler holds one per span
   // class (340) across fork() so the child inherits consistent lists. Plain and ASan builds run it.
 #ifdef SHADE_SANITIZER_THREAD
-  fprintf(stderr, "skip fork tests (TSan allows 64 held mutexes; fork holds Shade's 340)\n");
   (void)test_child_of_single_threaded_program_uses_shade;
   (void)test_child_of_multithreaded_program_uses_shade;
+  shade_test_skip("TSan allows 64 held mutexes; Shade's fork handler holds 340");
 #else
   SHADE_TEST_RUN(test_child_of_single_threaded_program_uses_shade);
   SHADE_TEST_RUN(test_child_of_multithreaded_program_uses_shade);

@@ -1,5 +1,9 @@
 // conc_test.h: what the concurrent/incremental marking tests (tests/concurrent/) share, on top
-// of test_util.h.
+// of the harness in test_util.h.
+//
+// A test file is written like every other (see test_util.h): `static void test_<what>(void)`
+// functions with SHADE_TEST_EXPECT / SHADE_TEST_EXPECTF, run with SHADE_TEST_RUN after
+// conc_start(conc_mode_from_args(argc, argv), pacing); main returns shade_test_finish().
 //
 // Mode. Every test but conc_barrier runs in the mode named by its first argument ("concurrent",
 // "incremental" or "stw"), else by SHADE_MODE, else concurrent; CTest registers each one twice
@@ -18,13 +22,12 @@
 //
 // Locks. A thread blocked in pthread_mutex_lock cannot be stopped under TSan (the stop signal
 // waits until the thread re-enters TSan's runtime), while the holder may be stopped: the tests
-// take their own locks with conc_lock, which polls shade_safepoint while it waits.
+// take their own locks with shade_test_lock (test_util.h), which polls shade_safepoint while it
+// waits.
 #ifndef CONC_TEST_H
 #define CONC_TEST_H
 
 #include "test_util.h"
-
-#include <sched.h>
 
 #define CONC_TAG ((uint64_t)1 << 63)
 
@@ -122,11 +125,6 @@ static SHADE_TEST_UNUSED void conc_start(int mode, struct conc_pacing pacing) {
   SHADE_TEST_EXPECTF(stats.mode == mode, "shade_get_stats reports mode %d (%s), asked for %d (%s)",
                      stats.mode, conc_mode_name(stats.mode), mode, conc_mode_name(mode));
 }
-
-// A lock a stopped holder cannot turn into a deadlock: the waiter polls the safepoint.
-static SHADE_TEST_UNUSED void conc_lock(pthread_mutex_t *mutex) { shade_test_lock(mutex); }
-
-static SHADE_TEST_UNUSED void conc_unlock(pthread_mutex_t *mutex) { pthread_mutex_unlock(mutex); }
 
 // A short nap for threads that poll (kept short: under TSan a sleeping thread answers a stop
 // request only when its nap ends).

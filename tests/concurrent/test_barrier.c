@@ -443,7 +443,7 @@ int main(int argc, char **argv) {
     SHADE_TEST_RUN(test_invalid_mode_option_gives_a_message_and_stw);
   else
     SHADE_TEST_RUN(test_valid_mode_gives_no_message);
-  shade_set_message_handler(NULL);
+  shade_test_stop_capturing_messages();
   SHADE_TEST_RUN(test_store_macro_evaluates_operands_once);
   SHADE_TEST_RUN(test_stores_read_back_everywhere);
   SHADE_TEST_RUN(test_stored_objects_survive_and_dropped_ones_go);

@@ -513,7 +513,7 @@ static void swap_with_exchange(struct hide_thread *ht, struct hide_local *local,
     return;
   int side = (int)(shade_test_random(&ht->rng) % 2);
   int e = (int)(shade_test_random(&ht->rng) % EXCHANGE);
-  conc_lock(&exchange_lock);
+  shade_test_lock(&exchange_lock);
   struct leaf *theirs = exchange[e];
   uint64_t their_key = exchange_key[e];
   if (check_chain(ht, theirs, their_key, "exchange (chain)")) {
@@ -525,7 +525,7 @@ static void swap_with_exchange(struct hide_thread *ht, struct hide_local *local,
     exchange_key[e] = ht->chain_key[i][side];
     ht->chain_key[i][side] = their_key;
   }
-  conc_unlock(&exchange_lock);
+  pthread_mutex_unlock(&exchange_lock);
   ht->exchanges++;
 }
 
@@ -719,10 +719,10 @@ static SHADE_TEST_NOINLINE void fill_exchange(uint64_t *rng) {
   for (int e = 0; e < EXCHANGE; e++) {
     uint64_t key;
     struct leaf *chain = new_chain(NULL, &key);
-    conc_lock(&exchange_lock);
+    shade_test_lock(&exchange_lock);
     SHADE_STORE(exchange[e], chain);
     exchange_key[e] = key;
-    conc_unlock(&exchange_lock);
+    pthread_mutex_unlock(&exchange_lock);
     conc_garbage(rng);
   }
 }
@@ -766,10 +766,10 @@ static void test_hidden_references_survive_every_phase(void) {
 
   // The chains left in the exchange are intact, after one more full collection.
   shade_test_collect_clean();
-  conc_lock(&exchange_lock);
+  shade_test_lock(&exchange_lock);
   for (int e = 0; e < EXCHANGE; e++)
     check_chain(NULL, exchange[e], exchange_key[e], "exchange at the end");
-  conc_unlock(&exchange_lock);
+  pthread_mutex_unlock(&exchange_lock);
   SHADE_TEST_EXPECTF(atomic_load(&bad_objects) == 0, "%ld damaged or missing objects in all",
                      atomic_load(&bad_objects));
 }

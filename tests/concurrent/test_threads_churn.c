@@ -139,13 +139,13 @@ static void replace_subtree(uint64_t *rng, struct tnode *root, uint64_t serial) 
 static void swap_with_handoff(uint64_t *rng, struct tnode **tree_slot, void *tree_owner,
                               uint64_t *serial, const char *where) {
   int h = (int)(shade_test_random(rng) % HANDOFF);
-  conc_lock(&handoff_lock);
+  shade_test_lock(&handoff_lock);
   struct tnode *theirs = handoff[h];
   uint64_t their_serial = handoff_serial[h];
   check_tree(theirs, their_serial, where);
   SHADE_STORE(handoff[h], *tree_slot);
   handoff_serial[h] = *serial;
-  conc_unlock(&handoff_lock);
+  pthread_mutex_unlock(&handoff_lock);
   shade_write(tree_owner, (void **)tree_slot, theirs);
   *serial = their_serial;
 }
@@ -301,10 +301,10 @@ static SHADE_TEST_NOINLINE void fill_handoff(uint64_t *rng) {
   for (int h = 0; h < HANDOFF; h++) {
     uint64_t serial;
     struct tnode *t = new_tree(rng, &serial);
-    conc_lock(&handoff_lock);
+    shade_test_lock(&handoff_lock);
     SHADE_STORE(handoff[h], t);
     handoff_serial[h] = serial;
-    conc_unlock(&handoff_lock);
+    pthread_mutex_unlock(&handoff_lock);
   }
 }
 
@@ -364,10 +364,10 @@ static void test_threads_and_trees_come_and_go_during_marking(void) {
     for (int i = 0; i < TREES; i++)
       check_tree(tables[w]->tree[i], workers[w].serial[i], "main, tables at the end");
   }
-  conc_lock(&handoff_lock);
+  shade_test_lock(&handoff_lock);
   for (int h = 0; h < HANDOFF; h++)
     check_tree(handoff[h], handoff_serial[h], "main, hand-off at the end");
-  conc_unlock(&handoff_lock);
+  pthread_mutex_unlock(&handoff_lock);
 
   SHADE_TEST_EXPECTF(atomic_load(&bad_trees) == 0, "%ld damaged trees or failures",
                      atomic_load(&bad_trees));

@@ -1,25 +1,17 @@
-// memory_test.h: the small harness of the memory tests (issue 5): expectations, RSS from
-// /proc/self/statm, a sleep that survives the collector's stop signal, and a stack wipe so that a
-// dropped buffer's address does not linger where the conservative scan would find it.
+// memory_test.h: what the memory tests (tests/memory/: memory returned to the OS, the scavenger,
+// soft and hard limits) share, on top of the harness in test_util.h.
+//
+// A test file is written like every other (see test_util.h): `static void test_<what>(void)`
+// functions with SHADE_TEST_EXPECT / SHADE_TEST_EXPECTF, run from main with SHADE_TEST_RUN,
+// main returning shade_test_finish(). RSS comes from shade_test_rss (/proc/self/statm), and a
+// dropped buffer's address is wiped off the stack with shade_test_clear_stack so that the
+// conservative scan does not find it. This header adds whether RSS can be checked exactly in
+// this build, MB for printing sizes, and a sleep that survives the collector's stop signal.
 #ifndef SHADE_MEMORY_TEST_H
 #define SHADE_MEMORY_TEST_H
 
-#include <shade.h>
+#include "test_util.h"
 
-#include <errno.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#if defined(SHADE_SANITIZER_ADDRESS) || defined(SHADE_SANITIZER_THREAD)
-#define MEMORY_TEST_SANITIZED 1
-#else
-#define MEMORY_TEST_SANITIZED 0
-#endif
 // TSan keeps shadow memory for every byte the program touched, and does not give it back when
 // Shade returns the pages: RSS cannot fall back there. Its stack layout also leaves more stale
 // words for the conservative scan, so "this exact buffer was freed" is not checked either.
@@ -28,58 +20,7 @@
 #else
 #define MEMORY_TEST_RSS_EXACT 1
 #endif
-#define MEMORY_TEST_SKIP 77
 #define MB (1024.0 * 1024.0)
-
-static atomic_int memory_test_failures;
-static const char *memory_test_current = "(main)";
-
-#define EXPECTF(cond, ...)                                                                        \
-  do {                                                                                            \
-    if (!(cond)) {                                                                                \
-      atomic_fetch_add(&memory_test_failures, 1);                                                 \
-      fprintf(stderr, "%s:%d: FAILED in %s: %s  -- ", __FILE__, __LINE__, memory_test_current,   \
-              #cond);                                                                             \
-      fprintf(stderr, __VA_ARGS__);                                                               \
-      fputc('\n', stderr);                                                                        \
-    }                                                                                             \
-  } while (0)
-#define EXPECT(cond) EXPECTF(cond, "%s", "")
-
-static inline double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-#define RUN(test)                                                                                 \
-  do {                                                                                            \
-    memory_test_current = #test;                                                                  \
-    int failures_before = atomic_load(&memory_test_failures);                                    \
-    double t0 = now_seconds();                                                                    \
-    test();                                                                                       \
-    fprintf(stderr, "%s %s (%.2f s)\n",                                                           \
-            atomic_load(&memory_test_failures) == failures_before ? "ok  " : "FAIL", #test,      \
-            now_seconds() - t0);                                                                  \
-  } while (0)
-
-static inline int memory_test_finish(void) {
-  int failures = atomic_load(&memory_test_failures);
-  if (failures)
-    fprintf(stderr, "%d expectation(s) failed\n", failures);
-  return failures ? 1 : 0;
-}
-
-static inline size_t rss_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, resident = 0;
-  if (f) {
-    if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-      resident = 0;
-    fclose(f);
-  }
-  return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 // Sleeps the whole time even when a collection's stop signal interrupts nanosleep. Under TSan
 // it naps 1 ms at a time: TSan holds a signal for a thread asleep in clock_nanosleep until the
@@ -103,18 +44,6 @@ static inline void sleep_seconds(double seconds) {
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
   }
 #endif
-}
-
-static __attribute__((noinline, unused)) void clear_stack(void) {
-  volatile char wipe[64 * 1024];
-  memset((char *)wipe, 0, sizeof wipe);
-  __asm__ volatile("" : : "r"(wipe) : "memory");
-}
-
-static inline double test_scale(void) {
-  const char *s = getenv("SHADE_TEST_SCALE");
-  double scale = s ? atof(s) : 1.0;
-  return scale > 0 ? scale : 1.0;
 }
 
 #endif

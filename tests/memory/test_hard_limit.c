@@ -33,16 +33,16 @@ static void check_fill(size_t object_size) {
   fprintf(stderr, "  %zu-byte objects: %.1f MB allocated before refusal (errno %d), heap "
           "%.1f MB in use, %llu refusals\n", object_size, total / MB, error,
           stats.heap_committed / MB, (unsigned long long)stats.heap_limit_refusals);
-  EXPECTF(total >= LIMIT / 2 && total <= LIMIT, "allocated %.1f MB", total / MB);
-  EXPECT(error == ENOMEM);
-  EXPECT(stats.heap_committed <= LIMIT);
-  EXPECT(stats.heap_limit == LIMIT);
-  EXPECT(stats.heap_limit_refusals > 0);
+  SHADE_TEST_EXPECTF(total >= LIMIT / 2 && total <= LIMIT, "allocated %.1f MB", total / MB);
+  SHADE_TEST_EXPECT(error == ENOMEM);
+  SHADE_TEST_EXPECT(stats.heap_committed <= LIMIT);
+  SHADE_TEST_EXPECT(stats.heap_limit == LIMIT);
+  SHADE_TEST_EXPECT(stats.heap_limit_refusals > 0);
   memset(held, 0, sizeof held); // drop it all, and go on
-  clear_stack();
+  shade_test_clear_stack();
   shade_collect();
   void *again = shade_malloc(LIMIT / 4);
-  EXPECT(again != NULL);
+  SHADE_TEST_EXPECT(again != NULL);
 }
 
 static void test_large_objects_fail_at_the_limit_and_recover(void) { check_fill(1 << 20); }
@@ -50,26 +50,26 @@ static void test_small_objects_fail_at_the_limit_and_recover(void) { check_fill(
 
 static void test_a_request_above_the_limit_fails_at_once(void) {
   errno = 0;
-  EXPECT(shade_malloc(LIMIT + (1 << 20)) == NULL);
-  EXPECT(errno == ENOMEM);
-  EXPECT(shade_malloc(1 << 20) != NULL);
+  SHADE_TEST_EXPECT(shade_malloc(LIMIT + (1 << 20)) == NULL);
+  SHADE_TEST_EXPECT(errno == ENOMEM);
+  SHADE_TEST_EXPECT(shade_malloc(1 << 20) != NULL);
 }
 
 static void test_the_limit_can_be_changed(void) {
-  EXPECT(shade_set_heap_limit(0) == LIMIT); // none
+  SHADE_TEST_EXPECT(shade_set_heap_limit(0) == LIMIT); // none
   void *big = shade_malloc_atomic(LIMIT * 2);
-  EXPECT(big != NULL);
+  SHADE_TEST_EXPECT(big != NULL);
   big = NULL;
-  clear_stack();
+  shade_test_clear_stack();
   shade_collect();
-  EXPECT(shade_set_heap_limit(LIMIT) == 0);
+  SHADE_TEST_EXPECT(shade_set_heap_limit(LIMIT) == 0);
 }
 
 int main(void) {
   shade_init(NULL);
-  RUN(test_large_objects_fail_at_the_limit_and_recover);
-  RUN(test_small_objects_fail_at_the_limit_and_recover);
-  RUN(test_a_request_above_the_limit_fails_at_once);
-  RUN(test_the_limit_can_be_changed);
-  return memory_test_finish();
+  SHADE_TEST_RUN(test_large_objects_fail_at_the_limit_and_recover);
+  SHADE_TEST_RUN(test_small_objects_fail_at_the_limit_and_recover);
+  SHADE_TEST_RUN(test_a_request_above_the_limit_fails_at_once);
+  SHADE_TEST_RUN(test_the_limit_can_be_changed);
+  return shade_test_finish();
 }

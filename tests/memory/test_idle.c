@@ -4,7 +4,7 @@
 // the idle collection is a concurrent cycle, not a stop-the-world one.
 #include "memory_test.h"
 
-#define BUFFER_BYTES ((size_t)(MEMORY_TEST_SANITIZED ? 64 : 192) << 20)
+#define BUFFER_BYTES ((size_t)(SHADE_TEST_SANITIZED ? 64 : 192) << 20)
 
 static __attribute__((noinline)) uint64_t fill_checksum_drop(void) {
   unsigned char *buffer = shade_malloc_atomic(BUFFER_BYTES);
@@ -20,15 +20,15 @@ static __attribute__((noinline)) uint64_t fill_checksum_drop(void) {
 
 static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
   sleep_seconds(0.6); // let start-up activity settle (an idle collection may run now)
-  size_t before = rss_bytes();
-  EXPECT(fill_checksum_drop() != 0);
-  clear_stack();
-  size_t peak = rss_bytes();
-  double dropped = now_seconds(), back_at = -1;
+  size_t before = shade_test_rss();
+  SHADE_TEST_EXPECT(fill_checksum_drop() != 0);
+  shade_test_clear_stack();
+  size_t peak = shade_test_rss();
+  double dropped = shade_test_now(), back_at = -1;
   size_t limit = before + before / 10 + (4 << 20); // 10%, and a few MB of slack for tiny heaps
-  while (now_seconds() - dropped < 4.0) {
-    if (rss_bytes() <= limit) {
-      back_at = now_seconds() - dropped;
+  while (shade_test_now() - dropped < 4.0) {
+    if (shade_test_rss() <= limit) {
+      back_at = shade_test_now() - dropped;
       break;
     }
     sleep_seconds(0.02);
@@ -42,22 +42,23 @@ static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
           stats.total_released / MB);
   // An idle collection, or in a slow (sanitizer) build a collection the allocation triggered
   // followed by the scavenger: either way nothing was called and the memory came back.
-  EXPECT(stats.idle_collections >= 1 || stats.total_released >= BUFFER_BYTES / 2);
+  SHADE_TEST_EXPECT(stats.idle_collections >= 1 || stats.total_released >= BUFFER_BYTES / 2);
   if (stats.mode == SHADE_MODE_CONCURRENT) { // (memory_idle_concurrent) every cycle concurrent
-    EXPECT(stats.concurrent_cycles >= stats.idle_collections);
-    EXPECTF(stats.cycles == stats.concurrent_cycles, "%llu cycles, %llu concurrent",
-            (unsigned long long)stats.cycles, (unsigned long long)stats.concurrent_cycles);
+    SHADE_TEST_EXPECT(stats.concurrent_cycles >= stats.idle_collections);
+    SHADE_TEST_EXPECTF(stats.cycles == stats.concurrent_cycles, "%llu cycles, %llu concurrent",
+                       (unsigned long long)stats.cycles,
+                       (unsigned long long)stats.concurrent_cycles);
   }
   if (!MEMORY_TEST_RSS_EXACT)
     return;
-  EXPECT(back_at >= 0);
-#if !MEMORY_TEST_SANITIZED
-  EXPECTF(back_at >= 0 && back_at <= 2.0, "took %.2f s", back_at);
+  SHADE_TEST_EXPECT(back_at >= 0);
+#if !SHADE_TEST_SANITIZED
+  SHADE_TEST_EXPECTF(back_at >= 0 && back_at <= 2.0, "took %.2f s", back_at);
 #endif
 }
 
 int main(void) {
   shade_init(NULL);
-  RUN(test_rss_falls_back_after_a_drop_and_a_pause);
-  return memory_test_finish();
+  SHADE_TEST_RUN(test_rss_falls_back_after_a_drop_and_a_pause);
+  return shade_test_finish();
 }

@@ -6,11 +6,11 @@
 #include "memory_test.h"
 
 static int madv_free_mode;
-#define BUFFER_BYTES ((size_t)(MEMORY_TEST_SANITIZED ? 64 : 256) << 20)
+#define BUFFER_BYTES ((size_t)(SHADE_TEST_SANITIZED ? 64 : 256) << 20)
 
 static __attribute__((noinline)) uint64_t fill_and_drop(size_t bytes, unsigned char value) {
   unsigned char *buffer = shade_malloc_atomic(bytes);
-  EXPECT(buffer != NULL);
+  SHADE_TEST_EXPECT(buffer != NULL);
   if (buffer == NULL)
     return 0;
   memset(buffer, value, bytes);
@@ -23,31 +23,32 @@ static __attribute__((noinline)) uint64_t fill_and_drop(size_t bytes, unsigned c
 // A dropped 256 MiB buffer costs no RSS after shade_free_os_memory.
 static void test_free_os_memory_returns_a_dropped_buffer(void) {
   shade_free_os_memory();
-  size_t before = rss_bytes();
-  EXPECT(fill_and_drop(BUFFER_BYTES, 0xAB) == 0xABull * (BUFFER_BYTES / 4096));
-  clear_stack();
-  size_t peak = rss_bytes();
+  size_t before = shade_test_rss();
+  SHADE_TEST_EXPECT(fill_and_drop(BUFFER_BYTES, 0xAB) == 0xABull * (BUFFER_BYTES / 4096));
+  shade_test_clear_stack();
+  size_t peak = shade_test_rss();
   shade_free_os_memory();
-  size_t after = rss_bytes();
+  size_t after = shade_test_rss();
   struct shade_stats stats;
   shade_get_stats(&stats);
   fprintf(stderr, "  rss before %.1f MB, with the buffer %.1f MB, after free_os_memory %.1f MB; "
           "heap released %.1f MB, resident %.1f MB\n", before / MB, peak / MB, after / MB,
           stats.heap_released / MB, stats.heap_resident / MB);
-  EXPECT(peak >= before + BUFFER_BYTES / 2);
+  SHADE_TEST_EXPECT(peak >= before + BUFFER_BYTES / 2);
   if (!MEMORY_TEST_RSS_EXACT)
     return;
-  EXPECTF(stats.heap_released >= BUFFER_BYTES, "released %.1f MB", stats.heap_released / MB);
-  EXPECT(stats.total_released >= BUFFER_BYTES);
-  EXPECT(stats.heap_resident < 64 << 20);
+  SHADE_TEST_EXPECTF(stats.heap_released >= BUFFER_BYTES, "released %.1f MB",
+                     stats.heap_released / MB);
+  SHADE_TEST_EXPECT(stats.total_released >= BUFFER_BYTES);
+  SHADE_TEST_EXPECT(stats.heap_resident < 64 << 20);
   if (!madv_free_mode)
-    EXPECTF(after <= before + before / 10 + (8 << 20), "rss %.1f MB after, %.1f MB before",
-            after / MB, before / MB);
+    SHADE_TEST_EXPECTF(after <= before + before / 10 + (8 << 20),
+                       "rss %.1f MB after, %.1f MB before", after / MB, before / MB);
 }
 
 static __attribute__((noinline)) size_t count_nonzero_large(size_t bytes) {
   unsigned char *p = shade_malloc(bytes); // zeroed, conservative
-  EXPECT(p != NULL);
+  SHADE_TEST_EXPECT(p != NULL);
   size_t nonzero = 0;
   for (size_t i = 0; p && i < bytes; i++)
     nonzero += p[i] != 0;
@@ -58,20 +59,20 @@ static __attribute__((noinline)) size_t count_nonzero_large(size_t bytes) {
 
 // Returned pages are reused (the heap does not grow) and read as zero in zeroed objects.
 static void test_returned_pages_are_reused_and_zeroed(void) {
-  EXPECT(fill_and_drop(BUFFER_BYTES, 0xCD) != 0);
-  clear_stack();
+  SHADE_TEST_EXPECT(fill_and_drop(BUFFER_BYTES, 0xCD) != 0);
+  shade_test_clear_stack();
   shade_free_os_memory();
   struct shade_stats before;
   shade_get_stats(&before);
-  EXPECT(count_nonzero_large(BUFFER_BYTES) == 0);
-  clear_stack();
+  SHADE_TEST_EXPECT(count_nonzero_large(BUFFER_BYTES) == 0);
+  shade_test_clear_stack();
   struct shade_stats after;
   shade_get_stats(&after);
   if (MEMORY_TEST_RSS_EXACT)
-    EXPECTF(after.heap_mapped == before.heap_mapped, "mapped %.1f -> %.1f MB",
-            before.heap_mapped / MB, after.heap_mapped / MB);
+    SHADE_TEST_EXPECTF(after.heap_mapped == before.heap_mapped, "mapped %.1f -> %.1f MB",
+                       before.heap_mapped / MB, after.heap_mapped / MB);
   shade_free_os_memory();
-  EXPECT(count_nonzero_large(BUFFER_BYTES) == 0);
+  SHADE_TEST_EXPECT(count_nonzero_large(BUFFER_BYTES) == 0);
 }
 
 struct node {
@@ -107,21 +108,21 @@ static __attribute__((noinline)) size_t small_objects_not_zeroed(size_t count) {
 
 // Small-object spans whose pages went back to the OS hand out zeroed objects again.
 static void test_small_spans_reused_after_return_are_zeroed(void) {
-  size_t count = (size_t)(400000 * (MEMORY_TEST_SANITIZED ? 0.25 : 1.0));
+  size_t count = (size_t)(400000 * (SHADE_TEST_SANITIZED ? 0.25 : 1.0));
   build_and_drop_small(count);
-  clear_stack();
+  shade_test_clear_stack();
   shade_free_os_memory();
   struct shade_stats stats;
   shade_get_stats(&stats);
-  EXPECT(stats.heap_released > 0);
-  EXPECT(small_objects_not_zeroed(count) == 0);
+  SHADE_TEST_EXPECT(stats.heap_released > 0);
+  SHADE_TEST_EXPECT(small_objects_not_zeroed(count) == 0);
 }
 
 int main(int argc, char **argv) {
   madv_free_mode = argc > 1 && strcmp(argv[1], "madv-free") == 0;
   shade_init(NULL);
-  RUN(test_free_os_memory_returns_a_dropped_buffer);
-  RUN(test_returned_pages_are_reused_and_zeroed);
-  RUN(test_small_spans_reused_after_return_are_zeroed);
-  return memory_test_finish();
+  SHADE_TEST_RUN(test_free_os_memory_returns_a_dropped_buffer);
+  SHADE_TEST_RUN(test_returned_pages_are_reused_and_zeroed);
+  SHADE_TEST_RUN(test_small_spans_reused_after_return_are_zeroed);
+  return shade_test_finish();
 }

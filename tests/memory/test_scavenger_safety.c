@@ -7,8 +7,6 @@
 
 #include <pthread.h>
 
-#define SHADE_MAYBE_UNUSED __attribute__((unused))
-
 #define SLOTS 2048
 
 struct object {
@@ -59,20 +57,18 @@ static void *worker(void *arg) {
   for (unsigned long iteration = 1; !atomic_load(&stop); iteration++) {
     if (ONE_THREAD && iteration % 4096 == 0)
       shade_free_os_memory();
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    size_t slot = state % SLOTS;
-    size_t size = (state >> 20) % 100 == 0 ? 40000 + (state >> 32) % 200000 : (state >> 24) % 600;
+    uint64_t r = shade_test_random(&state);
+    size_t slot = r % SLOTS;
+    size_t size = (r >> 20) % 100 == 0 ? 40000 + (r >> 32) % 200000 : (r >> 24) % 600;
     check(slots[slot]);
-    slots[slot] = make(state, size);
+    slots[slot] = make(r, size);
   }
   for (size_t i = 0; i < SLOTS; i++)
     check(slots[i]);
   return NULL;
 }
 
-static SHADE_MAYBE_UNUSED void *releaser(void *unused) {
+static SHADE_TEST_UNUSED void *releaser(void *unused) {
   (void)unused;
   while (!atomic_load(&stop)) {
     shade_free_os_memory();
@@ -88,7 +84,7 @@ static void *stopper(void *seconds) {
 }
 
 static void test_pages_in_use_are_never_returned(void) {
-  double seconds = 3.0 * (MEMORY_TEST_SANITIZED ? 0.5 : 1.0);
+  double seconds = 3.0 * (SHADE_TEST_SANITIZED ? 0.5 : 1.0);
   if (ONE_THREAD) {
     pthread_t timer; // not registered: it never touches the heap
     pthread_create(&timer, NULL, stopper, &seconds);
@@ -110,13 +106,13 @@ static void test_pages_in_use_are_never_returned(void) {
           "steps\n", atomic_load(&checked), atomic_load(&corrupted),
           (unsigned long long)stats.cycles, stats.total_released / MB,
           (unsigned long long)stats.scavenge_steps);
-  EXPECT(atomic_load(&corrupted) == 0);
-  EXPECT(atomic_load(&checked) > 1000);
-  EXPECT(stats.scavenge_steps > 10);
+  SHADE_TEST_EXPECT(atomic_load(&corrupted) == 0);
+  SHADE_TEST_EXPECT(atomic_load(&checked) > 1000);
+  SHADE_TEST_EXPECT(stats.scavenge_steps > 10);
 }
 
 int main(void) {
   shade_init(NULL);
-  RUN(test_pages_in_use_are_never_returned);
-  return memory_test_finish();
+  SHADE_TEST_RUN(test_pages_in_use_are_never_returned);
+  return shade_test_finish();
 }

@@ -14,15 +14,8 @@
 #define LIMIT ((size_t)32 << 20)
 
 static void *table[SLOTS];
-static uint32_t random_state = 12345;
+static uint64_t random_state = 12345; // a fixed sequence: every run does the same work
 static volatile uint64_t work_sum;
-
-static uint32_t next_random(void) {
-  random_state ^= random_state << 13;
-  random_state ^= random_state >> 17;
-  random_state ^= random_state << 5;
-  return random_state;
-}
 
 // Replaces random slots `operations` times; returns the largest resident heap seen.
 static size_t churn(size_t operations) {
@@ -31,10 +24,10 @@ static size_t churn(size_t operations) {
     // The program's own work per object: fill it, and read another one.
     unsigned char *object = shade_malloc(OBJECT);
     memset(object, (int)i, OBJECT);
-    const unsigned char *other = table[next_random() % SLOTS];
+    const unsigned char *other = table[shade_test_random(&random_state) % SLOTS];
     for (size_t b = 0; other && b < OBJECT; b += 8)
       work_sum += other[b];
-    table[next_random() % SLOTS] = object;
+    table[shade_test_random(&random_state) % SLOTS] = object;
     if (i % 4096 == 0) {
       struct shade_stats stats;
       shade_get_stats(&stats);
@@ -51,7 +44,7 @@ static void fill(void) {
 }
 
 static void test_the_heap_stays_near_the_limit(void) {
-  size_t operations = (size_t)(4000000 * test_scale());
+  size_t operations = (size_t)(4000000 * shade_test_scale());
   fill();
   churn(operations / 4); // warm up to a steady state
   size_t max_resident = churn(operations);
@@ -60,30 +53,30 @@ static void test_the_heap_stays_near_the_limit(void) {
   fprintf(stderr, "  limit %.0f MB: resident heap at most %.1f MB, goal %.1f MB, rss %.1f MB, "
           "%llu cycles\n", LIMIT / MB, max_resident / MB, stats.heap_goal / MB,
           stats.process_rss / MB, (unsigned long long)stats.cycles);
-#if !MEMORY_TEST_SANITIZED // sanitizers slow marking enough for the CPU limiter to step in
-  EXPECTF(max_resident <= LIMIT + LIMIT / 10, "resident %.1f MB", max_resident / MB);
-  EXPECT(stats.heap_goal <= LIMIT);
+#if !SHADE_TEST_SANITIZED // sanitizers slow marking enough for the CPU limiter to step in
+  SHADE_TEST_EXPECTF(max_resident <= LIMIT + LIMIT / 10, "resident %.1f MB", max_resident / MB);
+  SHADE_TEST_EXPECT(stats.heap_goal <= LIMIT);
 #endif
-  EXPECT(max_resident >= 4 << 20);
+  SHADE_TEST_EXPECT(max_resident >= 4 << 20);
 }
 
 static void test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze(void) {
   shade_set_memory_limit(2 << 20); // half the live heap
   struct shade_stats before, after;
   shade_get_stats(&before);
-  double t0 = now_seconds();
-  churn((size_t)(1000000 * test_scale()));
-  double wall = now_seconds() - t0;
+  double t0 = shade_test_now();
+  churn((size_t)(1000000 * shade_test_scale()));
+  double wall = shade_test_now() - t0;
   shade_get_stats(&after);
   double gc_share = (double)(after.pause_total_ns - before.pause_total_ns) / 1e9 / wall;
   fprintf(stderr, "  limit 2 MB, 4 MB live: %.2f s, %llu cycles, collector %.0f%% of the time, "
           "%llu limited cycles, goal %.1f MB\n", wall,
           (unsigned long long)(after.cycles - before.cycles), 100 * gc_share,
           (unsigned long long)after.limiter_cycles, after.heap_goal / MB);
-  EXPECT(after.limiter_cycles > before.limiter_cycles);
-  EXPECT(after.heap_goal > (2u << 20));
-#if !MEMORY_TEST_SANITIZED
-  EXPECTF(gc_share < 0.75, "collector took %.0f%% of the time", 100 * gc_share);
+  SHADE_TEST_EXPECT(after.limiter_cycles > before.limiter_cycles);
+  SHADE_TEST_EXPECT(after.heap_goal > (2u << 20));
+#if !SHADE_TEST_SANITIZED
+  SHADE_TEST_EXPECTF(gc_share < 0.75, "collector took %.0f%% of the time", 100 * gc_share);
 #endif
   shade_set_memory_limit(LIMIT);
 }
@@ -118,14 +111,15 @@ static void test_metadata_counts_against_the_limit(void) {
           "%.0f MB, %llu limited cycles\n", count, (double)count * sizeof(struct cell) / MB,
           before.metadata_bytes / MB, after.metadata_bytes / MB, after.heap_goal / MB, LIMIT / MB,
           (unsigned long long)after.limiter_cycles);
-  EXPECTF(grown >= count * sizeof(void *), "metadata grew by %.1f MB", grown / MB);
-  EXPECTF(after.heap_goal + after.metadata_bytes <= LIMIT, "goal %.1f MB + metadata %.1f MB",
-          after.heap_goal / MB, after.metadata_bytes / MB);
+  SHADE_TEST_EXPECTF(grown >= count * sizeof(void *), "metadata grew by %.1f MB", grown / MB);
+  SHADE_TEST_EXPECTF(after.heap_goal + after.metadata_bytes <= LIMIT,
+                     "goal %.1f MB + metadata %.1f MB", after.heap_goal / MB,
+                     after.metadata_bytes / MB);
   size_t found = 0;
   for (const struct cell *c = cells; c != NULL; c = c->next, found++)
     if (c->value != count - 1 - found)
       break;
-  EXPECTF(found == count, "%zu of %zu cells intact", found, count);
+  SHADE_TEST_EXPECTF(found == count, "%zu of %zu cells intact", found, count);
   cells = NULL;
 }
 
@@ -133,10 +127,10 @@ int main(int argc, char **argv) {
   struct shade_options options = {.gc_percent = 1000, .memory_limit = LIMIT};
   shade_init(&options);
   if (argc > 1 && strcmp(argv[1], "metadata") == 0) {
-    RUN(test_metadata_counts_against_the_limit);
-    return memory_test_finish();
+    SHADE_TEST_RUN(test_metadata_counts_against_the_limit);
+    return shade_test_finish();
   }
-  RUN(test_the_heap_stays_near_the_limit);
-  RUN(test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze);
-  return memory_test_finish();
+  SHADE_TEST_RUN(test_the_heap_stays_near_the_limit);
+  SHADE_TEST_RUN(test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze);
+  return shade_test_finish();
 }

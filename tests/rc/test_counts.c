@@ -6,13 +6,13 @@
 // A new object has count 1; incref and decref move it by one.
 static void test_new_object_has_count_one(void) {
   struct node *n = node_new(1);
-  RC_EXPECT_EQ(shade_rc_count(n), 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(n), 1);
   shade_incref(n);
   shade_incref(n);
-  RC_EXPECT_EQ(shade_rc_count(n), 3);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(n), 3);
   shade_decref(n);
-  RC_EXPECT_EQ(shade_rc_count(n), 2);
-  RC_EXPECT(shade_rc_type_of(n) == &node_type);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(n), 2);
+  SHADE_TEST_EXPECT(shade_rc_type_of(n) == &node_type);
   shade_decref(n);
   shade_decref(n);
 }
@@ -20,16 +20,16 @@ static void test_new_object_has_count_one(void) {
 // The object is zeroed, and a container is tracked while an atomic object is not.
 static void test_new_objects_are_zeroed_and_containers_tracked(void) {
   struct node *n = node_new(0);
-  RC_EXPECT(n->left == NULL && n->right == NULL);
-  RC_EXPECT(shade_rc_is_tracked(n));
+  SHADE_TEST_EXPECT(n->left == NULL && n->right == NULL);
+  SHADE_TEST_EXPECT(shade_rc_is_tracked(n));
   unsigned char *leaf = shade_rc_new(&leaf_type);
   for (int i = 0; i < 16; i++)
-    RC_EXPECT_EQ(leaf[i], 0);
-  RC_EXPECT(!shade_rc_is_tracked(leaf));
+    SHADE_TEST_EXPECT_EQ(leaf[i], 0);
+  SHADE_TEST_EXPECT(!shade_rc_is_tracked(leaf));
   shade_rc_untrack(n);
-  RC_EXPECT(!shade_rc_is_tracked(n));
+  SHADE_TEST_EXPECT(!shade_rc_is_tracked(n));
   shade_rc_track(n);
-  RC_EXPECT(shade_rc_is_tracked(n));
+  SHADE_TEST_EXPECT(shade_rc_is_tracked(n));
   shade_decref(n);
   shade_decref(leaf);
 }
@@ -40,9 +40,9 @@ static void test_last_decref_frees_at_once(void) {
   struct node *n = node_new(2);
   shade_incref(n);
   shade_decref(n);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before);
   shade_decref(n);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1);
 }
 
 // Freeing a parent releases its children, which die at once when that was their last reference.
@@ -54,11 +54,11 @@ static void test_freeing_releases_children(void) {
   void *kept = parent->left;
   shade_incref(kept);
   shade_decref(parent);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), nodes + 1);
-  RC_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 1);
-  RC_EXPECT_EQ(shade_rc_count(kept), 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), nodes + 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(kept), 1);
   shade_decref(kept);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), nodes + 2);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), nodes + 2);
 }
 
 // A type without clear: freeing decrefs each child its traverse lists.
@@ -69,7 +69,7 @@ static void test_type_without_clear_releases_children_through_traverse(void) {
   p->a = shade_rc_new(&leaf_type);
   p->b = shade_rc_new(&leaf_type);
   shade_decref(p);
-  RC_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 2);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 2);
 }
 
 // Variable-size objects take their size from the type's size function.
@@ -97,14 +97,14 @@ static struct shade_rc_type vec_type = {
 static void test_variable_size_objects(void) {
   long leaves = atomic_load(&leaves_finalized);
   struct vec *v = shade_rc_new_var(&vec_type, 1000);
-  RC_EXPECT(v != NULL);
+  SHADE_TEST_EXPECT(v != NULL);
   v->length = 1000;
   for (size_t i = 0; i < 1000; i++) {
-    RC_EXPECT(v->items[i] == NULL);
+    SHADE_TEST_EXPECT(v->items[i] == NULL);
     v->items[i] = shade_rc_new(&leaf_type);
   }
   shade_decref(v);
-  RC_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 1000);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 1000);
 }
 
 // Freeing a chain of nested containers is iterative: ten million links (scaled) are freed from a
@@ -116,7 +116,7 @@ static void *free_chain_on_small_stack(void *arg) {
 }
 
 static void test_freeing_a_long_chain_does_not_recurse(void) {
-  chain_length = rc_test_scaled(10 * 1000 * 1000, 100000);
+  chain_length = shade_test_scaled(10 * 1000 * 1000, 100000);
   shade_rc_disable(); // building it is not what is measured
   long before = atomic_load(&nodes_finalized);
   struct node *head = node_new(0);
@@ -130,13 +130,13 @@ static void test_freeing_a_long_chain_does_not_recurse(void) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   pthread_t thread;
-  RC_EXPECT(shade_pthread_create(&thread, &attr, free_chain_on_small_stack, head) == 0);
+  SHADE_TEST_EXPECT(shade_pthread_create(&thread, &attr, free_chain_on_small_stack, head) == 0);
   pthread_join(thread, NULL);
   pthread_attr_destroy(&attr);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + (long)chain_length);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + (long)chain_length);
   long counts[3];
   shade_rc_get_count(counts);
-  RC_EXPECT_EQ(counts[0], 0);
+  SHADE_TEST_EXPECT_EQ(counts[0], 0);
 }
 
 // A finalizer that drops references during a free: the nested frees complete too.
@@ -161,18 +161,19 @@ static void test_finalizer_may_free_other_objects(void) {
   finalizer_drops->left = node_new(2);
   void *d = shade_rc_new(&dropping_type);
   shade_decref(d);
-  RC_EXPECT(finalizer_drops == NULL);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 2);
+  SHADE_TEST_EXPECT(finalizer_drops == NULL);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 2);
 }
 
 int main(void) {
-  RC_TEST_RUN(test_new_object_has_count_one);
-  RC_TEST_RUN(test_new_objects_are_zeroed_and_containers_tracked);
-  RC_TEST_RUN(test_last_decref_frees_at_once);
-  RC_TEST_RUN(test_freeing_releases_children);
-  RC_TEST_RUN(test_type_without_clear_releases_children_through_traverse);
-  RC_TEST_RUN(test_variable_size_objects);
-  RC_TEST_RUN(test_freeing_a_long_chain_does_not_recurse);
-  RC_TEST_RUN(test_finalizer_may_free_other_objects);
-  return rc_test_finish();
+  shade_test_between_tests(rc_test_reset);
+  SHADE_TEST_RUN(test_new_object_has_count_one);
+  SHADE_TEST_RUN(test_new_objects_are_zeroed_and_containers_tracked);
+  SHADE_TEST_RUN(test_last_decref_frees_at_once);
+  SHADE_TEST_RUN(test_freeing_releases_children);
+  SHADE_TEST_RUN(test_type_without_clear_releases_children_through_traverse);
+  SHADE_TEST_RUN(test_variable_size_objects);
+  SHADE_TEST_RUN(test_freeing_a_long_chain_does_not_recurse);
+  SHADE_TEST_RUN(test_finalizer_may_free_other_objects);
+  return shade_test_finish();
 }

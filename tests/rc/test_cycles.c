@@ -7,9 +7,9 @@ static void test_self_cycle_is_collected(void) {
   struct node *n = node_new(1);
   link_to(&n->left, n);
   shade_decref(n);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before);
-  RC_EXPECT_EQ(shade_rc_collect(0), 1);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(0), 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1);
 }
 
 // Two objects referencing each other.
@@ -20,13 +20,13 @@ static void test_two_object_cycle_is_collected(void) {
   link_to(&b->left, a);
   shade_decref(a);
   shade_decref(b);
-  RC_EXPECT_EQ(shade_rc_collect(2), 2);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 2);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 2);
 }
 
 // A ring of 100,000 objects (scaled) in a doubly linked list: found and freed by one collection.
 static void test_long_cycle_is_collected(void) {
-  size_t n = rc_test_scaled(100000, 1000);
+  size_t n = shade_test_scaled(100000, 1000);
   shade_rc_disable();
   long before = atomic_load(&nodes_finalized);
   struct node *first = node_new(0), *prev = first;
@@ -40,10 +40,10 @@ static void test_long_cycle_is_collected(void) {
   link_to(&prev->left, first);
   link_to(&first->right, prev);
   shade_decref(first);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before);
-  RC_EXPECT_EQ(shade_rc_collect(2), n);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + (long)n);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), n);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + (long)n);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
 }
 
 // A cycle the program still holds a reference to is kept, whole, and promoted.
@@ -55,14 +55,14 @@ static void test_cycle_reachable_from_outside_is_kept(void) {
   link_to(&c->left, a);
   shade_decref(b);
   shade_decref(c); // only a is held from outside
-  RC_EXPECT_EQ(shade_rc_collect(0), 0);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before);
-  RC_EXPECT_EQ(shade_rc_get_objects(1, NULL, 0), 3);
-  RC_EXPECT_EQ(shade_rc_collect(2), 0);
-  RC_EXPECT_EQ(((struct node *)a->left)->id, 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(0), 0);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(1, NULL, 0), 3);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 0);
+  SHADE_TEST_EXPECT_EQ(((struct node *)a->left)->id, 2);
   shade_decref(a);
-  RC_EXPECT_EQ(shade_rc_collect(2), 3);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 3);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 3);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 3);
 }
 
 // A young cycle referenced from an object of an older generation is kept by a young collection:
@@ -72,16 +72,16 @@ static void test_reference_from_older_generation_keeps_young_cycle(void) {
   shade_rc_collect(0);
   shade_rc_collect(1); // old is in generation 2 now
   void *gen2[4];
-  RC_EXPECT_EQ(shade_rc_get_objects(2, gen2, 4), 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(2, gen2, 4), 1);
   struct node *a = node_new(1), *b = node_new(2);
   link_to(&a->left, b);
   link_to(&b->left, a);
   old->left = a; // takes a's reference
   shade_decref(b);
-  RC_EXPECT_EQ(shade_rc_collect(0), 0);
-  RC_EXPECT_EQ(shade_rc_count(a), 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(0), 0);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(a), 2);
   shade_decref(old); // frees old, which drops a: now an unreachable cycle in generation 1
-  RC_EXPECT_EQ(shade_rc_collect(1), 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(1), 2);
 }
 
 // An untracked container's references count as outside references.
@@ -91,9 +91,9 @@ static void test_reference_from_untracked_container_keeps_cycle(void) {
   struct node *a = node_new(1);
   link_to(&a->left, a);
   holder->left = a;
-  RC_EXPECT_EQ(shade_rc_collect(2), 0);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 0);
   shade_decref(holder);
-  RC_EXPECT_EQ(shade_rc_collect(2), 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 1);
 }
 
 // A cycle hanging off a garbage cycle is garbage too, and atomic children are released with it.
@@ -108,10 +108,10 @@ static void test_garbage_reachable_only_from_garbage_is_collected(void) {
   shade_decref(c);
   b->right = shade_rc_new(&leaf_type);
   shade_decref(a);
-  RC_EXPECT_EQ(shade_rc_count(b), 2);
-  RC_EXPECT_EQ(shade_rc_collect(2), 3);
-  RC_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 1);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(b), 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 3);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&leaves_finalized), leaves + 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
 }
 
 // Random graphs: after a full collection, exactly the objects reachable from the ones the program
@@ -121,16 +121,17 @@ static struct node *graph[GRAPH_MAX];
 static unsigned char graph_dead[GRAPH_MAX];
 static struct shade_rc_type graph_type;
 static void graph_finalize(void *obj) { graph_dead[((struct node *)obj)->id] = 1; }
+static uint64_t rng; // seeded by main
 
 static void test_random_graphs_match_reachability(void) {
   graph_type = node_type;
   graph_type.name = "graph_node";
   graph_type.finalize = graph_finalize;
   graph_type.shade_private = 0;
-  int rounds = (int)rc_test_scaled(40, 5);
+  int rounds = (int)shade_test_scaled(40, 5);
   shade_rc_disable(); // everything stays in generation 0, so any collection sees it all
   for (int round = 0; round < rounds; round++) {
-    int n = 10 + (int)(rc_test_random() % (GRAPH_MAX - 10));
+    int n = 10 + (int)(shade_test_random(&rng) % (GRAPH_MAX - 10));
     memset(graph_dead, 0, sizeof graph_dead);
     for (int i = 0; i < n; i++) {
       graph[i] = shade_rc_new(&graph_type);
@@ -139,7 +140,9 @@ static void test_random_graphs_match_reachability(void) {
     int edges[GRAPH_MAX][2];
     for (int i = 0; i < n; i++) {
       for (int k = 0; k < 2; k++) {
-        edges[i][k] = rc_test_random() % 3 == 0 ? -1 : (int)(rc_test_random() % (unsigned)n);
+        edges[i][k] = shade_test_random(&rng) % 3 == 0
+                          ? -1
+                          : (int)(shade_test_random(&rng) % (unsigned)n);
         if (edges[i][k] >= 0)
           link_to(k ? &graph[i]->right : &graph[i]->left, graph[edges[i][k]]);
       }
@@ -148,7 +151,7 @@ static void test_random_graphs_match_reachability(void) {
     unsigned char held[GRAPH_MAX] = {0}, reachable[GRAPH_MAX] = {0};
     int stack[GRAPH_MAX], top = 0;
     for (int i = 0; i < n; i++) {
-      held[i] = rc_test_random() % 10 == 0;
+      held[i] = shade_test_random(&rng) % 10 == 0;
       if (held[i]) {
         reachable[i] = 1;
         stack[top++] = i;
@@ -178,15 +181,15 @@ static void test_random_graphs_match_reachability(void) {
     int freed_at_once = 0;
     for (int i = 0; i < n; i++)
       freed_at_once += graph_dead[i];
-    size_t found = shade_rc_collect((int)(rc_test_random() % 3));
-    RC_EXPECT_EQ((long)found + freed_at_once, expected_garbage);
+    size_t found = shade_rc_collect((int)(shade_test_random(&rng) % 3));
+    SHADE_TEST_EXPECT_EQ((long)found + freed_at_once, expected_garbage);
     for (int i = 0; i < n; i++)
-      RC_EXPECT_EQ(graph_dead[i], !reachable[i]);
+      SHADE_TEST_EXPECT_EQ(graph_dead[i], !reachable[i]);
     for (int i = 0; i < kept_count; i++)
       shade_decref(kept[i]);
     shade_rc_collect(2);
     for (int i = 0; i < n; i++)
-      RC_EXPECT(graph_dead[i]);
+      SHADE_TEST_EXPECT(graph_dead[i]);
   }
 }
 
@@ -207,30 +210,30 @@ static void test_cycle_without_clear_is_uncollectable(void) {
   shade_decref(p);
   shade_decref(q);
   shade_rc_add_callback(remember_info, NULL);
-  RC_EXPECT_EQ(shade_rc_collect(2), 2);
-  RC_EXPECT_EQ(last_info.collected, 2);
-  RC_EXPECT_EQ(last_info.uncollectable, 2);
-  RC_EXPECT(shade_rc_is_tracked(p) && shade_rc_is_tracked(q));
-  RC_EXPECT_EQ(shade_rc_get_objects(2, NULL, 0), 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 2);
+  SHADE_TEST_EXPECT_EQ(last_info.collected, 2);
+  SHADE_TEST_EXPECT_EQ(last_info.uncollectable, 2);
+  SHADE_TEST_EXPECT(shade_rc_is_tracked(p) && shade_rc_is_tracked(q));
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(2, NULL, 0), 2);
   // Breaking the cycle by hand frees both.
   void *held = p->a;
   p->a = NULL;
   shade_decref(held);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
   shade_rc_remove_callback(remember_info, NULL);
 }
 
 int main(void) {
-  rc_test_seed();
-  setvbuf(stdout, NULL, _IONBF, 0);
-  RC_TEST_RUN(test_self_cycle_is_collected);
-  RC_TEST_RUN(test_two_object_cycle_is_collected);
-  RC_TEST_RUN(test_long_cycle_is_collected);
-  RC_TEST_RUN(test_cycle_reachable_from_outside_is_kept);
-  RC_TEST_RUN(test_reference_from_older_generation_keeps_young_cycle);
-  RC_TEST_RUN(test_reference_from_untracked_container_keeps_cycle);
-  RC_TEST_RUN(test_garbage_reachable_only_from_garbage_is_collected);
-  RC_TEST_RUN(test_random_graphs_match_reachability);
-  RC_TEST_RUN(test_cycle_without_clear_is_uncollectable);
-  return rc_test_finish();
+  rng = shade_test_seed();
+  shade_test_between_tests(rc_test_reset);
+  SHADE_TEST_RUN(test_self_cycle_is_collected);
+  SHADE_TEST_RUN(test_two_object_cycle_is_collected);
+  SHADE_TEST_RUN(test_long_cycle_is_collected);
+  SHADE_TEST_RUN(test_cycle_reachable_from_outside_is_kept);
+  SHADE_TEST_RUN(test_reference_from_older_generation_keeps_young_cycle);
+  SHADE_TEST_RUN(test_reference_from_untracked_container_keeps_cycle);
+  SHADE_TEST_RUN(test_garbage_reachable_only_from_garbage_is_collected);
+  SHADE_TEST_RUN(test_random_graphs_match_reachability);
+  SHADE_TEST_RUN(test_cycle_without_clear_is_uncollectable);
+  return shade_test_finish();
 }

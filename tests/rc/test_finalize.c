@@ -25,16 +25,16 @@ static void test_resurrection_at_count_zero(void) {
   resurrect_enabled = true;
   struct node *p = shade_rc_new(&phoenix_type);
   shade_decref(p);
-  RC_EXPECT(resurrected == p);
-  RC_EXPECT_EQ(resurrect_calls, 1);
-  RC_EXPECT_EQ(shade_rc_count(p), 1);
-  RC_EXPECT(shade_rc_is_finalized(p));
-  RC_EXPECT(shade_rc_is_tracked(p));
+  SHADE_TEST_EXPECT(resurrected == p);
+  SHADE_TEST_EXPECT_EQ(resurrect_calls, 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(p), 1);
+  SHADE_TEST_EXPECT(shade_rc_is_finalized(p));
+  SHADE_TEST_EXPECT(shade_rc_is_tracked(p));
   resurrected = NULL;
   shade_decref(p); // freed for good, finalizer not called again
-  RC_EXPECT_EQ(resurrect_calls, 1);
-  RC_EXPECT(resurrected == NULL);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ(resurrect_calls, 1);
+  SHADE_TEST_EXPECT(resurrected == NULL);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
 }
 
 // Finalizers of cyclic garbage run once, before anything is cleared: each can still see the
@@ -58,9 +58,9 @@ static void test_cycle_finalizers_see_the_cycle_intact(void) {
   link_to(&b->left, a);
   shade_decref(a);
   shade_decref(b);
-  RC_EXPECT_EQ(shade_rc_collect(2), 2);
-  RC_EXPECT_EQ(cycle_intact_seen, 2);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 2);
+  SHADE_TEST_EXPECT_EQ(cycle_intact_seen, 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
 }
 
 // A cycle member resurrected by its finalizer during a collection keeps itself and everything it
@@ -75,19 +75,19 @@ static void test_resurrection_during_collection(void) {
   link_to(&n->left, p);
   shade_decref(p);
   shade_decref(n);
-  RC_EXPECT_EQ(shade_rc_collect(2), 2); // found unreachable, then resurrected
-  RC_EXPECT(resurrected == p);
-  RC_EXPECT_EQ(resurrect_calls, 1);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1); // n's finalizer ran, n lives on
-  RC_EXPECT(((struct node *)p->left)->left == p);
-  RC_EXPECT(shade_rc_is_tracked(p) && shade_rc_is_tracked(n));
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 2); // found unreachable, then resurrected
+  SHADE_TEST_EXPECT(resurrected == p);
+  SHADE_TEST_EXPECT_EQ(resurrect_calls, 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1); // n's finalizer ran, n lives on
+  SHADE_TEST_EXPECT(((struct node *)p->left)->left == p);
+  SHADE_TEST_EXPECT(shade_rc_is_tracked(p) && shade_rc_is_tracked(n));
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 2);
   resurrected = NULL;
   shade_decref(p);
-  RC_EXPECT_EQ(shade_rc_collect(2), 2);
-  RC_EXPECT_EQ(resurrect_calls, 1);
-  RC_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 2);
+  SHADE_TEST_EXPECT_EQ(resurrect_calls, 1);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&nodes_finalized), before + 1);
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
 }
 
 // Weak references: read while the object lives, cleared when it dies, callback called once.
@@ -96,8 +96,8 @@ static struct shade_rc_weakref *weak_seen;
 static void weak_callback(struct shade_rc_weakref *ref, void *arg) {
   weak_callbacks++;
   weak_seen = ref;
-  RC_EXPECT(shade_rc_weakref_peek(ref) == NULL);
-  RC_EXPECT(arg == (void *)&weak_callbacks);
+  SHADE_TEST_EXPECT(shade_rc_weakref_peek(ref) == NULL);
+  SHADE_TEST_EXPECT(arg == (void *)&weak_callbacks);
 }
 
 static void test_weak_reference_cleared_at_count_zero(void) {
@@ -105,17 +105,17 @@ static void test_weak_reference_cleared_at_count_zero(void) {
   struct node *n = node_new(1);
   struct shade_rc_weakref *w = shade_rc_weakref_new(n, weak_callback, &weak_callbacks);
   struct shade_rc_weakref *plain = shade_rc_weakref_new(n, NULL, NULL);
-  RC_EXPECT_EQ(shade_rc_weakref_count(n), 2);
-  RC_EXPECT_EQ(shade_rc_count(n), 1); // weak references do not count
+  SHADE_TEST_EXPECT_EQ(shade_rc_weakref_count(n), 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(n), 1); // weak references do not count
   struct node *strong = shade_rc_weakref_get(w);
-  RC_EXPECT(strong == n);
-  RC_EXPECT_EQ(shade_rc_count(n), 2);
+  SHADE_TEST_EXPECT(strong == n);
+  SHADE_TEST_EXPECT_EQ(shade_rc_count(n), 2);
   shade_decref(strong);
   shade_decref(n);
-  RC_EXPECT_EQ(weak_callbacks, 1);
-  RC_EXPECT(weak_seen == w);
-  RC_EXPECT(shade_rc_weakref_get(w) == NULL);
-  RC_EXPECT(shade_rc_weakref_get(plain) == NULL);
+  SHADE_TEST_EXPECT_EQ(weak_callbacks, 1);
+  SHADE_TEST_EXPECT(weak_seen == w);
+  SHADE_TEST_EXPECT(shade_rc_weakref_get(w) == NULL);
+  SHADE_TEST_EXPECT(shade_rc_weakref_get(plain) == NULL);
   shade_rc_weakref_free(w);
   shade_rc_weakref_free(plain);
 }
@@ -137,12 +137,12 @@ static void test_weak_references_to_cycles_cleared_by_collection(void) {
   shade_rc_weakref_new(b, freeing_callback, NULL);
   struct shade_rc_weakref *cancelled = shade_rc_weakref_new(b, weak_callback, &weak_callbacks);
   shade_rc_weakref_free(cancelled);
-  RC_EXPECT_EQ(shade_rc_weakref_count(b), 1);
-  RC_EXPECT(shade_rc_weakref_peek(wa) == a);
+  SHADE_TEST_EXPECT_EQ(shade_rc_weakref_count(b), 1);
+  SHADE_TEST_EXPECT(shade_rc_weakref_peek(wa) == a);
   shade_decref(a);
   shade_decref(b);
-  RC_EXPECT_EQ(shade_rc_collect(2), 2);
-  RC_EXPECT_EQ(weak_callbacks, 2);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 2);
+  SHADE_TEST_EXPECT_EQ(weak_callbacks, 2);
 }
 
 // Weak references to an object resurrected during a collection are not cleared.
@@ -153,17 +153,19 @@ static void test_weak_reference_survives_resurrection(void) {
   struct shade_rc_weakref *w = shade_rc_weakref_new(p, NULL, NULL);
   shade_decref(p);
   shade_rc_collect(2);
-  RC_EXPECT(resurrected == p);
-  RC_EXPECT(shade_rc_weakref_peek(w) == p);
+  SHADE_TEST_EXPECT(resurrected == p);
+  SHADE_TEST_EXPECT(shade_rc_weakref_peek(w) == p);
   resurrected = NULL;
   resurrect_enabled = false;
   shade_decref(p);
-  RC_EXPECT_EQ(shade_rc_collect(2), 1);
-  RC_EXPECT(shade_rc_weakref_peek(w) == NULL);
+  SHADE_TEST_EXPECT_EQ(shade_rc_collect(2), 1);
+  SHADE_TEST_EXPECT(shade_rc_weakref_peek(w) == NULL);
   shade_rc_weakref_free(w);
 }
 
 // Many objects with weak references, dying in random order (exercises the side table).
+static uint64_t rng; // seeded by main
+
 static void test_many_weak_references(void) {
   enum { N = 5000 };
   static struct node *objs[N];
@@ -173,7 +175,7 @@ static void test_many_weak_references(void) {
     refs[i] = shade_rc_weakref_new(objs[i], NULL, NULL);
   }
   for (int i = 0; i < N; i++) {
-    int j = (int)(rc_test_random() % N);
+    int j = (int)(shade_test_random(&rng) % N);
     struct node *t = objs[i];
     objs[i] = objs[j];
     objs[j] = t;
@@ -183,26 +185,26 @@ static void test_many_weak_references(void) {
   int alive = 0;
   for (int i = 0; i < N; i++)
     alive += shade_rc_weakref_peek(refs[i]) != NULL;
-  RC_EXPECT_EQ(alive, N / 2);
+  SHADE_TEST_EXPECT_EQ(alive, N / 2);
   for (int i = 1; i < N; i += 2) {
-    RC_EXPECT_EQ(shade_rc_weakref_count(objs[i]), 1);
+    SHADE_TEST_EXPECT_EQ(shade_rc_weakref_count(objs[i]), 1);
     shade_decref(objs[i]);
   }
   for (int i = 0; i < N; i++) {
-    RC_EXPECT(shade_rc_weakref_peek(refs[i]) == NULL);
+    SHADE_TEST_EXPECT(shade_rc_weakref_peek(refs[i]) == NULL);
     shade_rc_weakref_free(refs[i]);
   }
 }
 
 int main(void) {
-  setvbuf(stdout, NULL, _IONBF, 0);
-  rc_test_seed();
-  RC_TEST_RUN(test_resurrection_at_count_zero);
-  RC_TEST_RUN(test_cycle_finalizers_see_the_cycle_intact);
-  RC_TEST_RUN(test_resurrection_during_collection);
-  RC_TEST_RUN(test_weak_reference_cleared_at_count_zero);
-  RC_TEST_RUN(test_weak_references_to_cycles_cleared_by_collection);
-  RC_TEST_RUN(test_weak_reference_survives_resurrection);
-  RC_TEST_RUN(test_many_weak_references);
-  return rc_test_finish();
+  rng = shade_test_seed();
+  shade_test_between_tests(rc_test_reset);
+  SHADE_TEST_RUN(test_resurrection_at_count_zero);
+  SHADE_TEST_RUN(test_cycle_finalizers_see_the_cycle_intact);
+  SHADE_TEST_RUN(test_resurrection_during_collection);
+  SHADE_TEST_RUN(test_weak_reference_cleared_at_count_zero);
+  SHADE_TEST_RUN(test_weak_references_to_cycles_cleared_by_collection);
+  SHADE_TEST_RUN(test_weak_reference_survives_resurrection);
+  SHADE_TEST_RUN(test_many_weak_references);
+  return shade_test_finish();
 }

@@ -18,21 +18,12 @@ struct worker {
   int iterations;
 };
 
-static uint64_t next_random(uint64_t *state) {
-  uint64_t x = *state;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *state = x;
-  return x * 0x2545F4914F6CDD1Dull;
-}
-
 static void *work(void *arg) {
   struct worker *w = arg;
   void *held[HOLD] = {0};
   for (int i = 0; i < w->iterations; i++) {
     shade_rc_lock();
-    uint64_t r = next_random(&w->rng);
+    uint64_t r = shade_test_random(&w->rng);
     struct node *n = node_new(i);
     atomic_fetch_add(&made, 1);
     switch (r % 4) {
@@ -81,12 +72,12 @@ static void test_threads_sharing_objects_under_the_lock(void) {
   shade_rc_unlock();
   pthread_t threads[THREADS];
   struct worker workers[THREADS];
-  uint64_t seed = rc_test_seed();
-  int iterations = (int)rc_test_scaled(20000, 500);
+  uint64_t seed = shade_test_seed();
+  int iterations = (int)shade_test_scaled(20000, 500);
   for (int t = 0; t < THREADS; t++) {
     workers[t] = (struct worker){.rng = seed + 0x9E3779B97F4A7C15ull * (uint64_t)(t + 1),
                                  .iterations = iterations};
-    RC_EXPECT(shade_pthread_create(&threads[t], NULL, work, &workers[t]) == 0);
+    SHADE_TEST_EXPECT(shade_pthread_create(&threads[t], NULL, work, &workers[t]) == 0);
   }
   for (int t = 0; t < THREADS; t++)
     pthread_join(threads[t], NULL);
@@ -96,18 +87,17 @@ static void test_threads_sharing_objects_under_the_lock(void) {
     slots[i] = NULL;
   }
   shade_rc_collect(2);
-  RC_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
-  RC_EXPECT_EQ((atomic_load(&nodes_finalized) - before_nodes) +
+  SHADE_TEST_EXPECT_EQ(shade_rc_get_objects(-1, NULL, 0), 0);
+  SHADE_TEST_EXPECT_EQ((atomic_load(&nodes_finalized) - before_nodes) +
                    (atomic_load(&leaves_finalized) - before_leaves),
-               atomic_load(&made));
+                       atomic_load(&made));
   shade_rc_set_threshold(700, 10, 10);
   shade_rc_unlock();
 }
 
 int main(void) {
-  setvbuf(stdout, NULL, _IONBF, 0);
-  rc_test_current = "test_threads_sharing_objects_under_the_lock";
-  test_threads_sharing_objects_under_the_lock();
-  fprintf(stderr, "%-50s done\n", rc_test_current);
-  return rc_test_finish();
+  // No shade_test_between_tests(rc_test_reset): once threads have shared objects, every RC call
+  // needs the lock, which rc_test_reset does not take.
+  SHADE_TEST_RUN(test_threads_sharing_objects_under_the_lock);
+  return shade_test_finish();
 }
