@@ -12,7 +12,7 @@
 #include "alloc/arena.h"
 #include "alloc/large.h"
 #include "alloc/pageheap.h"
-#include "api/options.h"
+#include "base/options.h"
 #include "gc/black_allocation.h"
 #include "gc/cycle.h"
 #include "gc/marking.h"

@@ -20,7 +20,7 @@
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
 #include "base/message.h"
-#include "api/options.h"
+#include "base/options.h"
 #include "gc/cycle.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h" // memory limits (issue 5)
