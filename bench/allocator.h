@@ -5,7 +5,8 @@
 //   BENCH_BDWGC    bdwgc as packaged: GC_INIT, GC_MALLOC, GC_MALLOC_ATOMIC; nothing is freed
 //   BENCH_MALLOC   glibc malloc/free; the workload frees what it drops (BENCH_FREES_MEMORY is 1)
 // and, optionally, BENCH_BARRIER (meaningful with BENCH_SHADE only): bench_store goes through
-// Shade's write barrier (shade_write), as SHADE_MODE=incremental or concurrent requires.
+// Shade's write barrier (shade_write), and shade_init is told so (options.write_barrier), so that
+// SHADE_MODE=incremental or concurrent is obeyed; without it Shade ignores them and runs stw.
 //
 // The workload calls bench_start() first thing in main and bench_finish() last. bench_finish
 // prints one machine-readable line to stderr, which bench/run.sh parses:
@@ -32,7 +33,11 @@
 #include "shade.h"
 #define BENCH_ALLOCATOR_NAME "shade"
 #define BENCH_FREES_MEMORY 0
+#if defined(BENCH_BARRIER) // every pointer store goes through shade_write: SHADE_MODE may choose
+#define bench_collector_init() ((void)shade_init(&(struct shade_options){.write_barrier = 1}))
+#else
 #define bench_collector_init() ((void)shade_init(NULL))
+#endif
 #define bench_raw_alloc(size) shade_malloc(size)
 #define bench_raw_alloc_atomic(size) shade_malloc_atomic(size)
 #define bench_free(p) ((void)(p))

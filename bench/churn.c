@@ -16,8 +16,9 @@
 //
 // In the Shade build (BENCH_BARRIER is set) every pointer store into a Shade object goes through the
 // write barrier, shade_write, the initialising stores into fresh nodes included; the table itself
-// is a Shade object, allocated with shade_malloc and written through the barrier too. So the same
-// binary runs in any SHADE_MODE (stw, incremental, concurrent).
+// is a Shade object, allocated with shade_malloc and written through the barrier too, and
+// shade_init is told so (options.write_barrier, bench/allocator.h). So the same binary runs in any
+// SHADE_MODE (stw, incremental, concurrent).
 //
 // stdout: a human-readable summary. stderr: the BENCH line of bench/allocator.h with these extra
 // fields: slots, seconds (the timed phase), build_s, ops, ops_per_s, p50_ns, p99_ns, p999_ns,

@@ -10,33 +10,11 @@
 // the calling thread. Allocation before shade_init initialises Shade with the defaults and the
 // environment and registers the calling thread (documented auto-initialisation).
 //
-// Environment (read by shade_init; an explicit option wins over the environment):
-//   SHADE_GC_PERCENT   heap growth before the next cycle, percent of the live heap (100; "off")
-//   SHADE_MARKERS      marking threads, the collecting thread included (default: the CPUs)
-//   SHADE_TRACE        "gc": one line per cycle on stderr
-//   SHADE_VERIFY       "1": after marking, re-mark from the roots and check (slow; for tests)
-//   SHADE_SIG_SUSPEND  the signal that stops a thread for a collection (default SIGRTMIN+6)
-//   SHADE_AUTO_REGISTER "1": a thread that calls Shade without being registered is registered
-//                      on the spot instead of being reported as an error
-//   SHADE_SCAN_DATA    "0": do not scan the data and bss segments of the program and its libraries
-//   SHADE_PAST_END     "0": do not pad objects by one byte; a pointer just past an object's end
-//                      then no longer keeps it alive (by default it does, from anywhere, as in bdwgc)
-// Short pauses (issue 3; see docs/concurrent.md):
-//   SHADE_MODE         "stw" (default), "incremental" or "concurrent". incremental and concurrent
-//                      are a promise by the program: every pointer store into the heap, into
-//                      globals and into root ranges goes through shade_write / SHADE_STORE.
-//   SHADE_GC_CPU       percent of the CPUs the background mark workers use (concurrent; 25)
-//   SHADE_IDLE_MARKING "0": the fractional worker does not also mark on CPUs the program leaves
-//                      idle (Go's idle mark workers; default on)
-// Memory returned to the OS (memory limits, issue 5; see docs/memory.md):
-//   SHADE_MEMORY_LIMIT  soft limit on the memory the heap holds: "512MiB", "2GiB", "1.5GB", bytes
-//   SHADE_HEAP_LIMIT    hard limit on the heap's in-use pages: allocation beyond it fails (ENOMEM)
-//   SHADE_SCAVENGE      "off": no background return of free pages (default "on")
-//   SHADE_SCAVENGE_IDLE_MS  free pages unused this long are returned (default 1000; Go: 5 min)
-//   SHADE_IDLE_GC_MS    a program quiet this long after working gets a collection (250; 0: off)
-//   SHADE_MADV_FREE     "1": return pages with MADV_FREE instead of MADV_DONTNEED
-//   SHADE_PERIODIC_GC_MS  a collection at least this often (default 0: off)
-//   SHADE_TRACE         "scav" (or "gc"): a "scav" line per cycle and per idle return
+// Settings: struct shade_options below, passed to shade_init. A field left at 0 is taken from a
+// SHADE_* environment variable, else from its default; README.md, "Environment", lists every
+// setting with its variable, values, default and field. The environment cannot promise what only
+// the program can: SHADE_MODE=incremental or concurrent is obeyed only by a program that declares
+// that it uses the write barrier (options.write_barrier).
 #ifndef SHADE_H
 #define SHADE_H
 
@@ -60,17 +38,17 @@ extern "C" {
 typedef void *(*shade_oom_handler)(size_t requested_size);
 
 struct shade_options {
-  int gc_percent;        // 0 means "take the default or SHADE_GC_PERCENT"; SHADE_GC_OFF disables
-  int markers;           // marking threads; 0: SHADE_MARKERS or the number of CPUs
+  int gc_percent;        // 0: SHADE_GC_PERCENT, else 100; SHADE_GC_OFF: no automatic collection
+  int markers;           // marking threads; 0: SHADE_MARKERS, else the number of CPUs
   int trace;             // 1: one trace line per cycle on stderr; 0: SHADE_TRACE decides
   int verify;            // 1: heap verifier after every marking; 0: SHADE_VERIFY decides
-  int suspend_signal;    // 0: SHADE_SIG_SUSPEND or SIGRTMIN+6
+  int suspend_signal;    // 0: SHADE_SIG_SUSPEND, else SIGRTMIN+6
   int auto_register;     // 1: unregistered threads are registered on their first call
   int no_data_roots;     // 1: do not scan data/bss segments (the program adds its own roots)
   size_t min_heap_goal;  // bytes; 0: 4 MiB
-  int no_past_end;       // 1: a pointer just past an object's end does not keep it (SHADE_PAST_END=0)
+  int no_past_end;       // 1: a pointer just past an object's end does not keep it (SHADE_PAST_END)
   shade_oom_handler oom_handler; // NULL: allocation fails with NULL and errno = ENOMEM
-  // memory limits (issue 5): 0 in any field means "SHADE_* environment variable, else default"
+  // Memory returned to the OS and memory limits (docs/memory.md); 0: the environment, else default
   size_t memory_limit;   // soft limit in bytes (SHADE_MEMORY_LIMIT; default none)
   size_t heap_limit;     // hard limit in bytes (SHADE_HEAP_LIMIT; default none)
   int scavenge;          // 1 on, -1 off (SHADE_SCAVENGE; default on)
@@ -78,17 +56,23 @@ struct shade_options {
   int idle_gc_ms;        // quiet time before an idle collection; -1 off (SHADE_IDLE_GC_MS; 250)
   int madv_free;         // 1: MADV_FREE, -1: MADV_DONTNEED (SHADE_MADV_FREE; default DONTNEED)
   int periodic_gc_ms;    // a collection at least this often; -1 off (SHADE_PERIODIC_GC_MS; off)
-  int trace_scavenger;   // 1: "scav" trace lines (SHADE_TRACE containing "scav" or "gc")
-  // incremental and concurrent marking
-  int mode;              // enum shade_mode; 0: SHADE_MODE, else SHADE_MODE_STW
+  int trace_scavenger;   // 1: "scav" trace lines (SHADE_TRACE containing scav or gc)
+  // Short pauses (docs/concurrent.md)
+  int mode;              // enum shade_mode; 0: SHADE_MODE if write_barrier is declared, else stw.
+                         // SHADE_MODE_INCREMENTAL or _CONCURRENT here declares write_barrier too
   int gc_cpu_percent;    // background marking share of the CPUs (SHADE_GC_CPU; default 25)
   int idle_marking;      // -1: background marking never goes past gc_cpu_percent, even when the
                          // program leaves CPUs idle (SHADE_IDLE_MARKING=0); default on, as Go
+  int write_barrier;     // 1: the program declares that every pointer store into Shade objects,
+                         // globals and root ranges goes through shade_write / SHADE_STORE; only
+                         // then may SHADE_MODE choose incremental or concurrent marking
+  int rc_debug;          // 1: freed reference-counted objects wait in a quarantine, so that use
+                         // after free is reported (SHADE_RC_DEBUG; on without NDEBUG)
 };
 
-// How marking runs (struct shade_options.mode, SHADE_MODE).
+// How marking runs (struct shade_options.mode; SHADE_MODE, see write_barrier).
 enum shade_mode {
-  SHADE_MODE_DEFAULT = 0,     // SHADE_MODE, else stw
+  SHADE_MODE_DEFAULT = 0,     // SHADE_MODE (with write_barrier declared), else stw
   SHADE_MODE_STW = 1,         // every cycle marks with the world stopped (parallel markers)
   SHADE_MODE_INCREMENTAL = 2, // marking in small slices on allocating threads (V8, Lua)
   SHADE_MODE_CONCURRENT = 3,  // background mark workers while the program runs (Go, V8)
@@ -236,7 +220,7 @@ struct shade_stats {
   uint64_t limiter_cycles;       // cycles after which the CPU limiter let the heap exceed the goal
   uint64_t process_rss;          // resident set size of the whole process (/proc/self/statm)
   uint64_t heap_committed_peak;  // the highest heap_committed so far
-  // incremental and concurrent marking
+  // short pauses: incremental and concurrent marking
   int mode;                      // enum shade_mode in force
   uint64_t concurrent_cycles;    // cycles marked concurrently or incrementally
   uint64_t mark_assist_ns;       // time allocating threads spent marking (assists, slices)

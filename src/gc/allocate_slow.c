@@ -14,7 +14,7 @@
 #include <errno.h>
 
 #include "alloc/allocate.h"
-#include "api/options.h" // (moves to base/)
+#include "base/options.h"
 #include "gc/collector.h"
 #include "gc/sweep_pacer.h"
 

@@ -26,6 +26,7 @@
 #include "rc/rc_internal.h"
 
 #include "api/manual.h"
+#include "base/options.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,20 +38,16 @@
 static unsigned dealloc_depth;
 static struct rc_gc *pending_top; // dying containers, linked through gc->next
 
-static int debug_mode = -1; // -1: not decided yet
 static void *quarantine[RC_QUARANTINE_SLOTS];
 static size_t quarantine_next;
 
+// The quarantine: options.rc_debug / SHADE_RC_DEBUG, always in a library built without NDEBUG.
 static bool rc_debug(void) {
-  if (RC_UNLIKELY(debug_mode < 0)) {
 #ifdef NDEBUG
-    const char *env = getenv("SHADE_RC_DEBUG");
-    debug_mode = env && env[0] == '1';
+  return shade_options_in_force.rc_debug > 0;
 #else
-    debug_mode = 1;
+  return true;
 #endif
-  }
-  return debug_mode;
 }
 
 bool rc_object_is_freed(const void *obj) { return rc_flags(obj) & RC_FLAG_FREED; }

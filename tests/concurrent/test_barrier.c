@@ -425,6 +425,7 @@ int main(int argc, char **argv) {
   struct shade_options options;
   memset(&options, 0, sizeof options);
   options.min_heap_goal = (size_t)1 << 20; // cycles come often
+  options.write_barrier = 1; // every store below goes through the barrier: SHADE_MODE may choose
   if (strcmp(how, "options") == 0)
     options.mode = expected_mode;
   else if (invalid_option)

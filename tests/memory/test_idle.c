@@ -58,7 +58,7 @@ static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
 }
 
 int main(void) {
-  shade_init(NULL);
+  shade_init(&(struct shade_options){.write_barrier = 1}); // no pointer stores: SHADE_MODE may choose
   SHADE_TEST_RUN(test_rss_falls_back_after_a_drop_and_a_pause);
   return shade_test_finish();
 }

@@ -43,7 +43,7 @@ static void test_periodic_collections_run_while_the_program_sleeps(void) {
 }
 
 int main(void) {
-  shade_init(NULL);
+  shade_init(&(struct shade_options){.write_barrier = 1}); // no pointer stores: SHADE_MODE may choose
   (void)shade_malloc(100);
   SHADE_TEST_RUN(test_sizes_from_the_environment);
   SHADE_TEST_RUN(test_periodic_collections_run_while_the_program_sleeps);

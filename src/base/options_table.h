@@ -1,0 +1,116 @@
+// options_table.h: every setting of Shade, one row each. base/options.c expands this table into
+// the parser of the environment, the checks of struct shade_options and the README's environment
+// table (tests/options checks that README.md holds what the table generates). Adding an option is
+// adding a row here, a field in struct shade_options (include/shade.h) and the code that reads
+// shade_options_in_force.<field>; then `build/tests/options/options_print_table --update README.md`.
+//
+// SHADE_OPTION(field, designated initializers of struct option_row (base/options.c)):
+//   .variable      the environment variable; none: only the program can set the field
+//   .type          OPTION_FLAG     field 1: on, 0: the environment; the variable is a boolean
+//                  OPTION_FLAG_NOT the same, but the field says the opposite of the variable
+//                                  (field no_data_roots = 1 is SHADE_SCAN_DATA=off)
+//                  OPTION_SWITCH   field 1: on, -1: off, 0: the environment; a boolean variable
+//                  OPTION_INT      a number from .low to .high; a field of 0 or less: the
+//                                  environment (but see .has_off)
+//                  OPTION_PERCENT  the same; the variable may end in %
+//                  OPTION_MS       milliseconds; the variable may end in ms, s or min
+//                  OPTION_SIZE     bytes (a size_t field); the variable may end in k, KiB, KB, M,
+//                                  MiB, MB, G, GiB, GB, T, TiB or TB (1.5GiB works)
+//                  OPTION_SIGNAL   a signal: a number, or SIGUSR1, SIGUSR2, SIGRTMIN+n, SIGRTMAX-n
+//                  OPTION_ENUM     one of .names (comma-separated); the field holds 1 for the first
+//                  OPTION_LIST     the field is 1 when the variable, a list of words separated by
+//                                  commas or spaces, holds one of .names; the words every row of
+//                                  the variable names are the ones allowed
+//   .fallback      the default (or .fallback_fn, computed at start-up, with .default_text)
+//   .low, .high    the range of numbers accepted
+//   .has_off, .off the variable may say "off" (and "none"), which stands for the field value .off;
+//                  for OPTION_MS, 0 in the variable means off too; a negative field means off
+//   .default_text  the README's default when the value alone would not say it
+//   .doc           what the option does (Markdown, one line, no '|')
+//   .field_doc     how struct shade_options spells it, beyond the rules of .type
+#ifndef SHADE_BASE_OPTIONS_TABLE_H
+#define SHADE_BASE_OPTIONS_TABLE_H
+
+#define SHADE_OPTIONS_TABLE(SHADE_OPTION)                                                          \
+  SHADE_OPTION(gc_percent, .variable = "SHADE_GC_PERCENT", .type = OPTION_PERCENT,               \
+               .fallback = 100, .low = -1, .high = 1000000, .has_off = 1, .off = SHADE_GC_OFF,    \
+               .doc = "heap growth allowed before the next cycle, in percent of the live heap "   \
+                      "(Go's `GOGC`); `off` disables automatic collection; 0 collects as often "  \
+                      "as the heap floor allows",                                                 \
+               .field_doc = "`SHADE_GC_OFF` off")                                           \
+  SHADE_OPTION(markers, .variable = "SHADE_MARKERS", .type = OPTION_INT, .low = 1, .high = 256,   \
+               .fallback_fn = options_online_cpus, .default_text = "number of CPUs",              \
+               .doc = "marking threads, the collecting thread included")                          \
+  SHADE_OPTION(trace, .variable = "SHADE_TRACE", .type = OPTION_LIST, .names = "gc",              \
+               .doc = "`gc`: one line per cycle on stderr (see below)")                           \
+  SHADE_OPTION(trace_scavenger, .variable = "SHADE_TRACE", .type = OPTION_LIST,                   \
+               .names = "scav,gc",                                                                \
+               .doc = "`scav`: one line per return of pages to the OS (`gc` shows them too)")     \
+  SHADE_OPTION(verify, .variable = "SHADE_VERIFY", .type = OPTION_FLAG,                           \
+               .doc = "heap verifier: after every marking, re-mark from the roots with the world " \
+                      "stopped and stop the program on a reachable object left unmarked (slow; " \
+                      "the tests run with it)")                                                   \
+  SHADE_OPTION(suspend_signal, .variable = "SHADE_SIG_SUSPEND", .type = OPTION_SIGNAL,            \
+               .fallback_fn = options_default_signal, .default_text = "`SIGRTMIN+6`",             \
+               .doc = "the signal that stops a thread for a collection")                          \
+  SHADE_OPTION(auto_register, .variable = "SHADE_AUTO_REGISTER", .type = OPTION_FLAG,             \
+               .doc = "a thread that calls Shade without being registered is registered on the "  \
+                      "spot instead of stopping the program with a message")                      \
+  SHADE_OPTION(no_data_roots, .variable = "SHADE_SCAN_DATA", .type = OPTION_FLAG_NOT,             \
+               .doc = "scan the data and bss segments of the program and its shared libraries "   \
+                      "(off: the program adds its own roots)")                                    \
+  SHADE_OPTION(no_past_end, .variable = "SHADE_PAST_END", .type = OPTION_FLAG_NOT,                \
+               .doc = "pad objects by one byte, so that a pointer just past an object's end "     \
+                      "keeps it alive, as in bdwgc")                                              \
+  SHADE_OPTION(min_heap_goal, .type = OPTION_SIZE, .fallback = (long long)4 << 20,                \
+               .high = (long long)1 << 62,                                                        \
+               .doc = "the smallest heap goal: small heaps do not collect more often than this "  \
+                      "allows")                                                                   \
+  SHADE_OPTION(memory_limit, .variable = "SHADE_MEMORY_LIMIT", .type = OPTION_SIZE,               \
+               .high = (long long)1 << 62, .has_off = 1, .off = 0,                                \
+               .doc = "soft limit on the memory the heap holds, Shade's metadata included: the "  \
+                      "goal shrinks near it, collection capped at about 50% of the CPU "          \
+                      "([docs/memory.md](docs/memory.md))")                                       \
+  SHADE_OPTION(heap_limit, .variable = "SHADE_HEAP_LIMIT", .type = OPTION_SIZE,                   \
+               .high = (long long)1 << 62, .has_off = 1, .off = 0,                                \
+               .doc = "hard limit on the heap's in-use pages: allocation beyond it fails with "   \
+                      "`ENOMEM` after one full collection")                                       \
+  SHADE_OPTION(scavenge, .variable = "SHADE_SCAVENGE", .type = OPTION_SWITCH, .fallback = 1,      \
+               .doc = "return free pages to the OS in the background")                            \
+  SHADE_OPTION(scavenge_idle_ms, .variable = "SHADE_SCAVENGE_IDLE_MS", .type = OPTION_MS,         \
+               .fallback = 1000, .low = 0, .high = 86400000,                                      \
+               .doc = "free pages unused this long are returned (Go: 5 minutes)")                 \
+  SHADE_OPTION(idle_gc_ms, .variable = "SHADE_IDLE_GC_MS", .type = OPTION_MS, .fallback = 250,    \
+               .low = 0, .high = 86400000, .has_off = 1, .off = -1,                               \
+               .doc = "a program quiet this long after allocating gets a collection (a "          \
+                      "concurrent cycle in concurrent mode) and a return of its free pages")      \
+  SHADE_OPTION(madv_free, .variable = "SHADE_MADV_FREE", .type = OPTION_SWITCH, .fallback = -1,   \
+               .doc = "return pages with `MADV_FREE` instead of `MADV_DONTNEED`")                 \
+  SHADE_OPTION(periodic_gc_ms, .variable = "SHADE_PERIODIC_GC_MS", .type = OPTION_MS,             \
+               .fallback = -1, .low = 0, .high = 86400000, .has_off = 1, .off = -1,               \
+               .doc = "a collection at least this often (Go forces one every 2 minutes)")         \
+  SHADE_OPTION(mode, .variable = "SHADE_MODE", .type = OPTION_ENUM,                               \
+               .names = "stw,incremental,concurrent", .fallback = SHADE_MODE_STW,                 \
+               .doc = "how marking runs ([docs/concurrent.md](docs/concurrent.md)); the "         \
+                      "environment may choose `incremental` or `concurrent` only for a program "  \
+                      "that declares `write_barrier`, otherwise it is ignored with a message",    \
+               .field_doc = "`SHADE_MODE_STW`, `_INCREMENTAL`, `_CONCURRENT`; the last two declare " \
+                            "`write_barrier` too")                                   \
+  SHADE_OPTION(write_barrier, .type = OPTION_FLAG,                                                \
+               .doc = "the program declares that every pointer store into Shade objects, "        \
+                      "globals and root ranges goes through `shade_write` / `SHADE_STORE`; only " \
+                      "a declaring program may be switched to incremental or concurrent mode by " \
+                      "`SHADE_MODE`")                                                             \
+  SHADE_OPTION(gc_cpu_percent, .variable = "SHADE_GC_CPU", .type = OPTION_PERCENT,                \
+               .fallback = 25, .low = 1, .high = 100,                                             \
+               .doc = "percent of the CPUs the background mark workers use (concurrent mode)")    \
+  SHADE_OPTION(idle_marking, .variable = "SHADE_IDLE_MARKING", .type = OPTION_SWITCH,             \
+               .fallback = 1,                                                                     \
+               .doc = "the fractional mark worker also marks on CPUs the program leaves idle "    \
+                      "(Go's idle mark workers)")                                                 \
+  SHADE_OPTION(rc_debug, .variable = "SHADE_RC_DEBUG", .type = OPTION_FLAG,                       \
+               .doc = "reference counting: the last 4096 freed objects wait in a quarantine, so " \
+                      "that use after free is reported (always on in a library built without "    \
+                      "`NDEBUG`; [docs/rc.md](docs/rc.md))")
+
+#endif
