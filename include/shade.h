@@ -68,6 +68,10 @@ struct shade_options {
                          // then may SHADE_MODE choose incremental or concurrent marking
   int rc_debug;          // 1: freed reference-counted objects wait in a quarantine, so that use
                          // after free is reported (SHADE_RC_DEBUG; on without NDEBUG)
+  // Generations (docs/generations.md)
+  int generational;      // 1 on, -1 off (SHADE_GENERATIONAL; default on where it can be correct)
+  size_t loh_threshold;  // objects this large are born in gen2 (SHADE_LOH_THRESHOLD; 85000)
+  size_t gen0_budget;    // bytes allocated between gen0 collections; 0: adaptive (SHADE_GEN0_BUDGET)
 };
 
 // How marking runs (struct shade_options.mode; SHADE_MODE, see write_barrier).

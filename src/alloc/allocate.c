@@ -16,6 +16,9 @@
 #include "alloc/sweep.h"
 
 struct heap_account heap_account;
+static size_t born_old_size; // set once at start-up
+
+void allocate_set_born_old_size(size_t bytes) { born_old_size = bytes; }
 
 // MAP_NORESERVE would otherwise hand out address space the machine could never back.
 size_t allocate_max_object_size(void) {
@@ -100,6 +103,8 @@ void *allocate_large(struct thread_cache *c, size_t size, enum object_kind kind,
     s->large_requested = size;
     s->large_type = type;
     span_bitmaps_allocate(s);
+    if (born_old_size != 0 && size >= born_old_size)
+      span_object_born_old(s, 0);
     store_relaxed(&s->freeindex, 1); // the one object is allocated
     s->alloc_cache = 0;
     store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));

@@ -58,5 +58,8 @@ void *allocate_large(struct thread_cache *c, size_t size, enum object_kind kind,
                      const struct shade_type *type);
 // Requests above the machine's RAM + swap fail at once, as malloc's do.
 size_t allocate_max_object_size(void);
+// Generations: large objects of at least `bytes` are born old (marked, in the oldest generation:
+// .NET's Large Object Heap). 0: none (the default).
+void allocate_set_born_old_size(size_t bytes);
 
 #endif

@@ -6,6 +6,18 @@
 #include "alloc/metadata.h"
 #include "base/message.h"
 #include "os/os_memory.h"
+#include "os/write_tracking.h"
+
+// Every reservation arena_grow made, newest first (for write tracking). Appended under
+// reservations_mutex; walked with the world stopped or the mutex held.
+struct reservation {
+  uintptr_t base;
+  size_t size;
+  struct reservation *next;
+};
+static struct reservation *_Atomic reservations;
+static pthread_mutex_t reservations_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool tracking;
 
 _Atomic(struct arena *) *arena_index;
 _Atomic uintptr_t heap_lowest_inverted = 0, heap_highest_inverted = UINTPTR_MAX;
@@ -40,7 +52,59 @@ uintptr_t arena_grow(size_t size) {
          !atomic_compare_exchange_weak(&heap_highest_inverted, &high, ~(base + size))) {
   }
   atomic_fetch_add(&mapped_bytes, size);
+  struct reservation *r = metadata_alloc(sizeof *r);
+  r->base = base;
+  r->size = size;
+  pthread_mutex_lock(&reservations_mutex);
+  r->next = load_relaxed(&reservations);
+  if (load_relaxed(&tracking) &&
+      (write_tracking_register(memory, size) != 0 || write_tracking_protect(memory, size) != 0))
+    store_relaxed(&tracking, false); // (arena_collect_written then fails: full collections)
+  store_release(&reservations, r);
+  pthread_mutex_unlock(&reservations_mutex);
   return base;
+}
+
+static bool track_all(void) {
+  for (struct reservation *r = load_acquire(&reservations); r; r = r->next)
+    if (write_tracking_register((void *)r->base, r->size) != 0 ||
+        write_tracking_protect((void *)r->base, r->size) != 0)
+      return false;
+  return true;
+}
+
+bool arena_track_writes(const char **reason) {
+  if (!write_tracking_available(reason))
+    return false;
+  pthread_mutex_lock(&reservations_mutex);
+  bool ok = track_all();
+  store_relaxed(&tracking, ok);
+  pthread_mutex_unlock(&reservations_mutex);
+  if (!ok && reason)
+    *reason = "the kernel refused to track the heap's pages";
+  return ok;
+}
+
+bool arena_tracking_writes(void) { return load_relaxed(&tracking); }
+
+bool arena_collect_written(void (*found)(uintptr_t start, size_t bytes, void *context),
+                           void *context) {
+  if (!load_relaxed(&tracking))
+    return false;
+  for (struct reservation *r = load_acquire(&reservations); r; r = r->next)
+    if (write_tracking_collect((void *)r->base, r->size, found, context) < 0)
+      return false;
+  return true;
+}
+
+bool arena_after_fork_child(void) {
+  pthread_mutex_init(&reservations_mutex, NULL);
+  if (!load_relaxed(&tracking))
+    return true;
+  write_tracking_after_fork_child();
+  bool ok = write_tracking_available(NULL) && track_all();
+  store_relaxed(&tracking, ok);
+  return ok;
 }
 
 void arena_set_span(uintptr_t page_address, struct span *s) {

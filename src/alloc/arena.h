@@ -29,6 +29,20 @@ uintptr_t arena_grow(size_t size);
 void arena_set_span(uintptr_t page_address, struct span *s);
 size_t arena_mapped_bytes(void);
 
+// Write tracking (os/write_tracking.h), for generations: the kernel tells which heap pages were
+// written since the last look. Turns it on for every reservation, present and future; false
+// (and *reason) when the kernel cannot.
+bool arena_track_writes(const char **reason);
+bool arena_tracking_writes(void);
+// Calls found(start, bytes, context) for every run of heap pages written since the last call (or
+// since tracking began) and write-protects them again. The world is stopped, or nothing else
+// grows the heap. False when the kernel failed: every page must then count as written.
+bool arena_collect_written(void (*found)(uintptr_t start, size_t bytes, void *context),
+                           void *context);
+// In a forked child: the kernel kept no registration; register and protect again. False when
+// the child cannot track writes (its collections must then all be full).
+bool arena_after_fork_child(void);
+
 // For an address already known to lie between the heap bounds.
 static inline struct span *arena_span_of_bounded(uintptr_t address) {
   struct arena *a = load_relaxed(&arena_index[address >> ARENA_SHIFT]);

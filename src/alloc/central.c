@@ -103,7 +103,7 @@ static struct span *new_span(unsigned span_class) {
 // Sweep one claimed span; an empty span goes back to the page heap unless keep_empty.
 // Returns true if the span stays with its class.
 static bool sweep_and_file(struct central_list *c, struct span *s, bool keep_empty) {
-  uint32_t live = sweep_small_span(s, SWEEP_FULL);
+  uint32_t live = sweep_small_span(s, sweep_current_kind());
   if (live == 0 && !keep_empty && s->kind != KIND_UNCOLLECTABLE && s->kind != KIND_MANUAL) {
     span_bitmaps_free(s);
     pageheap_free(s);
@@ -135,7 +135,7 @@ struct span *central_acquire(unsigned span_class) {
       continue;
     }
     pthread_mutex_unlock(&c->lock);
-    uint32_t live = sweep_small_span(s, SWEEP_FULL);
+    uint32_t live = sweep_small_span(s, sweep_current_kind());
     pthread_mutex_lock(&c->lock);
     if (live < s->object_count)
       break; // room: take it (an empty span too: cheaper than giving it back)
@@ -145,8 +145,10 @@ struct span *central_acquire(unsigned span_class) {
   pthread_mutex_unlock(&c->lock);
   if (s == NULL)
     s = new_span(span_class);
-  if (s)
+  if (s) {
     s->in_cache = 1;
+    s->allocated_from = 1;
+  }
   return s;
 }
 
@@ -183,12 +185,42 @@ uint64_t central_sweep_class(unsigned span_class) {
   return pages;
 }
 
-uint64_t central_mark_all_unswept(void) {
+static void move_allocated_from(struct span_list *unswept, struct span_list *list,
+                                uint32_t next_sweepgen) {
+  struct span *s = list->head;
+  while (s) {
+    struct span *next = s->next;
+    if (s->allocated_from) {
+      span_list_remove(list, s);
+      span_list_push(unswept, s);
+    } else {
+      store_release(&s->sweepgen, next_sweepgen); // swept as it is, in the coming generation
+    }
+    s = next;
+  }
+}
+
+static void forget_allocation(struct span_list *list) {
+  for (struct span *s = list->head; s; s = s->next)
+    s->allocated_from = 0;
+}
+
+uint64_t central_mark_all_unswept(bool only_allocated_from) {
   uint64_t pages = 0;
+  uint32_t next_sweepgen = load_relaxed(&heap_sweepgen) + 2;
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
     struct central_list *c = &central_lists[i];
-    span_list_append_all(&c->unswept, &c->partial);
-    span_list_append_all(&c->unswept, &c->full);
+    enum object_kind kind = (enum object_kind)(i % KIND_COUNT);
+    if (only_allocated_from && kind != KIND_UNCOLLECTABLE && kind != KIND_MANUAL) {
+      move_allocated_from(&c->unswept, &c->partial, next_sweepgen);
+      move_allocated_from(&c->unswept, &c->full, next_sweepgen);
+    } else {
+      span_list_append_all(&c->unswept, &c->partial);
+      span_list_append_all(&c->unswept, &c->full);
+    }
+    forget_allocation(&c->unswept);
+    forget_allocation(&c->partial);
+    forget_allocation(&c->full);
     pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
   }
   return pages;

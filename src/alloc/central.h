@@ -41,7 +41,10 @@ void central_release(struct span *s);
 uint64_t central_sweep_all(void);
 uint64_t central_sweep_class(unsigned span_class);
 // World stopped, marking done: every span becomes unswept. Returns the pages they hold.
-uint64_t central_mark_all_unswept(void);
+// only_allocated_from (a collection of generation 0 only): a span no cache took since the last
+// marking holds old objects and free slots only, which such a collection leaves as they are: it
+// counts as swept at once (explicit kinds are always swept: their marks are roots' marks).
+uint64_t central_mark_all_unswept(bool only_allocated_from);
 // Sweep one unswept span of any class (proportional sweeping, gc/sweep_pacer.c); returns its
 // pages, 0 when none is left. The cursor skips classes found empty until the next cycle's end
 // resets it.

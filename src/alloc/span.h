@@ -9,14 +9,17 @@
 //
 // Collection state, per object, is one byte (object_states), read and written only through the
 // accessors below (the allocator, the sweeper and the markers use them; nobody else indexes the
-// bytes). Today one state bit is in use:
-//   OBJECT_MARKED  reached by the marking under way or the last one
-// The other bits are reserved for per-object states that generations and finalization add (age,
-// pinned, finalizable). Rule for them: the bits other than OBJECT_MARKED change only while no
-// marker runs (world stopped, or by the span's sweeper); markers set OBJECT_MARKED with a plain
-// read and store, not an atomic read-modify-write, so two markers racing for one object may both
-// scan it (nothing is lost). Sweeping packs the MARKED bits into the new alloc bits and clears
-// them ("sweep-free allocation"): no free list is built.
+// bytes):
+//   OBJECT_MARKED    reached by the marking under way or the last one; with generations on, an
+//                    object that survived a collection keeps it ("sticky" marks: it is old, and
+//                    a young collection does not trace it again)
+//   OBJECT_AGE_*     (bits 1-2) the object's generation: 0 until it survives a collection of
+//                    its generation, then 1, then 2 (.NET's gen0, gen1, gen2)
+// Bits 3-7 are free (pinned, finalizable). Rule: the bits other than OBJECT_MARKED change only
+// while no marker runs (world stopped, or by the span's sweeper); markers set OBJECT_MARKED with
+// a plain read and store, not an atomic read-modify-write, so two markers racing for one object
+// may both scan it (nothing is lost). Sweeping packs the MARKED bits into the new alloc bits
+// ("sweep-free allocation"): no free list is built.
 //
 // Sweep generations (heap_sweepgen advances by 2 at the end of every marking):
 //   sweepgen == heap_sweepgen - 2   marked by the last cycle, needs sweeping
@@ -62,6 +65,8 @@ struct span {
   size_t pages;
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache
+  uint8_t allocated_from; // small spans: taken by a cache since the last marking ended (world
+                          // stopped at both ends; see central_mark_all_unswept)
   uint32_t allocated_at_sweep;  // objects allocated when the span was last swept
   _Atomic uint32_t black_from; // in a cache while marking: slots taken from here on are black
   size_t large_requested;       // large spans: requested size (precise scan bound)
@@ -103,7 +108,21 @@ static inline bool atomic_bit_set(_Atomic(uint64_t) *bits, uint32_t i) {
 // eight state bytes at a time.
 enum object_state {
   OBJECT_MARKED = 1,
+  OBJECT_AGE_SHIFT = 1,
+  OBJECT_AGE_MASK = 3 << OBJECT_AGE_SHIFT,
+  OBJECT_OLDEST = 2, // the oldest generation
 };
+
+// The generation of object i (0, 1 or 2).
+static inline unsigned span_object_generation(const struct span *s, uint32_t i) {
+  return (load_relaxed(&s->object_states[i]) & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT;
+}
+
+// An object born old (the Large Object Heap): marked, in the oldest generation (no marker runs
+// on it yet: it is being allocated).
+static inline void span_object_born_old(struct span *s, uint32_t i) {
+  store_relaxed(&s->object_states[i], (uint8_t)(OBJECT_MARKED | OBJECT_OLDEST << OBJECT_AGE_SHIFT));
+}
 
 static inline bool span_object_is_marked(const struct span *s, uint32_t i) {
   return (load_relaxed(&s->object_states[i]) & OBJECT_MARKED) != 0;

@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "alloc/pageheap.h"
+#include "alloc/central.h"
 #include "alloc/large.h"
 
 _Atomic uint32_t heap_sweepgen = 2; // spans are born swept at 2; the first marking makes it 4
+_Atomic int heap_sweep_kind = SWEEP_FULL;
 static _Atomic uint64_t freed_bytes;
 static _Atomic uint64_t swept_pages;
 
@@ -52,7 +54,8 @@ static void keep_explicit_allocations(struct span *s, uint32_t words) {
   }
 }
 
-// A full sweep forgets every state of every object: no state outlives the collection that set it.
+// A sweep without generations forgets every state of every object: no state outlives the
+// collection that set it.
 static void clear_states(struct span *s) {
 #ifdef SHADE_SANITIZER_THREAD // the same, as atomics TSan can see (shade_base reads them racily)
   for (size_t i = 0; i < span_object_states_size(s); i++)
@@ -80,19 +83,48 @@ static uint64_t pack_marks(const struct span *s, uint32_t word) {
   return bits;
 }
 
+// The state a live object keeps after a generational sweep of kind (SWEEP_GEN0 + g): marked, and
+// one generation older if its generation was collected.
+static uint8_t aged_state(uint8_t state, enum sweep_kind kind) {
+  unsigned age = (state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT;
+  if (age <= (unsigned)(kind - SWEEP_GEN0) && age < OBJECT_OLDEST)
+    age++;
+  return (uint8_t)(OBJECT_MARKED | age << OBJECT_AGE_SHIFT);
+}
+
+// Generational: the states of word w's 64 objects, given which of them live.
+static void age_states(struct span *s, uint32_t w, uint64_t live, enum sweep_kind kind) {
+  _Atomic(uint8_t) *states = &s->object_states[w * 64];
+  for (uint32_t group = 0; group < 8; group++) {
+    uint8_t group_live = (uint8_t)(live >> (group * 8));
+    uint64_t eight;
+    memcpy(&eight, (const void *)&states[group * 8], sizeof eight);
+    if (eight == 0 && group_live == 0)
+      continue;
+    for (uint32_t b = 0; b < 8; b++) {
+      uint32_t i = group * 8 + b;
+      uint8_t state = load_relaxed(&states[i]);
+      store_relaxed(&states[i], (group_live >> b) & 1 ? aged_state(state, kind) : 0);
+    }
+  }
+}
+
 uint32_t sweep_small_span(struct span *s, enum sweep_kind kind) {
-  (void)kind; // SWEEP_FULL is the only kind so far
   uint32_t words = span_bitmap_words(s);
   _Atomic(uint64_t) *freed = span_freed_bits(s);
-  if (s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL) {
+  bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
+  if (explicit_kind) {
     keep_explicit_allocations(s, words);
   } else {
     for (uint32_t w = 0; w < words; w++) {
       uint64_t live = pack_marks(s, w) & ~take_freed(freed, w);
       store_relaxed(&s->alloc_bits[w], live);
+      if (kind != SWEEP_FULL)
+        age_states(s, w, live, kind);
     }
   }
-  clear_states(s);
+  if (kind == SWEEP_FULL || explicit_kind) // (explicit kinds are roots: marked afresh each time)
+    clear_states(s);
   span_reset_allocation(s);
   uint32_t live = s->object_count - span_count_free(s);
   s->allocated_at_sweep = live;
@@ -102,13 +134,17 @@ uint32_t sweep_small_span(struct span *s, enum sweep_kind kind) {
   return live;
 }
 
-void sweep_large_objects(void) {
+void sweep_large_objects(enum sweep_kind kind) {
   struct span *s = large_first();
   while (s) {
     struct span *next = s->next;
     bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
-    bool keep = (explicit_kind || span_object_is_marked(s, 0)) && !span_object_is_freed(s, 0);
-    span_unmark_object(s, 0);
+    bool marked = span_object_is_marked(s, 0);
+    bool keep = (explicit_kind || marked) && !span_object_is_freed(s, 0);
+    if (kind != SWEEP_FULL && keep && marked && !explicit_kind)
+      store_relaxed(&s->object_states[0], aged_state(load_relaxed(&s->object_states[0]), kind));
+    else
+      store_relaxed(&s->object_states[0], 0);
     if (s->check_bits)
       store_relaxed(&s->check_bits[0], 0);
     if (!keep) {
@@ -119,4 +155,32 @@ void sweep_large_objects(void) {
     }
     s = next;
   }
+}
+
+static void unmark_states(_Atomic(uint8_t) *states, size_t count, unsigned generation) {
+  for (size_t i = 0; i < count; i += 8) {
+    uint64_t eight;
+    memcpy(&eight, (const void *)&states[i], sizeof eight);
+    if ((eight & 0x0101010101010101ull) == 0)
+      continue;
+    for (size_t b = i; b < i + 8 && b < count; b++) {
+      uint8_t state = load_relaxed(&states[b]);
+      if ((state & OBJECT_MARKED) && (unsigned)(state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT <= generation)
+        store_relaxed(&states[b], (uint8_t)(state & ~OBJECT_MARKED));
+    }
+  }
+}
+
+static void unmark_span(struct span *s, void *context) {
+  if (s->kind != KIND_UNCOLLECTABLE && s->kind != KIND_MANUAL)
+    unmark_states(s->object_states, span_object_states_size(s), *(unsigned *)context);
+}
+
+void sweep_unmark_generations(unsigned generation) {
+  if (generation == 0)
+    return;
+  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++)
+    central_for_each_span(c, unmark_span, &generation);
+  for (struct span *s = large_first(); s; s = s->next)
+    unmark_span(s, &generation);
 }

@@ -15,14 +15,30 @@ static inline bool span_needs_sweeping(const struct span *s) {
 
 // Claim an unswept span for sweeping by this thread; false if it is swept or being swept.
 bool sweep_claim(struct span *s);
-// What a sweep keeps. SWEEP_FULL: an object lives if it was marked or is of an explicitly freed
-// kind (and not freed); every object state is cleared.
-enum sweep_kind { SWEEP_FULL };
+// What a sweep keeps. In every kind an object lives if it was marked, or is of an explicitly
+// freed kind, and was not passed to shade_free.
+//   SWEEP_FULL       without generations: every object state is cleared
+//   SWEEP_GEN0..2    with generations, after a collection of generation 0, 1 or 2: a live object
+//                    keeps OBJECT_MARKED (it is old now: young collections do not trace it), and
+//                    one of a collected generation ages by one (up to the oldest); a dead
+//                    object's state is cleared
+enum sweep_kind { SWEEP_FULL, SWEEP_GEN0, SWEEP_GEN1, SWEEP_GEN2 };
+
+// The kind of the last marking's sweep: set at its end with the world stopped, read by every
+// sweeper until the next marking (every span is swept before that one starts).
+extern _Atomic int heap_sweep_kind;
+static inline enum sweep_kind sweep_current_kind(void) {
+  return (enum sweep_kind)load_relaxed(&heap_sweep_kind);
+}
 
 // Sweep a claimed small span. Returns the number of objects that stay allocated.
 uint32_t sweep_small_span(struct span *s, enum sweep_kind kind);
 // Sweep the large objects (world stopped): unmarked ones go back to the page heap.
-void sweep_large_objects(void);
+void sweep_large_objects(enum sweep_kind kind);
+// Generations: before a marking of generations 0..generation (world stopped, every span swept),
+// the objects of those generations lose their mark, so that the marking decides afresh whether
+// they live; older objects keep theirs. (Generation 0 objects have none: nothing to do for 0.)
+void sweep_unmark_generations(unsigned generation);
 // Bytes of objects freed by sweeping since the start.
 uint64_t sweep_freed_bytes(void);
 // Pages of small spans swept since the start (by anyone: lazy, background, proportional).

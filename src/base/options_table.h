@@ -111,6 +111,21 @@
   SHADE_OPTION(rc_debug, .variable = "SHADE_RC_DEBUG", .type = OPTION_FLAG,                       \
                .doc = "reference counting: the last 4096 freed objects wait in a quarantine, so " \
                       "that use after free is reported (always on in a library built without "    \
-                      "`NDEBUG`; [docs/rc.md](docs/rc.md))")
+                      "`NDEBUG`; [docs/rc.md](docs/rc.md))")                                     \
+  SHADE_OPTION(generational, .variable = "SHADE_GENERATIONAL", .type = OPTION_SWITCH,             \
+               .fallback = 1,                                                                     \
+               .doc = "generations 0, 1 and 2 (.NET's): young collections trace only what is "    \
+                      "new; on where it can be correct (stw mode, the kernel tracks the heap's "  \
+                      "writes), else every collection is full "                                   \
+                      "([docs/generations.md](docs/generations.md))")                             \
+  SHADE_OPTION(loh_threshold, .variable = "SHADE_LOH_THRESHOLD", .type = OPTION_SIZE,             \
+               .fallback = 85000, .low = 32769, .high = (long long)1 << 62,                       \
+               .doc = "with generations, objects of this size and more are born in gen2 (.NET's " \
+                      "Large Object Heap) and freed only by full collections")                    \
+  SHADE_OPTION(gen0_budget, .variable = "SHADE_GEN0_BUDGET", .type = OPTION_SIZE,                 \
+               .high = (long long)1 << 62, .default_text = "adaptive",                            \
+               .doc = "with generations, bytes allocated between gen0 collections; by default "   \
+                      "it adapts to the survival rate, from the L3 cache size (at least 8 MiB) "  \
+                      "to 8 times that")
 
 #endif

@@ -10,6 +10,11 @@
 //   explicit, out of memory,
 //   free OS memory          stw cycle (a marking under way is finished first)
 //
+// and the kind: with generations on (stw mode, generations.c), an allocation collects gen2 when
+// the heap reached the pacer's trigger, else gen0 (or gen1) when gen0's budget is spent; an
+// explicit request says its generation; every other request is full. Without generations every
+// collection is full.
+//
 // Idle and periodic collections do not stop the world for a whole marking in concurrent mode:
 // the program may be back at any moment, and it chose that mode for its short pauses. Explicit
 // ones are blocking, as Go's runtime.GC().
@@ -24,6 +29,7 @@
 
 #include <unistd.h>
 
+#include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
 #include "gc/pacer.h"
@@ -33,6 +39,7 @@
 
 static pthread_mutex_t collector_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int mode = SHADE_MODE_STW; // enum shade_mode, fixed at start-up
+static unsigned step_generation;  // the generation the step under way collects (lock held)
 
 void collector_lock(void) { lock_stoppable(&collector_mutex); }
 void collector_unlock(void) { pthread_mutex_unlock(&collector_mutex); }
@@ -54,6 +61,7 @@ void collector_init(const struct shade_options *o) {
     concurrent_init((double)count * (double)o->gc_cpu_percent / 100.0, count,
                     o->idle_marking >= 0);
   }
+  generations_init(o, mode == SHADE_MODE_STW);
   memory_limits_init(o); // limits, scavenger thread
 }
 
@@ -72,23 +80,37 @@ enum action {
   ACTION_BACKGROUND_CYCLE,   // a concurrent cycle, waited for
 };
 
-static enum action decide(enum collect_reason reason, enum collection_kind kind) {
-  (void)kind; // COLLECTION_FULL is the only kind so far
+int collector_due_kind(void) {
+  if (!generations_on())
+    return pacer_should_collect() ? COLLECTION_FULL : -1;
+  if (!generations_young_due())
+    return -1;
+  return generations_full_due() ? COLLECTION_FULL : (int)generations_young_choice();
+}
+
+static enum action decide(enum collect_reason reason, enum collection_kind *kind) {
+  if (!generations_on())
+    *kind = COLLECTION_FULL;
   switch (reason) {
-  case REASON_ALLOCATION:
-    if (!pacer_should_collect())
+  case REASON_ALLOCATION: {
+    int due = collector_due_kind();
+    if (due < 0)
       return ACTION_NONE;
+    *kind = (enum collection_kind)due;
     return mode == SHADE_MODE_INCREMENTAL ? ACTION_START_INCREMENTAL
            : mode == SHADE_MODE_CONCURRENT ? ACTION_WAKE_BACKGROUND
                                            : ACTION_STOP_THE_WORLD;
+  }
+  case REASON_EXPLICIT:
+    return ACTION_STOP_THE_WORLD; // of the generation asked for
   case REASON_IDLE:
   case REASON_PERIODIC:
     return mode == SHADE_MODE_CONCURRENT ? ACTION_BACKGROUND_CYCLE : ACTION_STOP_THE_WORLD;
-  case REASON_EXPLICIT:
   case REASON_OUT_OF_MEMORY:
   case REASON_FREE_OS_MEMORY:
     break;
   }
+  *kind = COLLECTION_FULL;
   return ACTION_STOP_THE_WORLD;
 }
 
@@ -99,7 +121,7 @@ static void finish_marking_step(struct shade_thread *self, uintptr_t stack_point
 
 static void stop_the_world_step(struct shade_thread *self, uintptr_t stack_pointer) {
   finish_marking_step(self, stack_pointer); // an incremental or concurrent marking: finish it
-  stw_cycle_run(self, stack_pointer);
+  stw_cycle_run(self, stack_pointer, step_generation);
 }
 
 static void start_incremental_step(struct shade_thread *self, uintptr_t stack_pointer) {
@@ -107,36 +129,40 @@ static void start_incremental_step(struct shade_thread *self, uintptr_t stack_po
     marking_start(self, stack_pointer, DRIVER_INCREMENTAL);
 }
 
-static void run_locked(collector_step_fn step, enum collect_reason reason) {
+static void run_locked(collector_step_fn step, enum collect_reason reason,
+                       enum collection_kind kind) {
   collector_lock();
   // At the trigger: another thread may have collected while this one waited for the lock.
-  if (reason != REASON_ALLOCATION || pacer_should_collect())
+  int due = reason == REASON_ALLOCATION ? collector_due_kind() : (int)kind;
+  if (due >= 0) {
+    step_generation = (unsigned)due;
     collector_run_here(step, current_thread);
+  }
   collector_unlock();
 }
 
 void collector_request(enum collect_reason reason, enum collection_kind kind) {
-  switch (decide(reason, kind)) {
+  switch (decide(reason, &kind)) {
   case ACTION_NONE:
     return;
   case ACTION_STOP_THE_WORLD:
-    run_locked(stop_the_world_step, reason);
+    run_locked(stop_the_world_step, reason, kind);
     return;
   case ACTION_START_INCREMENTAL:
-    run_locked(start_incremental_step, reason);
+    run_locked(start_incremental_step, reason, kind);
     return;
   case ACTION_WAKE_BACKGROUND:
     concurrent_request_cycle();
     return;
   case ACTION_BACKGROUND_CYCLE:
     if (!concurrent_collect()) // no controller thread: collect another way
-      run_locked(stop_the_world_step, reason);
+      run_locked(stop_the_world_step, reason, kind);
     return;
   }
 }
 
 bool collector_collect_if_due(void) {
-  if (mode != SHADE_MODE_STW || !pacer_should_collect())
+  if (mode != SHADE_MODE_STW || collector_due_kind() < 0)
     return false;
   collector_request(REASON_ALLOCATION, COLLECTION_FULL);
   return true;

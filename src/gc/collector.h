@@ -16,7 +16,9 @@ enum collect_reason {
 };
 
 enum collection_kind {
-  COLLECTION_FULL, // every object is traced and every unmarked one freed
+  COLLECTION_GEN0 = 0, // generation 0 (with generations on; else a full collection)
+  COLLECTION_GEN1 = 1, // generations 0 and 1
+  COLLECTION_FULL = 2, // every object is traced and every unmarked one freed (gen2)
 };
 
 // From shade_init, after the allocator and the threads: every collector module gets its
@@ -28,6 +30,10 @@ int collector_mode(void); // enum shade_mode in force
 // REASON_ALLOCATION in incremental and concurrent mode, which starts a marking and returns.
 // The caller may be a registered thread or one of Shade's own; it holds no Shade lock.
 void collector_request(enum collect_reason reason, enum collection_kind kind);
+
+// What an allocation at the trigger would collect now: COLLECTION_FULL when the heap reached the
+// pacer's trigger, a young kind when gen0's budget is spent, -1 when nothing is due.
+int collector_due_kind(void);
 
 // The allocation slow path (allocate_slow.c), outside critical sections.
 // Before the heap grows by a span or a large object: a stop-the-world policy collects here at

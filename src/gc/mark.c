@@ -98,6 +98,11 @@ void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index) {
   mark_slot(m, s, index);
 }
 
+void mark_scan_marked_object(struct marker *m, struct span *s, uint32_t index) {
+  if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL)
+    push_object(m, s, span_object_address(s, index));
+}
+
 SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi) {
   lo = align_up(lo, WORD_SIZE);
   for (uintptr_t p = lo; p + WORD_SIZE <= hi; p += WORD_SIZE) {

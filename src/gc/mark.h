@@ -36,6 +36,9 @@ void marker_end(struct marker *m);
 void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi);
 // Mark an object and its contents as reachable (uncollectable objects).
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index);
+// Scan an object that is marked already (an old object written since the last collection, for
+// a young collection): what it points to is marked; the object itself is left as it is.
+void mark_scan_marked_object(struct marker *m, struct span *s, uint32_t index);
 // Scan grey objects until this marker and all its peers run out of work.
 void mark_drain(struct marker *m);
 // Concurrent and incremental marking: scan until `budget` bytes are scanned or no work is left

@@ -107,7 +107,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   uint64_t traced = load_relaxed(&marking.marked_bytes) + drained;
   r->marked = traced + black;
   r->marked_ns = cycle_now_ns();
-  uint64_t unswept_pages = phase_end_marking(self, stack_pointer);
+  uint64_t unswept_pages = phase_end_marking(self, stack_pointer, SWEEP_FULL);
   r->concurrent_ns = r->stop_begin_ns - marking.start_ns;
   pacer_end_marking(r->marked, traced, r->heap_before - marking.start_heap_in_use, scanned);
   atomic_fetch_add(&marking.cycles, 1);

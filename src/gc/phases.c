@@ -8,6 +8,7 @@
 #include "alloc/central.h"
 #include "alloc/sweep.h"
 #include "base/message.h"
+#include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
 #include "gc/pacer.h"
@@ -68,11 +69,13 @@ uint64_t phase_drain(struct marker *m) {
   return drained;
 }
 
-uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer) {
+uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer,
+                           enum sweep_kind kind) {
   if (cycle_config.verify)
     verify_marking(self, stack_pointer);
-  sweep_large_objects();
-  uint64_t unswept_pages = central_mark_all_unswept();
+  store_relaxed(&heap_sweep_kind, kind);
+  sweep_large_objects(kind);
+  uint64_t unswept_pages = central_mark_all_unswept(kind == SWEEP_GEN0);
   atomic_fetch_add(&heap_sweepgen, 2);
   return unswept_pages;
 }
@@ -103,12 +106,25 @@ void phase_restart(struct cycle_record *r, uint64_t mark_ns) {
 static void trace_line(const struct cycle_record *r, uint64_t cycle) {
   const double ms = 1e6, mb = 1048576.0;
   double elapsed = (double)(r->end_ns - start_time_ns);
+  if (r->driver == DRIVER_STW && r->generation < 2) { // a young collection: a short line
+    shade_message("gc %llu @%.3fs gen%u: %.3f+%.3f+%.3f ms clock, %.1f->%.1f MB in use, %.1f MB "
+                  "promoted, %.1f MB remembered, budgets %.1f/%.1f MB, %.1f MB goal",
+                  (unsigned long long)cycle, elapsed / 1e9, r->generation,
+                  (double)(r->stopped_ns - r->begin_ns) / ms,
+                  (double)(r->marked_ns - r->stopped_ns) / ms,
+                  (double)(r->end_ns - r->marked_ns) / ms, (double)r->heap_before / mb,
+                  (double)heap_account_in_use() / mb, (double)r->marked / mb,
+                  (double)load_relaxed(&generation_stats.remembered_bytes) / mb,
+                  (double)generations_gen0_budget() / mb, (double)generations_gen1_budget() / mb,
+                  (double)load_relaxed(&pacer.heap_goal) / mb);
+    return;
+  }
   if (r->driver == DRIVER_STW) {
-    shade_message("gc %llu @%.3fs %.0f%%: %.3f+%.3f+%.3f ms clock, %.1f->%.1f->%.1f MB, "
+    shade_message("gc %llu @%.3fs %.0f%%%s: %.3f+%.3f+%.3f ms clock, %.1f->%.1f->%.1f MB, "
                   "%.1f MB goal, %.1f MB mapped, %u threads, %u markers",
                   (unsigned long long)cycle, elapsed / 1e9,
                   elapsed > 0 ? 100.0 * (double)gc_time_total_ns / elapsed : 0.0,
-                  (double)(r->stopped_ns - r->begin_ns) / ms,
+                  generations_on() ? " gen2" : "", (double)(r->stopped_ns - r->begin_ns) / ms,
                   (double)(r->marked_ns - r->stopped_ns) / ms,
                   (double)(r->end_ns - r->marked_ns) / ms, (double)r->heap_before / mb,
                   (double)r->marked / mb, (double)r->marked / mb,

@@ -18,6 +18,7 @@
 // allocation black (they are set in the same stop).
 #ifndef SHADE_GC_PHASES_H
 #define SHADE_GC_PHASES_H
+#include "alloc/sweep.h"
 #include "gc/mark.h"
 #include "gc/threads.h"
 
@@ -46,6 +47,7 @@ enum cycle_driver { DRIVER_STW, DRIVER_INCREMENTAL, DRIVER_CONCURRENT };
 // One collection's figures, filled by the steps and the driver, read by cycle_report.
 struct cycle_record {
   enum cycle_driver driver;
+  unsigned generation;      // the oldest generation collected (2: a full collection)
   uint64_t begin_ns;        // sweep termination began
   uint64_t stop_begin_ns;   // the stop was requested
   uint64_t stopped_ns;      // every thread parked
@@ -83,8 +85,9 @@ void phase_flush_caches(void);
 // Drain what m and the shared worklists hold with every marker; returns the bytes the drain
 // marked (m's included).
 uint64_t phase_drain(struct marker *m);
-// Returns the pages of small spans made unswept.
-uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer);
+// kind: how the spans will be swept (sweep.h). Returns the pages of small spans made unswept.
+uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer,
+                           enum sweep_kind kind);
 // After the pacer set the next goal (world stopped): pace the sweeping of `unswept_pages`,
 // count the cycle, phase off. Returns the cycle's number.
 uint64_t phase_close(uint64_t unswept_pages);

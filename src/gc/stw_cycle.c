@@ -1,34 +1,44 @@
 // stw_cycle.c: the stop-the-world collection, one driver of the collector (DESIGN.md section 6):
 //
-//   sweep termination -> stop -> flush caches -> mark: grey the roots, drain with every marker
-//   -> end marking -> pacer: next goal -> close -> restart -> report
+//   sweep termination -> stop -> flush caches -> (generations: unmark the collected ones)
+//   -> mark: grey the remembered set (young collections), the roots, drain with every marker
+//   -> end marking -> pacer (full) or generation budgets (young) -> close -> restart -> report
 //
 // The caller (collector.c) holds the collector lock and has finished any incremental or
 // concurrent marking under way. No C library allocation happens while the world is stopped (the
 // collector uses metadata memory only); no thread is stopped inside an allocator critical section.
 #include "gc/stw_cycle.h"
 
+#include "gc/generations.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
 #include "gc/roots.h"
 
-void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer) {
+void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer, unsigned generation) {
   struct cycle_record r = {.driver = DRIVER_STW};
   phase_sweep_termination(&r);
   phase_stop(self, &r);
   phase_flush_caches();
+  bool generational = generations_on();
+  r.generation = generational ? generations_begin(generation) : 2;
 
   phase_set(PHASE_MARK);
   struct marker m;
   marker_begin(&m, false);
-  roots_mark(&m, self, stack_pointer);
+  if (r.generation < 2) // old objects written since the last collection: before the roots, so
+    generations_mark_remembered(&m, r.generation); // that no young object marked meanwhile is
+  roots_mark(&m, self, stack_pointer);              // scanned twice
   r.marked = phase_drain(&m);
   marker_end(&m);
   r.marked_ns = cycle_now_ns();
 
-  uint64_t unswept_pages = phase_end_marking(self, stack_pointer);
-  pacer_end_cycle(r.marked);
+  enum sweep_kind kind = generational ? generations_end(r.generation, r.marked) : SWEEP_FULL;
+  uint64_t unswept_pages = phase_end_marking(self, stack_pointer, kind);
+  if (r.generation >= 2)
+    pacer_end_cycle(r.marked);
   uint64_t cycle = phase_close(unswept_pages);
   phase_restart(&r, r.marked_ns - r.stopped_ns);
+  if (generational)
+    generations_record_pause(r.generation, r.end_ns - r.stop_begin_ns);
   cycle_report(&r, cycle);
 }

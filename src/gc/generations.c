@@ -1,0 +1,321 @@
+// generations.c: .NET's generations 0, 1 and 2 on a heap that never moves an object.
+//
+// Age lives in each object's state byte (span.h), and marks are sticky: an object that survives
+// a collection keeps OBJECT_MARKED, so it is "old", and a later young collection neither traces
+// it nor frees it (Lua 5.4 and Whippet's mmc do the same). New objects are unmarked, age 0.
+//
+//   gen0 collection  marks from the roots and from the old objects written since the last
+//                    collection (the remembered set); survivors of age 0 become age 1
+//   gen1 collection  first unmarks the age-1 objects, then marks from the roots and from the
+//                    gen2 objects written since the last gen1-or-older collection; survivors of
+//                    age 0 and 1 age by one
+//   gen2 collection  a full one: every mark is cleared first, everything is traced, survivors of
+//                    age 0 and 1 age by one
+// Sweeping keeps the marks of survivors and clears dead objects' states (sweep.c). After a gen0
+// collection only the spans a cache allocated from need sweeping: the others hold old objects
+// and free slots, which it leaves as they are (central_mark_all_unswept).
+//
+// The remembered set comes from the kernel (arena_collect_written: userfaultfd asynchronous
+// write-protection + PAGEMAP_SCAN): the heap pages written since the last collection, whoever
+// wrote them (plain stores, memcpy, read(2), any thread), re-protected in the same call. Every
+// marked object overlapping such a page is scanned. The runs found by gen0 collections are also
+// logged, so that a gen1 collection sees every write since the last gen1-or-older one (a log
+// that overflows makes the next gen1 collection a full one). If the kernel cannot answer, the
+// young collection scans every old object instead (always correct) and the next is full.
+//
+// When collections run (.NET's budgets): a gen0 collection when the bytes allocated since the
+// last collection reach gen0's budget, which grows with the survival rate between a floor (the
+// L3 cache, at least 8 MiB) and 4 x that; a gen1 collection instead when the bytes promoted into
+// gen1 since the last gen1-or-older collection reach gen1's budget (4 x gen0's); a gen2
+// collection when what the last collection left (the old generations) plus gen0's budget
+// reaches the pacer's goal (SHADE_GC_PERCENT of the live heap the last full collection found), so
+// that the heap in use peaks at the goal, as without generations. gen0's budget is capped at a
+// quarter of the goal. Objects of SHADE_LOH_THRESHOLD bytes and more (85,000) are born in
+// gen2, marked (the Large Object Heap): only gen2 collections free them.
+//
+// Generations need the stop-the-world mode (black allocation and the concurrent barrier are
+// not combined with sticky marks yet) and the kernel's write tracking; elsewhere Shade is not
+// generational, says why once, and every collection is full.
+//
+// Invariants: between collections every allocated object that survived one is marked, and no
+// other is (new objects are unmarked); every heap page written since the last collection is
+// either reported by the kernel or the next collection is full. All fields below are read and
+// written under the collector lock (mostly with the world stopped), except the atomics.
+#define _GNU_SOURCE
+#include "gc/generations.h"
+
+#include <stdio.h>
+
+#include "alloc/allocate.h"
+#include "alloc/arena.h"
+#include "alloc/heap_account.h"
+#include "alloc/large.h"
+#include "alloc/metadata.h"
+#include "base/message.h"
+#include "gc/pacer.h"
+
+#define LOG_CAPACITY 65536 // runs of written pages remembered for the next gen1 collection
+
+struct written_run {
+  uintptr_t start;
+  size_t bytes;
+};
+
+struct generation_stats generation_stats;
+
+static struct {
+  bool on;
+  uint64_t gen0_floor, gen0_ceiling;     // the range of gen0's budget
+  _Atomic uint64_t gen0_budget, gen1_budget;
+  _Atomic uint64_t in_use_after_last;    // heap in use when the last collection ended
+  _Atomic uint64_t promoted_since_gen1;  // survivors of gen0 collections since the last gen1+
+  _Atomic bool must_be_full;             // what was written is unknown: the next one is full
+  struct written_run *log;
+  size_t log_count;
+  bool log_overflow;
+} gen;
+
+bool generations_on(void) { return gen.on; }
+static uint64_t young_budget(void);
+uint64_t generations_gen0_budget(void) { return gen.on ? young_budget() : 0; }
+uint64_t generations_gen1_budget(void) { return gen.on ? load_relaxed(&gen.gen1_budget) : 0; }
+
+static uint64_t l3_cache_bytes(void) {
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+  unsigned long kib = 0;
+  if (f) {
+    if (fscanf(f, "%luK", &kib) != 1)
+      kib = 0;
+    fclose(f);
+  }
+  return (uint64_t)kib << 10;
+}
+
+void generations_init(const struct shade_options *o, bool mode_allows) {
+  if (o->generational < 0) // turned off by the program or SHADE_GENERATIONAL=off
+    return;
+  const char *why = NULL;
+  if (!mode_allows)
+    why = "incremental and concurrent mode are not generational yet";
+  bool tracking = why == NULL && arena_track_writes(&why); // else why says what was refused
+  if (!tracking) {
+    if (o->trace)
+      shade_message("gc: not generational: %s; every collection is full", why);
+    return;
+  }
+  uint64_t l3 = l3_cache_bytes();
+  gen.gen0_floor = o->gen0_budget ? o->gen0_budget
+                                  : (l3 > ((uint64_t)8 << 20) ? l3 : (uint64_t)8 << 20);
+  gen.gen0_ceiling = o->gen0_budget ? o->gen0_budget : gen.gen0_floor * 4;
+  store_relaxed(&gen.gen0_budget, gen.gen0_floor);
+  store_relaxed(&gen.gen1_budget, gen.gen0_floor * 4);
+  gen.log = metadata_alloc(LOG_CAPACITY * sizeof *gen.log);
+  allocate_set_born_old_size(o->loh_threshold);
+  gen.on = true;
+}
+
+static bool collection_allowed(void) {
+  return (load_relaxed(&pacer.gc_percent) >= 0 || load_relaxed(&pacer.soft_limit_on)) &&
+         load_relaxed(&pacer.disable_depth) == 0;
+}
+
+// gen0's budget, at most a quarter of the heap goal: a small heap is not made to grow by a budget
+// sized for the cache.
+static uint64_t young_budget(void) {
+  uint64_t budget = load_relaxed(&gen.gen0_budget), quarter = load_relaxed(&pacer.heap_goal) / 4;
+  uint64_t least = (uint64_t)1 << 20;
+  if (quarter < least)
+    quarter = least;
+  return budget < quarter ? budget : quarter;
+}
+
+bool generations_young_due(void) {
+  if (!gen.on)
+    return false;
+  uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
+  return in_use > last && in_use - last >= young_budget() && collection_allowed();
+}
+
+// The heap reaches the goal before the next young collection would: the peak heap in use is the
+// goal, as without generations.
+bool generations_full_due(void) {
+  return gen.on &&
+         load_relaxed(&gen.in_use_after_last) + young_budget() >= load_relaxed(&pacer.trigger) &&
+         collection_allowed();
+}
+
+unsigned generations_young_choice(void) {
+  if (load_relaxed(&gen.must_be_full))
+    return 2;
+  return load_relaxed(&gen.promoted_since_gen1) >= load_relaxed(&gen.gen1_budget) ? 1 : 0;
+}
+
+// ---- the remembered set ---------------------------------------------------------------------
+
+static void forget_written(uintptr_t start, size_t bytes, void *context) {
+  (void)start, (void)bytes, (void)context;
+}
+
+unsigned generations_begin(unsigned g) {
+  if (load_relaxed(&gen.must_be_full) || (g == 1 && gen.log_overflow))
+    g = 2;
+  if (g == 2) { // start afresh: every page protected, nothing logged
+    store_relaxed(&gen.must_be_full, !arena_collect_written(forget_written, NULL));
+    gen.log_count = 0;
+    gen.log_overflow = false;
+  }
+  sweep_unmark_generations(g);
+  return g;
+}
+
+// Every marked object overlapping [start, end) is scanned (large conservative objects: only the
+// part inside the range).
+static void scan_old_objects(struct marker *m, uintptr_t start, uintptr_t end) {
+  uintptr_t address = start;
+  while (address < end) {
+    struct span *s = arena_span_of(address);
+    enum span_state state = s ? span_state_acquire(s) : SPAN_FREE;
+    if (state != SPAN_SMALL && state != SPAN_LARGE) {
+      address = (address & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
+      continue;
+    }
+    uintptr_t span_end = s->base + s->pages * PAGE_SIZE;
+    uintptr_t stop = end < span_end ? end : span_end;
+    if (s->kind == KIND_ATOMIC || s->kind == KIND_MANUAL || s->kind == KIND_UNCOLLECTABLE) {
+      address = stop; // never scanned, or scanned as roots every time
+      continue;
+    }
+    if (state == SPAN_LARGE) {
+      if (span_object_is_marked(s, 0)) {
+        uintptr_t object_end = s->base + align_up(s->large_requested, WORD_SIZE);
+        if (s->kind == KIND_TYPED)
+          mark_scan_marked_object(m, s, 0);
+        else if (address < object_end)
+          mark_root_range(m, address, stop < object_end ? stop : object_end);
+      }
+      address = stop;
+      continue;
+    }
+    if (s->allocated_at_sweep == 0) { // empty when last swept: everything in it is young
+      address = stop;
+      continue;
+    }
+    uint32_t first = span_object_index(s, address > s->base ? address : s->base);
+    uint32_t last = span_object_index(s, stop - 1);
+    for (uint32_t i = first; i <= last && i < s->object_count; i++)
+      if (span_object_is_marked(s, i) && span_object_is_allocated(s, i))
+        mark_scan_marked_object(m, s, i);
+    address = stop;
+  }
+}
+
+struct remembered_walk {
+  struct marker *m;
+  bool log; // a gen0 collection: remember the runs for the next gen1 one
+  uint64_t bytes;
+};
+
+static void scan_written(uintptr_t start, size_t bytes, void *context) {
+  struct remembered_walk *walk = context;
+  scan_old_objects(walk->m, start, start + bytes);
+  walk->bytes += bytes;
+  if (!walk->log)
+    return;
+  if (gen.log_count > 0 && gen.log[gen.log_count - 1].start + gen.log[gen.log_count - 1].bytes == start)
+    gen.log[gen.log_count - 1].bytes += bytes;
+  else if (gen.log_count < LOG_CAPACITY)
+    gen.log[gen.log_count++] = (struct written_run){start, bytes};
+  else
+    gen.log_overflow = true;
+}
+
+// Without the kernel's answer: every old object is scanned (the remembered set is the whole old
+// generation), which is always correct.
+static void scan_every_old_object(struct span *s, void *marker) {
+  scan_old_objects(marker, s->base, s->base + s->pages * PAGE_SIZE);
+}
+
+static void scan_all_old(struct marker *m) {
+  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++)
+    central_for_each_span(c, scan_every_old_object, m);
+  for (struct span *s = large_first(); s; s = s->next)
+    scan_every_old_object(s, m);
+}
+
+void generations_mark_remembered(struct marker *m, unsigned g) {
+  if (g >= 2)
+    return;
+  struct remembered_walk walk = {m, g == 0, 0};
+  if (!arena_collect_written(scan_written, &walk)) {
+    scan_all_old(m);
+    store_relaxed(&gen.must_be_full, true);
+  }
+  if (g == 1) { // and every write since the last gen1-or-older collection
+    for (size_t i = 0; i < gen.log_count; i++)
+      scan_old_objects(m, gen.log[i].start, gen.log[i].start + gen.log[i].bytes);
+    gen.log_count = 0;
+    gen.log_overflow = false;
+  }
+  store_relaxed(&generation_stats.remembered_bytes, walk.bytes);
+}
+
+// ---- budgets --------------------------------------------------------------------------------
+
+static void set_sizes(const uint64_t before[3], const uint64_t after[3]) {
+  for (int i = 0; i < 3; i++) {
+    store_relaxed(&generation_stats.size_before[i], before[i]);
+    store_relaxed(&generation_stats.size_after[i], after[i]);
+  }
+}
+
+enum sweep_kind generations_end(unsigned g, uint64_t marked) {
+  uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
+  uint64_t promoted = load_relaxed(&gen.promoted_since_gen1);
+  uint64_t young = in_use > last ? in_use - last : 0;
+  uint64_t gen1 = promoted < last ? promoted : last, gen2 = last - gen1;
+  for (unsigned i = 0; i <= g; i++)
+    atomic_fetch_add(&generation_stats.collections[i], 1);
+  if (g >= 2) { // the pacer resets the heap in use to what was marked
+    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, marked});
+    store_relaxed(&gen.promoted_since_gen1, 0);
+    store_relaxed(&gen.in_use_after_last, marked);
+    return SWEEP_GEN2;
+  }
+  uint64_t after;
+  if (g == 0) {
+    after = last + marked;
+    store_relaxed(&gen.promoted_since_gen1, promoted + marked);
+    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
+  } else {
+    after = gen2 + marked;
+    store_relaxed(&gen.promoted_since_gen1, 0);
+    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, gen2 + marked});
+  }
+  atomic_fetch_add(&generation_stats.promoted_bytes, marked);
+  store_relaxed(&heap_account.in_use, after);
+  store_relaxed(&gen.in_use_after_last, after);
+  // .NET's dynamic budget: the more of gen0 survives, the larger the next budget (a collection
+  // costs what survives; a larger budget lets more of it die first).
+  double survival = young ? (double)marked / (double)young : 0.0;
+  if (survival > 1.0)
+    survival = 1.0;
+  uint64_t budget = gen.gen0_floor + (uint64_t)((double)(gen.gen0_ceiling - gen.gen0_floor) * survival);
+  store_relaxed(&gen.gen0_budget, budget);
+  store_relaxed(&gen.gen1_budget, budget * 4);
+  return g == 0 ? SWEEP_GEN0 : SWEEP_GEN1;
+}
+
+void generations_record_pause(unsigned g, uint64_t pause_ns) {
+  _Atomic uint64_t *max = g >= 2 ? &generation_stats.full_pause_max_ns
+                                 : &generation_stats.young_pause_max_ns;
+  if (pause_ns > load_relaxed(max))
+    store_relaxed(max, pause_ns);
+}
+
+void generations_after_fork_child(void) {
+  if (!gen.on)
+    return;
+  store_relaxed(&gen.must_be_full, true); // the child knows nothing of what was written
+  if (!arena_after_fork_child())
+    store_relaxed(&gen.must_be_full, true);
+}

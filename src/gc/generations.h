@@ -1,0 +1,48 @@
+// generations.h: .NET's generations 0, 1 and 2 on Shade's non-moving heap (generations.c).
+#ifndef SHADE_GC_GENERATIONS_H
+#define SHADE_GC_GENERATIONS_H
+#include "alloc/sweep.h"
+#include "gc/mark.h"
+#include "shade.h"
+
+struct generation_stats {
+  _Atomic uint64_t collections[3];  // collections that collected generation g (.NET's counts)
+  _Atomic uint64_t promoted_bytes;  // survivors of young collections, since start
+  _Atomic uint64_t young_pause_max_ns, full_pause_max_ns;
+  _Atomic uint64_t size_before[3], size_after[3]; // the last collection's estimates
+  _Atomic uint64_t remembered_bytes; // written old pages the last young collection scanned
+};
+
+extern struct generation_stats generation_stats;
+
+// From collector_init. on: the options allow generations and the mode is stw; then the kernel
+// must track the heap's writes, or Shade stays non-generational and says why once.
+void generations_init(const struct shade_options *options, bool mode_allows);
+bool generations_on(void);
+// gen0's allocation budget is spent: a young collection is due.
+bool generations_young_due(void);
+// The old generations (what the last collection left) reached the pacer's trigger: a full
+// collection is due at the next collection.
+bool generations_full_due(void);
+// Which generation an allocation-triggered young collection takes: 1 when gen1's budget is
+// spent (or tracking was lost and a full one is needed: 2), else 0.
+unsigned generations_young_choice(void);
+uint64_t generations_gen0_budget(void);
+uint64_t generations_gen1_budget(void);
+
+// World stopped, caches flushed, every span swept, before marking generations 0..g: objects of
+// those generations lose their marks. Returns g, raised to 2 if what was written since the last
+// collection cannot be known (then the collection must be full).
+unsigned generations_begin(unsigned g);
+// World stopped, after generations_begin: greys what the old objects written since the last
+// collection of generation g or older point to (the remembered set).
+void generations_mark_remembered(struct marker *m, unsigned g);
+// World stopped, marking done; marked: bytes the marking marked. Updates the budgets and the
+// heap in use (young collections; a full one goes through the pacer), returns the sweep kind.
+enum sweep_kind generations_end(unsigned g, uint64_t marked);
+// After the world restarted: the pause, for the statistics.
+void generations_record_pause(unsigned g, uint64_t pause_ns);
+// In a forked child: tracking starts again; the next collection is full.
+void generations_after_fork_child(void);
+
+#endif
