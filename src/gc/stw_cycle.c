@@ -13,6 +13,11 @@
 #include "gc/roots.h"
 
 void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer) {
+  stw_cycle_run_inspecting(self, stack_pointer, NULL, NULL);
+}
+
+void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer,
+                              stw_inspect_fn inspect, void *context) {
   struct cycle_record r = {.driver = DRIVER_STW};
   phase_sweep_termination(&r);
   phase_stop(self, &r);
@@ -25,6 +30,8 @@ void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer) {
   r.marked = phase_drain(&m);
   marker_end(&m);
   r.marked_ns = cycle_now_ns();
+  if (inspect)
+    inspect(self, stack_pointer, context);
 
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer);
   pacer_end_cycle(r.marked);
