@@ -189,5 +189,11 @@ int main(int argc, char **argv) {
       usleep(10000);
   }
   __asm__ volatile("" : : "r"(local) : "memory");
+  if (!from_env) { // (the exit snapshot still needs the cycle's root range)
+    shade_remove_roots(cycle_roots, cycle_roots + 2);
+    free(cycle_roots);
+  }
+  free(node_ids);
+  free(buffer_ids);
   return 0;
 }
