@@ -13,5 +13,7 @@ static inline struct shade_thread *api_thread(const char *call) {
 }
 
 void api_free(void *p, const char *call);
+// shade_init, once: SHADE_HEAP_SNAPSHOT (at exit) and SHADE_HEAP_SNAPSHOT_SIGNAL (heap_snapshot_api.c).
+void api_heap_snapshot_init(void);
 
 #endif

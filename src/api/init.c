@@ -100,6 +100,7 @@ SHADE_API int shade_init(const struct shade_options *opts) {
   threads_register_current();
   store_release(&initialized, true);
   pthread_mutex_unlock(&init_mutex);
+  api_heap_snapshot_init();
   return 0;
 }
 

@@ -35,6 +35,7 @@ enum option_type {
   OPTION_SIGNAL,
   OPTION_ENUM,
   OPTION_LIST,
+  OPTION_PATH,
 };
 
 struct option_row {
@@ -225,6 +226,9 @@ static void format_allowed(const struct option_row *row, char *buffer, size_t si
     snprintf(buffer, size, "a signal number from 1 to %d or a name like SIGUSR1 or SIGRTMIN+6",
              SIGRTMAX);
     return;
+  case OPTION_PATH:
+    snprintf(buffer, size, "a file path");
+    return;
   case OPTION_ENUM:
   case OPTION_LIST: {
     // the words of every row of this variable, each once
@@ -411,6 +415,8 @@ static bool parse_value(const struct option_row *row, const char *text, const ch
   }
   case OPTION_LIST:
     return parse_list(text, allowed, row->names, out);
+  case OPTION_PATH: // (resolve_path)
+    break;
   }
   return false;
 }
@@ -487,12 +493,28 @@ static void mode_needs_barrier(struct shade_options *o, enum source mode_source,
   }
 }
 
+// A path: the program's string if it set one, else the variable's (the environment's strings
+// live as long as the process), else none.
+static void resolve_path(struct shade_options *o, const struct option_row *row) {
+  const char *path;
+  memcpy(&path, (char *)o + row->offset, sizeof path);
+  if (path == NULL || path[0] == '\0') {
+    const char *env = getenv(row->variable);
+    path = env != NULL && env[0] != '\0' ? env : NULL;
+  }
+  memcpy((char *)o + row->offset, &path, sizeof path);
+}
+
 void options_resolve(const struct shade_options *given, struct shade_options *out) {
   struct shade_options o = given ? *given : (struct shade_options){0};
   enum source mode_source = FROM_DEFAULT;
   const char *mode_text = "";
   for (size_t r = 0; r < OPTION_ROWS; r++) {
     const struct option_row *row = &option_rows[r];
+    if (row->type == OPTION_PATH) {
+      resolve_path(&o, row);
+      continue;
+    }
     long long value, fallback = row_default(row);
     char allowed[256], text[64];
     enum source source = FROM_DEFAULT;
@@ -566,6 +588,9 @@ static void print_allowed_markdown(FILE *out, const struct option_row *row) {
     if (row->type == OPTION_LIST)
       fprintf(out, " (list)");
     return;
+  case OPTION_PATH:
+    fprintf(out, "file path");
+    return;
   }
 }
 
@@ -581,6 +606,7 @@ static void print_field_markdown(FILE *out, const struct option_row *row) {
       [OPTION_SIGNAL] = "",
       [OPTION_ENUM] = "",
       [OPTION_LIST] = "1 on",
+      [OPTION_PATH] = "a string, NULL: none",
   };
   fprintf(out, "`%s`", row->field);
   const char *r = rule[row->type];

@@ -21,6 +21,7 @@
 //                  OPTION_LIST     the field is 1 when the variable, a list of words separated by
 //                                  commas or spaces, holds one of .names; the words every row of
 //                                  the variable names are the ones allowed
+//                  OPTION_PATH     a file path (a const char * field; NULL: the environment)
 //   .fallback      the default (or .fallback_fn, computed at start-up, with .default_text)
 //   .low, .high    the range of numbers accepted
 //   .has_off, .off the variable may say "off" (and "none"), which stands for the field value .off;
@@ -126,6 +127,14 @@
                .high = (long long)1 << 62, .default_text = "adaptive",                            \
                .doc = "with generations, bytes allocated between gen0 collections; by default "   \
                       "it adapts to the survival rate, from the L3 cache size (at least 8 MiB) "  \
-                      "to 8 times that")
+                      "to 4 times that")                                                        \
+  SHADE_OPTION(heap_snapshot, .variable = "SHADE_HEAP_SNAPSHOT", .type = OPTION_PATH,             \
+               .default_text = "none",                                                            \
+               .doc = "write a heap snapshot (Chrome DevTools' `.heapsnapshot`) to this path at " \
+                      "exit ([docs/observability.md](docs/observability.md))")                    \
+  SHADE_OPTION(heap_snapshot_signal, .variable = "SHADE_HEAP_SNAPSHOT_SIGNAL",                    \
+               .type = OPTION_SIGNAL, .default_text = "none",                                     \
+               .doc = "with `SHADE_HEAP_SNAPSHOT`: on this signal, write a snapshot to "          \
+                      "*path*`.1`, `.2`, ... (a Shade thread writes it, not the handler)")
 
 #endif

@@ -177,6 +177,26 @@ void collector_pace_allocation(struct shade_thread *t, uint64_t bytes) {
     collector_request(REASON_ALLOCATION, COLLECTION_FULL);
 }
 
+static struct {
+  stw_inspect_fn fn;
+  void *context;
+} inspection; // collector lock held
+
+static void collect_inspecting_step(struct shade_thread *self, uintptr_t stack_pointer) {
+  finish_marking_step(self, stack_pointer);
+  stw_cycle_run_inspecting(self, stack_pointer, COLLECTION_FULL, inspection.fn,
+                           inspection.context);
+}
+
+void collector_collect_inspecting(stw_inspect_fn inspect, void *context) {
+  collector_lock();
+  inspection.fn = inspect;
+  inspection.context = context;
+  collector_run_here(collect_inspecting_step, current_thread);
+  inspection.fn = NULL;
+  collector_unlock();
+}
+
 void collector_prepare_fork(void) {
   collector_lock();
   collector_run_here(finish_marking_step, current_thread); // no marking half done across fork

@@ -3,6 +3,7 @@
 // path reports to it; nothing else in Shade asks which mode is in force.
 #ifndef SHADE_GC_COLLECTOR_H
 #define SHADE_GC_COLLECTOR_H
+#include "gc/stw_cycle.h"
 #include "gc/threads.h"
 #include "shade.h"
 
@@ -52,6 +53,11 @@ void collector_unlock(void);
 // in the parent, collector_unlock; in the child, collector_after_fork_child.
 void collector_prepare_fork(void);
 void collector_after_fork_child(void);
+
+// A full collection now (finishing a marking under way first, in every mode) with inspect called
+// in its pause after marking (stw_cycle.h: the world stopped, live = marked). Takes the collector
+// lock; the caller holds no Shade lock. For the heap snapshot.
+void collector_collect_inspecting(stw_inspect_fn inspect, void *context);
 
 // Run fn with the calling thread's roots starting at this frame: its registers are spilled into
 // the frame first, and the deeper frames of the collector itself are not roots (scanning from

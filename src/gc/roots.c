@@ -26,6 +26,8 @@
 
 struct range {
   uintptr_t lo, hi;
+  const char *name; // data segments: the object's path from the loader ("" for the program)
+  uintptr_t load_base; // data segments: the object's load address (symbol values are from it)
 };
 
 static pthread_mutex_t roots_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -61,7 +63,9 @@ static int list_segments(struct dl_phdr_info *info, size_t size, void *unused) {
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
       continue;
     uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-    segments[segment_count++] = (struct range){lo, lo + ph->p_memsz};
+    segments[segment_count++] =
+        (struct range){lo, lo + ph->p_memsz, info->dlpi_name ? info->dlpi_name : "",
+                       info->dlpi_addr};
   }
   return 0;
 }
@@ -75,7 +79,7 @@ void roots_prepare(void) {
 void roots_add(uintptr_t lo, uintptr_t hi) {
   lock_stoppable(&roots_mutex);
   if (user_root_count < MAX_USER_ROOTS)
-    user_roots[user_root_count++] = (struct range){lo, hi};
+    user_roots[user_root_count++] = (struct range){lo, hi, NULL, 0};
   pthread_mutex_unlock(&roots_mutex);
 }
 
@@ -127,4 +131,12 @@ void roots_mark_uncollectable(struct marker *m) {
   for (struct span *s = large_first(); s; s = s->next)
     if (s->kind == KIND_UNCOLLECTABLE && span_object_is_allocated(s, 0))
       mark_object_and_scan(m, s, 0);
+}
+
+void roots_for_each_range(roots_range_fn fn, void *context) {
+  for (unsigned i = 0; i < segment_count; i++)
+    fn(ROOT_DATA_SEGMENT, segments[i].name, segments[i].load_base, segments[i].lo, segments[i].hi,
+       context);
+  for (unsigned i = 0; i < user_root_count; i++)
+    fn(ROOT_USER_RANGE, NULL, 0, user_roots[i].lo, user_roots[i].hi, context);
 }

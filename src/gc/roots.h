@@ -18,6 +18,13 @@ void roots_mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack
 void roots_mark_ranges(struct marker *m);
 // uncollectable objects (world stopped: the central lists are walked without their locks).
 void roots_mark_uncollectable(struct marker *m);
+// The ranges roots_mark_ranges scans, one call each, for the heap snapshot (roots locked;
+// roots_prepare ran). Data segments come with the loader's path of their object ("" for the
+// program itself) and its load address; user ranges with NULL and 0.
+enum root_range_kind { ROOT_DATA_SEGMENT, ROOT_USER_RANGE };
+typedef void (*roots_range_fn)(enum root_range_kind kind, const char *name, uintptr_t load_base,
+                               uintptr_t lo, uintptr_t hi, void *context);
+void roots_for_each_range(roots_range_fn fn, void *context);
 void roots_add(uintptr_t lo, uintptr_t hi);
 void roots_remove(uintptr_t lo, uintptr_t hi);
 void roots_after_fork_child(void);

@@ -15,6 +15,11 @@
 #include "gc/roots.h"
 
 void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer, unsigned generation) {
+  stw_cycle_run_inspecting(self, stack_pointer, generation, NULL, NULL);
+}
+
+void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer,
+                              unsigned generation, stw_inspect_fn inspect, void *context) {
   struct cycle_record r = {.driver = DRIVER_STW};
   phase_sweep_termination(&r);
   phase_stop(self, &r);
@@ -31,6 +36,8 @@ void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer, unsigned 
   r.marked = phase_drain(&m);
   marker_end(&m);
   r.marked_ns = cycle_now_ns();
+  if (inspect)
+    inspect(self, stack_pointer, context);
 
   enum sweep_kind kind = generational ? generations_end(r.generation, r.marked) : SWEEP_FULL;
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer, kind);

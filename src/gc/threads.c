@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <link.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "alloc/metadata.h"
 #include "base/message.h"
@@ -81,6 +83,7 @@ struct shade_thread *threads_register_current(void) {
   struct shade_thread *t = metadata_alloc(sizeof *t);
   thread_cache_init(&t->cache);
   t->pthread = pthread_self();
+  t->tid = (pid_t)syscall(SYS_gettid);
   t->stack_scanned = true; // a thread born during marking starts black: its stack is empty
   find_stack_bounds(t);
   dl_iterate_phdr(record_tls_range, t);

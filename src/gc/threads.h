@@ -10,6 +10,7 @@
 #define SHADE_GC_THREADS_H
 #include <pthread.h>
 #include <signal.h>
+#include <sys/types.h>
 
 #include "alloc/thread_cache.h"
 
@@ -19,6 +20,7 @@
 struct shade_thread {
   struct thread_cache cache;        // first: the allocator hands back &t->cache (thread_of)
   pthread_t pthread;
+  pid_t tid;                        // the kernel's thread id (gettid), for messages and snapshots
   uintptr_t stack_low, stack_high;
   uintptr_t stack_pointer;          // where its live stack starts, saved when it stops
   uintptr_t tls_ranges[MAX_TLS_RANGES][2];
