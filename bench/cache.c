@@ -36,6 +36,7 @@
 // p999_ns, max_ns, over_1ms, verified; for Shade also mode, concurrent_cycles, mark_assist_ns,
 // mark_worker_ns, heap_live_mb, heap_peak_mb. bench/cache/run.sh parses it.
 // CACHE_SLOW_LOG_MS=x prints every request of x ms or more with the time it ended since start.
+// CACHE_TEST_CORRUPT=1 damages one value before the verification, which must then fail.
 #if defined(BENCH_SHADE) && !defined(BENCH_BARRIER)
 #define BENCH_BARRIER 1
 #endif
@@ -447,6 +448,14 @@ int main(void) {
   } while (now < end);
   double elapsed_s = (double)(now - start) * 1e-9;
 
+  // CACHE_TEST_CORRUPT=1 flips one byte of one value first: the verification must catch it
+  // (how the run scripts' FAILED path is tested).
+  if (env_number("CACHE_TEST_CORRUPT", 0, 0, 1) != 0)
+    for (uint64_t bucket = 0; bucket <= table_mask; bucket++)
+      if (table[bucket] != NULL) {
+        table[bucket]->value[0] ^= 1;
+        break;
+      }
   size_t verified = verify_all(entries);
 
   if (slow_log_ms > 0) {

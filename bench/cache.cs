@@ -253,6 +253,8 @@ static class Cache {
     } while (now < end);
     double elapsed = (now - start) * 1e-9;
 
+    if (EnvNumber("CACHE_TEST_CORRUPT", 0, 0, 1) != 0) // the verification must catch this
+      table[KeyOf(0)].Value[0] ^= 1;
     int verified = Verify(entries);
     slow.Sort();
     Func<double, long> quantile = q => {

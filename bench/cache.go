@@ -271,6 +271,9 @@ func main() {
 	}
 	elapsed := now.Seconds()
 
+	if envNumber("CACHE_TEST_CORRUPT", 0, 0, 1) != 0 { // the verification must catch this
+		c.table[keyOf(0)].value[0] ^= 1
+	}
 	verified := c.verify(entries)
 	lat.finish()
 	p50, p99, p999, maxNs := lat.quantile(0.50), lat.quantile(0.99), lat.quantile(0.999), lat.max()
