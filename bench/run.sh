@@ -142,8 +142,10 @@ for workload in $WORKLOADS; do
         else
           SKIPPED[$key]="not built"
         fi
-        echo "skipped: $(workload_title "$workload") / $allocator: ${SKIPPED[$key]} ($exe;" \
-          "bench/install-deps.sh installs the peers)" >&2
+        if [ "${SKIPPED[$key]}" = "not built" ]; then
+          echo "skipped: $(workload_title "$workload") / $allocator: not built ($exe;" \
+            "bench/install-deps.sh installs the peers)" >&2
+        fi
         continue
       fi
       if [ ! -x "$exe" ]; then
@@ -318,7 +320,7 @@ if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
   bash "$SCRIPT_DIR/memory/run.sh" "$BUILD_DIR" "${BENCH_MEMORY_MIB:-1024}" ||
     FAILED[memory]="bench/memory/run.sh failed"
   echo
-  echo "==== short pauses: churn latency (Shade concurrent/incremental/stw vs bdwgc, malloc), write-barrier cost ===="
+  echo "==== short pauses: churn latency (Shade concurrent/incremental/stw vs bdwgc, malloc, mimalloc, jemalloc), write-barrier cost ===="
   bash "$SCRIPT_DIR/churn/run.sh" "$BUILD_DIR" || FAILED[churn]="bench/churn/run.sh failed"
   if [ "${BENCH_SKIP_CACHE:-0}" != 1 ]; then
     echo
