@@ -262,9 +262,9 @@ echo "(requests/s above 1: Shade serves more; the others below 1: Shade is lower
 # Targets of the generational mode. Until the configurations shade-gen-stw and
 # shade-gen-concurrent exist, they are measured on shade-stw and shade-concurrent, so that the
 # columns are there and show where Shade stands today.
-GEN_STW=shade-gen-stw GEN_CONC=shade-gen-concurrent
-[[ " $CONFIGS " == *" $GEN_STW "* ]] || GEN_STW=shade-stw
-[[ " $CONFIGS " == *" $GEN_CONC "* ]] || GEN_CONC=shade-concurrent
+GEN_STW="shade-gen-stw" GEN_CONC="shade-gen-concurrent"
+[[ " $CONFIGS " == *" $GEN_STW "* ]] || GEN_STW="shade-stw"
+[[ " $CONFIGS " == *" $GEN_CONC "* ]] || GEN_CONC="shade-concurrent"
 TARGET_TEXT=$LOG_DIR/targets.txt
 {
   echo "Targets of Shade's generational mode (median and worst run):"
