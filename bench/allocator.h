@@ -1,9 +1,15 @@
 // allocator.h: one memory-manager interface for the benchmark workloads, chosen at compile time.
 //
-// Each workload is one source file built three times, with exactly one of these defined:
+// Each workload is one source file built once per memory manager, with exactly one of these defined:
 //   BENCH_SHADE    Shade: shade_init(NULL), shade_malloc, shade_malloc_atomic; nothing is freed
 //   BENCH_BDWGC    bdwgc as packaged: GC_INIT, GC_MALLOC, GC_MALLOC_ATOMIC; nothing is freed
 //   BENCH_MALLOC   glibc malloc/free; the workload frees what it drops (BENCH_FREES_MEMORY is 1)
+//   BENCH_MIMALLOC, BENCH_JEMALLOC   malloc/free too, the same code as BENCH_MALLOC, but the program
+//                  is linked with Debian's libmimalloc / libjemalloc, whose malloc and free replace
+//                  glibc's for the whole process (they export malloc and free themselves: mimalloc's
+//                  malloc is an alias of mi_malloc, Debian's jemalloc is built without a prefix so
+//                  je_malloc is malloc). bench_start checks that malloc really is the peer's and
+//                  exits 2 otherwise, so a link that silently fell back to glibc cannot pass.
 // and, optionally, BENCH_BARRIER (meaningful with BENCH_SHADE only): bench_store goes through
 // Shade's write barrier (shade_write), and shade_init is told so (options.write_barrier), so that
 // SHADE_MODE=incremental or concurrent is obeyed; without it Shade ignores them and runs stw.
@@ -25,8 +31,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#if (defined(BENCH_SHADE) + defined(BENCH_BDWGC) + defined(BENCH_MALLOC)) != 1
-#error "define exactly one of BENCH_SHADE, BENCH_BDWGC, BENCH_MALLOC"
+#if (defined(BENCH_SHADE) + defined(BENCH_BDWGC) + defined(BENCH_MALLOC) +                       \
+     defined(BENCH_MIMALLOC) + defined(BENCH_JEMALLOC)) != 1
+#error "define exactly one of BENCH_SHADE, BENCH_BDWGC, BENCH_MALLOC, BENCH_MIMALLOC, BENCH_JEMALLOC"
 #endif
 
 #if defined(BENCH_SHADE)
@@ -51,6 +58,48 @@
 #define bench_raw_alloc(size) GC_MALLOC(size)
 #define bench_raw_alloc_atomic(size) GC_MALLOC_ATOMIC(size)
 #define bench_free(p) ((void)(p))
+
+#elif defined(BENCH_MIMALLOC)
+#include <mimalloc.h>
+#define BENCH_ALLOCATOR_NAME "mimalloc"
+#define BENCH_FREES_MEMORY 1
+// malloc must be mimalloc's: a block from malloc lies in mimalloc's heap.
+static inline void bench_check_malloc_is_peer(void) {
+  void *p = malloc(64);
+  int ours = p != NULL && mi_is_in_heap_region(p);
+  free(p);
+  if (!ours) {
+    fprintf(stderr, "bench (mimalloc): malloc is not mimalloc's (link order?)\n");
+    exit(2);
+  }
+}
+#define bench_collector_init() bench_check_malloc_is_peer()
+#define bench_raw_alloc(size) malloc(size)
+#define bench_raw_alloc_atomic(size) malloc(size)
+#define bench_free(p) free(p)
+
+#elif defined(BENCH_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#define BENCH_ALLOCATOR_NAME "jemalloc"
+#define BENCH_FREES_MEMORY 1
+// malloc must be jemalloc's: jemalloc's count of this thread's allocated bytes grows with it.
+static inline void bench_check_malloc_is_peer(void) {
+  uint64_t before = 0, after = 0;
+  size_t length = sizeof before;
+  int failed = mallctl("thread.allocated", &before, &length, NULL, 0);
+  void *volatile p = malloc(4096);
+  length = sizeof after;
+  failed |= mallctl("thread.allocated", &after, &length, NULL, 0);
+  free(p);
+  if (failed || after < before + 4096) {
+    fprintf(stderr, "bench (jemalloc): malloc is not jemalloc's (link order?)\n");
+    exit(2);
+  }
+}
+#define bench_collector_init() bench_check_malloc_is_peer()
+#define bench_raw_alloc(size) malloc(size)
+#define bench_raw_alloc_atomic(size) malloc(size)
+#define bench_free(p) free(p)
 
 #else // BENCH_MALLOC
 #define BENCH_ALLOCATOR_NAME "malloc"

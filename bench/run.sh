@@ -1,8 +1,11 @@
 #!/bin/bash
 # bench/run.sh <builddir>: run the core-collector benchmarks and print Shade's ratios to its peers.
 #
-# Every workload runs BENCH_RUNS times for each allocator, interleaved (shade, bdwgc, malloc, shade,
-# ...) so that a slow phase of the machine hits all of them alike. Each run's output is checked
+# Every workload runs BENCH_RUNS times for each allocator, interleaved (shade, bdwgc, malloc,
+# mimalloc, jemalloc, go, shade, ...) so that a slow phase of the machine hits all of them alike.
+# The optional peers (mimalloc, jemalloc, go) are skipped with a line when they were not built
+# (bench/install-deps.sh could not install them), and for a workload they have no version of
+# (there is no Go GCBench). Each run's output is checked
 # against the expected checksum lines; a wrong output, a crash or a timeout marks that allocator as
 # FAILED for the workload, the others go on, and the script exits 1 at the end. The medians of
 # wall time, user+sys CPU and peak RSS (from each program's BENCH line on stderr) go into a table on
@@ -11,10 +14,18 @@
 # Environment:
 #   BENCH_RUNS=3            runs per allocator and workload (the median is reported)
 #   BT_DEPTH=21             binary-trees depth
-#   BENCH_ALLOCATORS="shade bdwgc malloc"   which builds to run (the first is compared to the rest)
+#   BENCH_ALLOCATORS="shade bdwgc malloc mimalloc jemalloc go"   which builds to run (the first is
+#                           compared to the rest)
 #   BENCH_WORKLOADS="bt gcbench"
 #   BENCH_TIMEOUT=600       seconds before a run is killed and counted as failed
 #   BENCH_RESULTS=bench/results/latest.md   where the markdown table goes ("" for nowhere)
+#   BENCH_ONLY_CORE=1       only these; otherwise the rc, memory, churn and cache benchmarks follow
+#   BENCH_SKIP_CACHE=1      all but the cache benchmark (bench/cache/run.sh)
+#   BENCH_SMOKE=1           everything with tiny sizes, to prove it works end to end (2-3 minutes;
+#                           the figures mean nothing): BENCH_RUNS=2, BT_DEPTH=12, CHURN_SLOTS=20000,
+#                           CHURN_SECONDS=1, CACHE_ENTRIES=20000, CACHE_SECONDS=1, BENCH_MEMORY_MIB=64,
+#                           RC_BENCH_RUNS=1 (each unless set), and every results file under
+#                           <builddir>/bench/smoke-results/ instead of bench/results/
 # The Makefile runs `sh bench/run.sh`; the script needs bash (associative arrays).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
@@ -28,9 +39,22 @@ BIN_DIR=$BUILD_DIR/bench
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/common.sh
 . "$SCRIPT_DIR/common.sh"
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then
+  SMOKE_RESULTS=$(mkdir -p "$BIN_DIR/smoke-results" && cd "$BIN_DIR/smoke-results" && pwd)
+  export BENCH_RUNS=${BENCH_RUNS:-2} BT_DEPTH=${BT_DEPTH:-12}
+  export CHURN_SLOTS=${CHURN_SLOTS:-20000} CHURN_SECONDS=${CHURN_SECONDS:-1}
+  export CACHE_ENTRIES=${CACHE_ENTRIES:-20000} CACHE_SECONDS=${CACHE_SECONDS:-1}
+  export BENCH_MEMORY_MIB=${BENCH_MEMORY_MIB:-64} RC_BENCH_RUNS=${RC_BENCH_RUNS:-1}
+  export BENCH_RESULTS=${BENCH_RESULTS-$SMOKE_RESULTS/latest.md}
+  export CHURN_RESULTS=${CHURN_RESULTS-$SMOKE_RESULTS/churn.md}
+  export CACHE_RESULTS=${CACHE_RESULTS-$SMOKE_RESULTS/cache.md}
+  export BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$SMOKE_RESULTS}
+  echo "BENCH_SMOKE=1: tiny sizes, results in $SMOKE_RESULTS (the figures mean nothing)"
+fi
 RUNS=${BENCH_RUNS:-3}
 DEPTH=${BT_DEPTH:-21}
-ALLOCATORS=${BENCH_ALLOCATORS:-shade bdwgc malloc}
+ALLOCATORS=${BENCH_ALLOCATORS:-shade bdwgc malloc mimalloc jemalloc go}
+OPTIONAL_PEERS=" mimalloc jemalloc go "
 WORKLOADS=${BENCH_WORKLOADS:-bt gcbench}
 TIMEOUT=${BENCH_TIMEOUT:-600}
 RESULTS=${BENCH_RESULTS-$SCRIPT_DIR/results/latest.md}
@@ -94,7 +118,7 @@ spread() {
 
 
 expected_binary_trees "$DEPTH" >"$LOG_DIR/bt.expected"
-declare -A FAILED=()
+declare -A FAILED=() SKIPPED=()
 FIELDS="wall_s cpu_s maxrss_mb inprog_ms cycles pause_max_ns pause_total_ns markers"
 
 echo "Shade benchmarks: $RUNS run(s) each, binary-trees depth $DEPTH, allocators: $ALLOCATORS"
@@ -108,10 +132,22 @@ for workload in $WORKLOADS; do
   for run in $(seq 1 "$RUNS"); do
     for allocator in $ALLOCATORS; do
       key=$workload.$allocator
-      [ -n "${FAILED[$key]:-}" ] && continue
+      [ -n "${FAILED[$key]:-}${SKIPPED[$key]:-}" ] && continue
       exe=$BIN_DIR/${workload}_$allocator
       out=$LOG_DIR/$key.$run.out
       err=$LOG_DIR/$key.$run.err
+      if [ ! -x "$exe" ] && [[ $OPTIONAL_PEERS == *" $allocator "* ]]; then
+        if [ "$allocator.$workload" = go.gcbench ]; then
+          SKIPPED[$key]="no Go version"
+        else
+          SKIPPED[$key]="not built"
+        fi
+        if [ "${SKIPPED[$key]}" = "not built" ]; then
+          echo "skipped: $(workload_title "$workload") / $allocator: not built ($exe;" \
+            "bench/install-deps.sh installs the peers)" >&2
+        fi
+        continue
+      fi
       if [ ! -x "$exe" ]; then
         echo "FAILED: $exe was not built" >&2
         FAILED[$key]="not built"
@@ -133,7 +169,7 @@ for workload in $WORKLOADS; do
         FAILED[$key]="wrong output"
         continue
       fi
-      printf '  %-16s %-7s run %d: %s\n' "$(workload_title "$workload")" "$allocator" "$run" \
+      printf '  %-16s %-8s run %d: %s\n' "$(workload_title "$workload")" "$allocator" "$run" \
         "${line#BENCH }"
       for f in $FIELDS; do
         value=$(field "$f" "$line")
@@ -149,7 +185,7 @@ for workload in $WORKLOADS; do
   for allocator in $ALLOCATORS; do
     for f in $FIELDS; do
       file=$LOG_DIR/$workload.$allocator.$f
-      if [ -z "${FAILED[$workload.$allocator]:-}" ] && [ -s "$file" ]; then
+      if [ -z "${FAILED[$workload.$allocator]:-}${SKIPPED[$workload.$allocator]:-}" ] && [ -s "$file" ]; then
         MED[$workload.$allocator.$f]=$(median <"$file")
         [ "$f" = wall_s ] && MED[$workload.$allocator.spread]=$(spread <"$file")
       else
@@ -166,7 +202,7 @@ num() { # value format
 TEXT=$LOG_DIR/table.txt
 MD=$LOG_DIR/table.md
 {
-  printf '%-16s %-7s %8s %6s %8s %8s %9s | %s/peer %5s %5s %5s %5s\n' \
+  printf '%-16s %-8s %8s %6s %8s %8s %9s | %s/peer %5s %5s %5s %5s\n' \
     workload peer wall_s spread cpu_s rss_mb prog_ms "$BASE" wall cpu rss prog
 } >"$TEXT"
 {
@@ -193,9 +229,11 @@ for workload in $WORKLOADS; do
     fi
     note=""
     [ -n "${FAILED[$k]:-}" ] && note="  FAILED (${FAILED[$k]})"
-    printf '%-16s %-7s %8s %6s %8s %8s %9s | %10s %5s %5s %5s %5s%s\n' \
+    [ -n "${SKIPPED[$k]:-}" ] && note="  skipped (${SKIPPED[$k]})"
+    [ "${SKIPPED[$k]:-}" = "no Go version" ] && continue
+    printf '%-16s %-8s %8s %6s %8s %8s %9s | %10s %5s %5s %5s %5s%s\n' \
       "$title" "$allocator" "$wall" "$spread" "$cpu" "$rss" "$prog" "" "$rw" "$rc" "$rr" "$rp" "$note" >>"$TEXT"
-    echo "| $title | $allocator${FAILED[$k]:+ **FAILED (${FAILED[$k]})**} | $wall | $spread | $cpu | $rss | $prog | ${rw:-} | ${rc:-} | ${rr:-} | ${rp:-} |" >>"$MD"
+    echo "| $title | $allocator${FAILED[$k]:+ **FAILED (${FAILED[$k]})**}${SKIPPED[$k]:+ (skipped: ${SKIPPED[$k]})} | $wall | $spread | $cpu | $rss | $prog | ${rw:-} | ${rc:-} | ${rr:-} | ${rp:-} |" >>"$MD"
   done
 done
 
@@ -282,8 +320,13 @@ if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
   bash "$SCRIPT_DIR/memory/run.sh" "$BUILD_DIR" "${BENCH_MEMORY_MIB:-1024}" ||
     FAILED[memory]="bench/memory/run.sh failed"
   echo
-  echo "==== short pauses: churn latency (Shade concurrent/incremental/stw vs bdwgc, malloc), write-barrier cost ===="
+  echo "==== short pauses: churn latency (Shade concurrent/incremental/stw vs bdwgc, malloc, mimalloc, jemalloc), write-barrier cost ===="
   bash "$SCRIPT_DIR/churn/run.sh" "$BUILD_DIR" || FAILED[churn]="bench/churn/run.sh failed"
+  if [ "${BENCH_SKIP_CACHE:-0}" != 1 ]; then
+    echo
+    echo "==== generational: cache (1 GB long-lived, short-lived requests), Shade vs bdwgc, malloc, mimalloc, jemalloc, Go, Mono SGen ===="
+    bash "$SCRIPT_DIR/cache/run.sh" "$BUILD_DIR" || FAILED[cache]="bench/cache/run.sh failed"
+  fi
 fi
 
 if [ ${#FAILED[@]} -gt 0 ]; then

@@ -1,11 +1,12 @@
 #!/bin/bash
 # bench/churn/run.sh <builddir>: the short-pauses benchmarks, Shade's three marking modes
-# side by side with bdwgc and glibc malloc.
+# side by side with bdwgc, glibc malloc, mimalloc and jemalloc.
 #
 #   1. churn (bench/churn.c): a table of CHURN_SLOTS depth-3 trees, one replaced per operation for
 #      CHURN_SECONDS; the latency of every operation. Five configurations, BENCH_RUNS times each,
 #      interleaved (shade-concurrent, shade-incremental, shade-stw, bdwgc, malloc, shade-concurrent,
-#      ...): churn_shade with SHADE_MODE=concurrent / incremental / stw, churn_bdwgc, churn_malloc.
+#      ...): churn_shade with SHADE_MODE=concurrent / incremental / stw, churn_bdwgc, churn_malloc,
+#      churn_mimalloc, churn_jemalloc (these two skipped with a line when they were not built).
 #      A run counts only if it exits 0, verified every tree, and (Shade) ran in the mode asked for.
 #      Medians of ops/s, p50, p99, p99.9, slowest operation, longest stop-the-world pause (Shade)
 #      and peak RSS, the ratios shade-concurrent / peer, and the targets:
@@ -20,8 +21,8 @@
 # Environment:
 #   BENCH_RUNS=3          runs per configuration (the median is reported)
 #   CHURN_SLOTS=1000000   table slots (trees); CHURN_SECONDS=10 timed phase of each run
-#   CHURN_CONFIGS="shade-concurrent shade-incremental shade-stw bdwgc malloc" (the first is compared
-#                         to the rest)
+#   CHURN_CONFIGS="shade-concurrent shade-incremental shade-stw bdwgc malloc mimalloc jemalloc"
+#                         (the first is compared to the rest)
 #   BT_DEPTH=21           binary-trees depth for the barrier cost
 #   CHURN_PARTS="churn barrier"   which of the two parts to run
 #   BENCH_TIMEOUT=600     seconds before a run is killed and counted as failed
@@ -42,7 +43,8 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 RUNS=${BENCH_RUNS:-3}
 SLOTS=${CHURN_SLOTS:-1000000}
 SECONDS_PER_RUN=${CHURN_SECONDS:-10}
-CONFIGS=${CHURN_CONFIGS:-shade-concurrent shade-incremental shade-stw bdwgc malloc}
+CONFIGS=${CHURN_CONFIGS:-shade-concurrent shade-incremental shade-stw bdwgc malloc mimalloc jemalloc}
+OPTIONAL_PEERS=" mimalloc jemalloc "
 DEPTH=${BT_DEPTH:-21}
 PARTS=${CHURN_PARTS:-churn barrier}
 TIMEOUT=${BENCH_TIMEOUT:-600}
@@ -56,7 +58,7 @@ if [ ! -d "$BIN_DIR" ]; then
 fi
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
-declare -A FAILED=()
+declare -A FAILED=() SKIPPED=()
 
 # (field, median, ratio, load_average, busy, expected_binary_trees: bench/common.sh)
 maximum() { sort -g | tail -1 | awk '{ print } END { if (NR == 0) print "-" }'; }
@@ -120,11 +122,16 @@ if [[ " $PARTS " == *" churn "* ]]; then
   echo "churn: $SLOTS slots, ${SECONDS_PER_RUN} s per run, $RUNS run(s) each, configurations: $CONFIGS"
   for run in $(seq 1 "$RUNS"); do
     for config in $CONFIGS; do
-      [ -n "${FAILED[$config]:-}" ] && continue
+      [ -n "${FAILED[$config]:-}${SKIPPED[$config]:-}" ] && continue
       case $config in
         shade-*) exe=$BIN_DIR/churn_shade mode=${config#shade-}; envs=(SHADE_MODE="$mode") ;;
         *) exe=$BIN_DIR/churn_$config mode=""; envs=() ;;
       esac
+      if [ ! -x "$exe" ] && [[ $OPTIONAL_PEERS == *" $config "* ]]; then
+        SKIPPED[$config]="not built"
+        echo "skipped: churn / $config: not built ($exe; bench/install-deps.sh installs the peers)" >&2
+        continue
+      fi
       EXE_ARGS="" run_one "$config" "$run" "$exe" "$mode" CHURN_SLOTS="$SLOTS" \
         CHURN_SECONDS="$SECONDS_PER_RUN" "${envs[@]}" || continue
       line=$LINE
@@ -188,10 +195,11 @@ if [[ " $PARTS " == *" churn "* ]]; then
     fi
     note=""
     [ -n "${FAILED[$config]:-}" ] && note="  FAILED (${FAILED[$config]})"
+    [ -n "${SKIPPED[$config]:-}" ] && note="  skipped (${SKIPPED[$config]})"
     printf '%-17s %9s %8s %8s %9s %10s %10s %7s %9s | %*s %5s %5s %5s %5s%s\n' \
       "$config" "$ops" "$p50" "$p99" "$p999" "$slow" "$pause" "$rss" "$cycles" \
       $((${#BASE} + 5)) "" "$r1" "$r2" "$r3" "$r4" "$note" >>"$CHURN_TEXT"
-    echo "| $config${FAILED[$config]:+ **FAILED (${FAILED[$config]})**} | $ops | $p50 | $p99 | $p999 | $slow | $pause | $rss | $cycles | ${r1:-} | ${r2:-} | ${r3:-} | ${r4:-} |" >>"$CHURN_MD"
+    echo "| $config${FAILED[$config]:+ **FAILED (${FAILED[$config]})**}${SKIPPED[$config]:+ (skipped: ${SKIPPED[$config]})} | $ops | $p50 | $p99 | $p999 | $slow | $pause | $rss | $cycles | ${r1:-} | ${r2:-} | ${r3:-} | ${r4:-} |" >>"$CHURN_MD"
   done
 
   # Where Shade's collection time went (medians), for the Shade configurations.
