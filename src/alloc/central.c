@@ -147,7 +147,13 @@ struct span *central_acquire(unsigned span_class) {
     s = new_span(span_class);
   if (s) {
     s->in_cache = 1;
-    s->allocated_from = 1;
+    if (!s->allocated_from) { // (the class lock: new_span's span belongs to no list yet)
+      pthread_mutex_lock(&c->lock);
+      s->allocated_from = 1;
+      s->allocated_next = c->allocated_from;
+      c->allocated_from = s;
+      pthread_mutex_unlock(&c->lock);
+    }
   }
   return s;
 }
@@ -185,42 +191,55 @@ uint64_t central_sweep_class(unsigned span_class) {
   return pages;
 }
 
-static void move_allocated_from(struct span_list *unswept, struct span_list *list,
-                                uint32_t next_sweepgen) {
-  struct span *s = list->head;
-  while (s) {
-    struct span *next = s->next;
-    if (s->allocated_from) {
-      span_list_remove(list, s);
-      span_list_push(unswept, s);
-    } else {
-      store_release(&s->sweepgen, next_sweepgen); // swept as it is, in the coming generation
-    }
-    s = next;
-  }
-}
-
-static void forget_allocation(struct span_list *list) {
-  for (struct span *s = list->head; s; s = s->next)
+// The class's list of spans allocated from is emptied (every marking end does it).
+static struct span *take_allocated_from(struct central_list *c) {
+  struct span *head = c->allocated_from;
+  c->allocated_from = NULL;
+  for (struct span *s = head; s; s = s->allocated_next)
     s->allocated_from = 0;
+  return head;
 }
 
-uint64_t central_mark_all_unswept(bool only_allocated_from) {
+uint64_t central_mark_all_unswept(void) {
   uint64_t pages = 0;
-  uint32_t next_sweepgen = load_relaxed(&heap_sweepgen) + 2;
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
+    struct central_list *c = &central_lists[i];
+    take_allocated_from(c);
+    span_list_append_all(&c->unswept, &c->partial);
+    span_list_append_all(&c->unswept, &c->full);
+    pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
+  }
+  return pages;
+}
+
+static void mark_unswept(struct central_list *c, struct span *s, uint32_t needs_sweeping) {
+  // Caches were flushed: the span is where central_release put it, by its freeindex.
+  bool has_room = load_relaxed(&s->freeindex) < s->object_count;
+  span_list_remove(has_room ? &c->partial : &c->full, s);
+  span_list_push(&c->unswept, s);
+  store_release(&s->sweepgen, needs_sweeping);
+}
+
+uint64_t central_mark_allocated_unswept(void) {
+  uint64_t pages = 0;
+  uint32_t needs_sweeping = load_relaxed(&heap_sweepgen) - 2;
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
     struct central_list *c = &central_lists[i];
     enum object_kind kind = (enum object_kind)(i % KIND_COUNT);
-    if (only_allocated_from && kind != KIND_UNCOLLECTABLE && kind != KIND_MANUAL) {
-      move_allocated_from(&c->unswept, &c->partial, next_sweepgen);
-      move_allocated_from(&c->unswept, &c->full, next_sweepgen);
-    } else {
+    struct span *next;
+    for (struct span *s = take_allocated_from(c); s; s = next) {
+      next = s->allocated_next;
+      if (kind != KIND_UNCOLLECTABLE && kind != KIND_MANUAL)
+        mark_unswept(c, s, needs_sweeping);
+    }
+    if (kind == KIND_UNCOLLECTABLE || kind == KIND_MANUAL) {
+      struct span_list *lists[] = {&c->partial, &c->full};
+      for (unsigned l = 0; l < 2; l++)
+        for (struct span *s = lists[l]->head; s; s = s->next)
+          store_release(&s->sweepgen, needs_sweeping);
       span_list_append_all(&c->unswept, &c->partial);
       span_list_append_all(&c->unswept, &c->full);
     }
-    forget_allocation(&c->unswept);
-    forget_allocation(&c->partial);
-    forget_allocation(&c->full);
     pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
   }
   return pages;

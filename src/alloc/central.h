@@ -27,6 +27,7 @@ struct span_list {
 struct central_list {
   pthread_mutex_t lock;
   struct span_list partial, full, unswept;
+  struct span *allocated_from; // spans taken by a cache since the last marking (allocated_next)
 };
 
 extern struct central_list central_lists[SPAN_CLASS_COUNT];
@@ -40,11 +41,14 @@ void central_release(struct span *s);
 // Both return the pages swept.
 uint64_t central_sweep_all(void);
 uint64_t central_sweep_class(unsigned span_class);
-// World stopped, marking done: every span becomes unswept. Returns the pages they hold.
-// only_allocated_from (a collection of generation 0 only): a span no cache took since the last
-// marking holds old objects and free slots only, which such a collection leaves as they are: it
-// counts as swept at once (explicit kinds are always swept: their marks are roots' marks).
-uint64_t central_mark_all_unswept(bool only_allocated_from);
+// World stopped, marking done: every span becomes unswept (the caller then advances
+// heap_sweepgen by 2). Returns the pages they hold.
+uint64_t central_mark_all_unswept(void);
+// World stopped, a collection of generation 0 done: only the spans a cache took since the last
+// marking (and those of explicit kinds, whose marks are roots' marks) become unswept, and
+// heap_sweepgen stays: every other span holds old objects and free slots only, which such a
+// collection leaves as they are, so it stays swept. Returns the pages made unswept.
+uint64_t central_mark_allocated_unswept(void);
 // Sweep one unswept span of any class (proportional sweeping, gc/sweep_pacer.c); returns its
 // pages, 0 when none is left. The cursor skips classes found empty until the next cycle's end
 // resets it.

@@ -13,7 +13,8 @@
 //                    age 0 and 1 age by one
 // Sweeping keeps the marks of survivors and clears dead objects' states (sweep.c). After a gen0
 // collection only the spans a cache allocated from need sweeping: the others hold old objects
-// and free slots, which it leaves as they are (central_mark_all_unswept).
+// and free slots, which it leaves as they are (central_mark_allocated_unswept), so a gen0
+// collection costs what is young, not what is old.
 //
 // The remembered set comes from the kernel (arena_collect_written: userfaultfd asynchronous
 // write-protection + PAGEMAP_SCAN): the heap pages written since the last collection, whoever

@@ -75,7 +75,9 @@ uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer,
     verify_marking(self, stack_pointer);
   store_relaxed(&heap_sweep_kind, kind);
   sweep_large_objects(kind);
-  uint64_t unswept_pages = central_mark_all_unswept(kind == SWEEP_GEN0);
+  if (kind == SWEEP_GEN0) // only the spans allocated from need sweeping (central.h)
+    return central_mark_allocated_unswept();
+  uint64_t unswept_pages = central_mark_all_unswept();
   atomic_fetch_add(&heap_sweepgen, 2);
   return unswept_pages;
 }
