@@ -8,6 +8,7 @@
 // collector uses metadata memory only); no thread is stopped inside an allocator critical section.
 #include "gc/stw_cycle.h"
 
+#include "gc/events.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
 #include "gc/roots.h"
@@ -19,12 +20,14 @@ void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer) {
   phase_flush_caches();
 
   phase_set(PHASE_MARK);
+  events_phase_begin(SHADE_PHASE_MARK_STW, 0);
   struct marker m;
   marker_begin(&m, false);
   roots_mark(&m, self, stack_pointer);
   r.marked = phase_drain(&m);
   marker_end(&m);
   r.marked_ns = cycle_now_ns();
+  events_phase_end(SHADE_PHASE_MARK_STW, r.marked_ns);
 
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer);
   pacer_end_cycle(r.marked);
