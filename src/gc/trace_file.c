@@ -155,7 +155,7 @@ static void begin_event(struct out *o, const char *ph, const char *name, int32_t
 static void thread_name_event(struct out *o, int32_t tid, const char *prefix, const char *name) {
   put(o, trace.first ? "\n" : ",\n");
   trace.first = false;
-  put(o, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":");
+  put(o, "{\"ph\":\"M\",\"name\":\"thread_name\",\"cat\":\"__metadata\",\"pid\":");
   put_u64(o, (uint64_t)trace.pid);
   put(o, ",\"tid\":");
   put_u64(o, (uint64_t)tid);
@@ -460,7 +460,7 @@ int trace_file_open(const char *path) {
   struct out o = {b->bytes};
   put(&o, "{\"traceEvents\":[");
   thread_name_event(&o, CYCLES_TID, "", "shade-gc cycles");
-  put(&o, ",\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":");
+  put(&o, ",\n{\"ph\":\"M\",\"name\":\"process_name\",\"cat\":\"__metadata\",\"ts\":0,\"pid\":");
   put_u64(&o, (uint64_t)trace.pid);
   put(&o, ",\"args\":{\"name\":\"shade\"}}");
   b->used = (size_t)(o.p - b->bytes);
