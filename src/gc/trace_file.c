@@ -65,7 +65,7 @@ static struct {
   _Atomic bool failed;     // a write failed: every later event is dropped
   struct buffer buffers[2];
   unsigned active;
-  int32_t known[KNOWN_THREADS];
+  int32_t *known;          // KNOWN_THREADS ids, in the mmap'ed block (not a root range to scan)
   unsigned known_count;
   bool phase_open[SHADE_PHASE_SWEEP + 1]; // a "B" written, its "E" owed
   bool pause_open;
@@ -427,7 +427,7 @@ int trace_file_open(const char *path) {
   pthread_mutex_lock(&open_mutex);
   close_locked_out();
   if (trace.buffers[0].bytes == NULL) {
-    char *memory = mmap(NULL, 2 * BUFFER_BYTES, PROT_READ | PROT_WRITE,
+    char *memory = mmap(NULL, 2 * BUFFER_BYTES + KNOWN_THREADS * sizeof(int32_t), PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) {
       pthread_mutex_unlock(&open_mutex);
@@ -435,6 +435,7 @@ int trace_file_open(const char *path) {
     }
     trace.buffers[0].bytes = memory;
     trace.buffers[1].bytes = memory + BUFFER_BYTES;
+    trace.known = (int32_t *)(void *)(memory + 2 * BUFFER_BYTES);
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
