@@ -75,6 +75,7 @@ struct shade_options {
   // Seeing the collector (docs/observability.md)
   const char *heap_snapshot; // a heap snapshot to this path at exit (SHADE_HEAP_SNAPSHOT)
   int heap_snapshot_signal;  // with heap_snapshot: a snapshot on this signal too
+  const char *trace_file;    // a trace of the collector's events to this path (SHADE_TRACE_FILE)
 };
 
 // How marking runs (struct shade_options.mode; SHADE_MODE, see write_barrier).
@@ -273,6 +274,163 @@ size_t shade_set_heap_limit(size_t bytes);
 // Also from the environment: SHADE_HEAP_SNAPSHOT=path writes one at exit, and with
 // SHADE_HEAP_SNAPSHOT_SIGNAL=SIGUSR2 one to path.1, path.2, ... on each such signal.
 int shade_write_heap_snapshot(const char *path);
+
+// ---------------------------------------------------------------------------------------------
+// Events (docs/observability.md). A listener receives one call per event: cycles, phases, pauses,
+// mark assists, background marking, heap growth and memory returned to the OS. With no listener
+// set, each emission point costs one relaxed load and one predictable branch.
+//
+// Which thread calls the listener, and what it may do there:
+//   - cycle, phase and pause events: the thread running the collection (a program thread that
+//     collects in stw and incremental mode or that called shade_collect; Shade's "shade-gc"
+//     controller in concurrent mode; the unregistered "shade-scavenger" for idle and periodic
+//     collections), with Shade's collector lock held. Between PAUSE_BEGIN and PAUSE_END every
+//     other registered thread is stopped, possibly inside malloc or holding any lock of its own;
+//     around the pause the thread registry and root locks are held as well.
+//   - MARK_ASSIST: the allocating program thread that assisted (it may be inside an assist that
+//     ran a whole mark termination: its cycle and pause events come first, on the same thread).
+//   - WORKER_CHUNK and the SWEEP phase: Shade's background threads ("shade-gc",
+//     "shade-gc-worker").
+//   - HEAP_RESIZE: the thread that grew the heap (inside the allocator, where it cannot be
+//     stopped) or the thread that returned pages (scavenger, or a collecting thread).
+//   - SCAVENGE: the scavenger thread, or the thread in shade_free_os_memory or ending a cycle.
+// So, in every callback, a listener must not call Shade (no allocation: an allocation may
+// collect, and the collector lock is held), must not take a lock a program thread may hold
+// (malloc's included: no malloc, printf, fopen), and must not block or wait for another thread.
+// It may read and write its own memory (preallocated), use atomics and clock_gettime, and
+// write(2) to a file descriptor opened beforehand. Anything more (formatting with stdio, calling
+// shade_get_stats) belongs in a thread of its own, fed by what the listener recorded. The
+// callback may run on several threads at once (an assist beside a worker chunk).
+enum shade_event_type {
+  SHADE_EVENT_CYCLE_BEGIN = 1, // a collection starts (before its sweep termination)
+  SHADE_EVENT_CYCLE_END,       // its last pause is over; carries the heap's figures
+  SHADE_EVENT_PHASE_BEGIN,     // event->phase.phase began
+  SHADE_EVENT_PHASE_END,       // ...ended (phase.duration_ns)
+  SHADE_EVENT_PAUSE_BEGIN,     // the collector asked every thread to stop
+  SHADE_EVENT_PAUSE_END,       // the world runs again (pause.duration_ns, as in the statistics)
+  SHADE_EVENT_MARK_ASSIST,     // an allocating thread marked (mark.*), at the assist's end
+  SHADE_EVENT_WORKER_CHUNK,    // a background mark worker marked one chunk, at its end
+  SHADE_EVENT_HEAP_RESIZE,     // address space taken from the OS, or resident pages returned
+  SHADE_EVENT_SCAVENGE,        // free pages returned to the OS by one pass (scavenge.*)
+  SHADE_EVENT_FINALIZER_QUEUE, // reserved: never emitted yet (finalizers are not implemented)
+  SHADE_EVENT_TYPE_LIMIT       // one past the last type
+};
+
+// Phases. Inside a cycle they nest: SWEEP_TERMINATION, then per pause STOP_REQUESTED and
+// WORLD_STOPPED (MARK_STW or MARK_TERMINATION inside it); MARK_CONCURRENT lies between the two
+// pauses of an incremental or concurrent cycle (it may begin and end on different threads).
+// SWEEP is the background sweeping after a concurrent cycle: it comes after that CYCLE_END.
+enum shade_event_phase {
+  SHADE_PHASE_SWEEP_TERMINATION = 1, // world running: finishing the last cycle's sweeping
+  SHADE_PHASE_STOP_REQUESTED,        // from the stop request until every thread is parked
+  SHADE_PHASE_WORLD_STOPPED,         // every thread parked, until the world is released
+  SHADE_PHASE_MARK_STW,              // a stop-the-world cycle's marking (roots and drain)
+  SHADE_PHASE_MARK_CONCURRENT,       // marking beside the program (slices, workers, assists)
+  SHADE_PHASE_MARK_TERMINATION,      // the final pause's drain of an incremental/concurrent cycle
+  SHADE_PHASE_SWEEP,                 // background sweeping (concurrent mode)
+};
+
+// Why a collection runs (the collector's request reasons).
+enum shade_collect_reason {
+  SHADE_REASON_ALLOCATION = 1, // the heap reached the pacer's trigger
+  SHADE_REASON_EXPLICIT,       // shade_collect
+  SHADE_REASON_OUT_OF_MEMORY,  // the OS refused memory: collect, then retry
+  SHADE_REASON_FREE_OS_MEMORY, // shade_free_os_memory
+  SHADE_REASON_IDLE,           // the program went quiet (SHADE_IDLE_GC_MS)
+  SHADE_REASON_PERIODIC,       // SHADE_PERIODIC_GC_MS
+};
+enum shade_collection_kind {
+  SHADE_COLLECTION_FULL = 1,  // every object traced (generation 2; every cycle without generations)
+  SHADE_COLLECTION_YOUNG = 2, // generation 0, or 0 and 1 (see generation)
+};
+// The oldest generation of the heap (a full collection collects it, and all the younger ones).
+#define SHADE_GENERATION_OLDEST 2
+
+// Why pages went back to the OS (SHADE_EVENT_SCAVENGE).
+enum shade_scavenge_reason {
+  SHADE_SCAVENGE_BACKGROUND = 1, // the scavenger's paced pass (goal + 10%, or unused too long)
+  SHADE_SCAVENGE_IDLE,           // after an idle collection
+  SHADE_SCAVENGE_SOFT_LIMIT,     // after a cycle, to stay under the soft memory limit
+  SHADE_SCAVENGE_FREE_OS_MEMORY, // shade_free_os_memory
+};
+
+struct shade_event_cycle {          // CYCLE_BEGIN, CYCLE_END
+  uint32_t kind;                    // enum shade_collection_kind
+  uint32_t reason;                  // enum shade_collect_reason
+  int32_t generation;               // the oldest generation collected: 0, 1 or 2 (full)
+  int32_t mode;                     // enum shade_mode that ran it (stw, incremental, concurrent)
+  uint64_t heap_in_use;             // bytes in objects now (begin: before; end: after)
+  // CYCLE_END only:
+  uint64_t duration_ns;             // from CYCLE_BEGIN to CYCLE_END, pauses and marking included
+  uint64_t pause_ns;                // the cycle's pauses added up
+  uint64_t heap_live;               // bytes marked (black allocation included)
+  uint64_t heap_goal;               // the next cycle's goal
+  uint64_t heap_mapped;             // address space reserved for the heap
+  uint64_t heap_resident;           // heap pages that may be in RAM (in use + free not returned)
+};
+struct shade_event_phase_info {     // PHASE_BEGIN, PHASE_END
+  uint32_t phase;                   // enum shade_event_phase
+  uint64_t duration_ns;             // PHASE_END only
+};
+struct shade_event_pause {          // PAUSE_BEGIN, PAUSE_END
+  uint64_t duration_ns;             // PAUSE_END only; the sum over a run == stats.pause_total_ns
+};
+struct shade_event_mark {           // MARK_ASSIST, WORKER_CHUNK: began at time_ns - duration_ns
+  uint64_t duration_ns;
+  uint64_t scan_bytes;              // bytes of objects scanned
+};
+struct shade_event_heap {           // HEAP_RESIZE
+  int64_t mapped_change;            // bytes of address space taken (> 0) from the OS
+  int64_t resident_change;          // bytes of resident pages returned (< 0)
+  uint64_t heap_mapped, heap_resident; // after the change
+};
+struct shade_event_scavenge {       // SCAVENGE
+  uint32_t reason;                  // enum shade_scavenge_reason
+  uint64_t bytes;                   // returned by this pass
+};
+struct shade_event_finalizers {     // FINALIZER_QUEUE (reserved)
+  uint64_t queued;
+};
+
+struct shade_event {
+  uint32_t size;      // sizeof (struct shade_event) in the Shade that emitted it; new fields are
+                      // only ever added at the end
+  uint32_t type;      // enum shade_event_type
+  uint64_t time_ns;   // CLOCK_MONOTONIC; for spans reported at their end, when they ended
+  int32_t thread_id;  // gettid() of the calling thread
+  int32_t mutator;    // 1: the calling thread is registered (a program thread); 0: one of Shade's
+  uint64_t cycle;     // the cycle it belongs to, as shade_get_stats counts them (1: the first);
+                      // the last finished cycle for SWEEP, HEAP_RESIZE and SCAVENGE
+  union {
+    struct shade_event_cycle cycle_info;
+    struct shade_event_phase_info phase;
+    struct shade_event_pause pause;
+    struct shade_event_mark mark;
+    struct shade_event_heap heap;
+    struct shade_event_scavenge scavenge;
+    struct shade_event_finalizers finalizers;
+  };
+};
+
+struct shade_event_listener {
+  // Called for each event whose type is in `types`; `data` is the pointer given with the listener.
+  void (*on_event)(const struct shade_event *event, void *data);
+  uint32_t types;     // bit (1u << type) for each type wanted; 0: every type
+};
+// Set the listener (copied; NULL removes it) and its data. Returns at once; a call under way on
+// another thread may still deliver one event to the old listener. One program listener at a time
+// (the trace file below is separate).
+void shade_set_event_listener(const struct shade_event_listener *listener, void *data);
+
+// ---------------------------------------------------------------------------------------------
+// Trace file (docs/observability.md): the events in the Chrome Trace Event Format (JSON), for
+// ui.perfetto.dev and chrome://tracing. SHADE_TRACE_FILE=path opens one at shade_init.
+// Written through a bounded buffer with write(2); events that find the buffer full while the
+// previous one is still being written are dropped and counted (the file's "otherData"). The file
+// is complete after shade_trace_file_close or at exit. Opening a file closes the one open.
+// Returns 0, or -1 with errno set.
+int shade_trace_file_open(const char *path);
+void shade_trace_file_close(void);
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Misuse (a bad shade_free, a call from an unregistered thread, ...) and trace lines are

@@ -277,6 +277,14 @@ static bool over_hard_limit(size_t pages) {
   return limit != 0 && load_relaxed(&in_use_bytes) + pages * PAGE_SIZE > limit;
 }
 
+void (*_Atomic pageheap_resize_hook)(size_t mapped, size_t released);
+
+static void report_resize(size_t mapped, size_t released) {
+  void (*hook)(size_t, size_t) = load_relaxed(&pageheap_resize_hook);
+  if (hook != NULL)
+    hook(mapped, released);
+}
+
 struct span *pageheap_alloc(size_t pages) {
   pthread_mutex_lock(&pageheap_mutex);
   if (over_hard_limit(pages)) {
@@ -287,12 +295,15 @@ struct span *pageheap_alloc(size_t pages) {
   struct span *run = find_run(pages);
   if (run == NULL)
     run = merge_mixed_runs(pages);
+  size_t grown = 0;
   if (run == NULL) {
+    size_t mapped_before = arena_mapped_bytes();
     if (!grow(pages)) {
       pthread_mutex_unlock(&pageheap_mutex);
       return NULL;
     }
     run = find_run(pages);
+    grown = arena_mapped_bytes() - mapped_before;
   }
   list_remove(run);
   arena_set_span(run_last_page(run), NULL);
@@ -319,6 +330,8 @@ struct span *pageheap_alloc(size_t pages) {
   while (in_use > peak && !atomic_compare_exchange_weak(&in_use_peak_bytes, &peak, in_use)) {
   }
   pthread_mutex_unlock(&pageheap_mutex);
+  if (grown)
+    report_resize(grown, 0);
   return run;
 }
 
@@ -405,6 +418,7 @@ size_t pageheap_scavenge_step(size_t max_bytes, uint64_t freed_before_ns) {
   atomic_fetch_add(&total_released_bytes, bytes);
   atomic_fetch_add(&scavenge_steps, 1);
   pthread_mutex_unlock(&scavenge_mutex);
+  report_resize(0, bytes);
   return bytes;
 }
 

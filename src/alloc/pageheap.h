@@ -42,6 +42,11 @@ size_t pageheap_scavenge_step(size_t max_bytes, uint64_t freed_before_ns);
 size_t pageheap_scavenge(size_t bytes, uint64_t freed_before_ns);
 uint64_t pageheap_now_ns(void); // CLOCK_MONOTONIC_COARSE
 
+// Installed by the collector (events.c): called after the heap took `mapped` bytes of address
+// space from the OS or returned `released` resident bytes, with no page-heap lock held, on the
+// thread that did it (inside an allocator critical section when it grew). NULL: none.
+extern void (*_Atomic pageheap_resize_hook)(size_t mapped, size_t released);
+
 void pageheap_lock(void);
 void pageheap_unlock(void);
 void pageheap_scavenge_lock(void);   // for fork: taken before pageheap_lock

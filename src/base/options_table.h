@@ -135,6 +135,11 @@
   SHADE_OPTION(heap_snapshot_signal, .variable = "SHADE_HEAP_SNAPSHOT_SIGNAL",                    \
                .type = OPTION_SIGNAL, .default_text = "none",                                     \
                .doc = "with `SHADE_HEAP_SNAPSHOT`: on this signal, write a snapshot to "          \
-                      "*path*`.1`, `.2`, ... (a Shade thread writes it, not the handler)")
+                      "*path*`.1`, `.2`, ... (a Shade thread writes it, not the handler)")      \
+  SHADE_OPTION(trace_file, .variable = "SHADE_TRACE_FILE", .type = OPTION_PATH,                   \
+               .default_text = "none",                                                            \
+               .doc = "write a trace of the collector's events in Chrome's Trace Event Format "   \
+                      "to this path (Perfetto and chrome://tracing open it; "                     \
+                      "[docs/observability.md](docs/observability.md))")
 
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gc/collector.h"
+#include "gc/events.h"
 #include "gc/pacer.h"
 #include "gc/stop_world.h"
 
@@ -43,13 +44,14 @@ static uint64_t take_credit(uint64_t debt) {
   return 0;
 }
 
-// Scan up to `budget` bytes; false when no work was left.
-static bool assist_slice(struct shade_thread *t, uint64_t budget) {
+// Scan up to `budget` bytes, adding the bytes scanned to *scanned; false when no work was left.
+static bool assist_slice(struct shade_thread *t, uint64_t budget, uint64_t *scanned) {
   critical_enter(&t->cache);
   atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);
   bool more = mark_drain_budget(&m, budget, &t->cache.stop_pending);
+  *scanned += m.scanned_bytes;
   marking_marker_end(&m);
   atomic_fetch_sub(&marking.active_markers, 1);
   critical_leave(&t->cache);
@@ -77,7 +79,8 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
     return;
   if (debt > ASSIST_MAX_BYTES)
     debt = ASSIST_MAX_BYTES;
-  bool more = assist_slice(t, debt);
+  uint64_t scanned = 0;
+  bool more = assist_slice(t, debt, &scanned);
   // Past 1.5 x the goal the thread allocates no more until the cycle ends: it marks while there
   // is work, and waits while there is none. Otherwise, with no work left here: incremental, if
   // no other thread holds any, this one ends the marking; past 1.25 x the goal it waits for work
@@ -88,7 +91,7 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
     if (more) {
       if (!far_past)
         break;
-      more = assist_slice(t, ASSIST_MAX_BYTES);
+      more = assist_slice(t, ASSIST_MAX_BYTES, &scanned);
       continue;
     }
     if (incremental && marking_out_of_work()) {
@@ -98,7 +101,8 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
     if (in_use <= goal + goal / 4 || (!far_past && waits >= 50))
       break;
     yield_to_workers(t);
-    more = assist_slice(t, debt);
+    more = assist_slice(t, debt, &scanned);
   }
   atomic_fetch_add(&marking.assist_ns, cycle_now_ns() - begin);
+  events_mark(SHADE_EVENT_MARK_ASSIST, begin, scanned);
 }

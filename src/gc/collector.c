@@ -29,6 +29,7 @@
 
 #include <unistd.h>
 
+#include "gc/events.h"
 #include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
@@ -47,6 +48,7 @@ void collector_after_fork_child(void) { pthread_mutex_init(&collector_mutex, NUL
 int collector_mode(void) { return mode; }
 
 void collector_init(const struct shade_options *o) {
+  events_init(o->trace_file); // the heap-growth hook; the trace file (SHADE_TRACE_FILE)
   mode = o->mode;
   cycle_config.markers = (unsigned)o->markers;
   cycle_config.trace = o->trace != 0;
@@ -132,6 +134,7 @@ static void start_incremental_step(struct shade_thread *self, uintptr_t stack_po
 static void run_locked(collector_step_fn step, enum collect_reason reason,
                        enum collection_kind kind) {
   collector_lock();
+  events_set_reason(reason);
   // At the trigger: another thread may have collected while this one waited for the lock.
   int due = reason == REASON_ALLOCATION ? collector_due_kind() : (int)kind;
   if (due >= 0) {
@@ -155,6 +158,7 @@ void collector_request(enum collect_reason reason, enum collection_kind kind) {
     concurrent_request_cycle();
     return;
   case ACTION_BACKGROUND_CYCLE:
+    events_set_background_reason(reason);
     if (!concurrent_collect()) // no controller thread: collect another way
       run_locked(stop_the_world_step, reason, kind);
     return;

@@ -26,6 +26,7 @@
 #include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/collector.h"
+#include "gc/events.h"
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/stop_world.h"
@@ -112,6 +113,7 @@ static bool worker_chunk(void) {
     return false;
   }
   uint64_t cpu = thread_cpu_ns();
+  uint64_t begin = events_on(SHADE_EVENT_WORKER_CHUNK) ? cycle_now_ns() : 0;
   atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);
@@ -122,6 +124,8 @@ static bool worker_chunk(void) {
   atomic_fetch_sub(&workers_in_chunk, 1);
   atomic_fetch_add(&marking.assist_credit, scanned);
   atomic_fetch_add(&marking.worker_ns, thread_cpu_ns() - cpu);
+  if (begin && scanned)
+    events_mark(SHADE_EVENT_WORKER_CHUNK, begin, scanned);
   return more || scanned > 0;
 }
 
@@ -243,12 +247,14 @@ static void mark_in_background(void) {
 // Class by class, each under the collector lock: a stop-the-world collection (shade_collect)
 // must not start marking while a span is half swept here (this thread is never stopped).
 static void sweep_in_background(void) {
+  events_phase_begin(SHADE_PHASE_SWEEP, 0);
   for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++) {
     collector_lock();
     if (!phase_is_marking())
       central_sweep_class(c);
     collector_unlock();
   }
+  events_phase_end(SHADE_PHASE_SWEEP, 0);
 }
 
 static void *controller_main(void *unused) {
@@ -266,8 +272,10 @@ static void *controller_main(void *unused) {
     collector_lock();
     bool start = !phase_is_marking() &&
                  (force ? load_relaxed(&pacer.disable_depth) == 0 : pacer_should_collect());
-    if (start)
+    if (start) {
+      events_set_reason(force ? events_background_reason() : REASON_ALLOCATION);
       marking_start(NULL, 0, DRIVER_CONCURRENT);
+    }
     collector_unlock();
     store_relaxed(&request_hint, false);
     if (!start)

@@ -24,6 +24,7 @@
 
 #include "alloc/black_allocation.h"
 #include "gc/barrier.h"
+#include "gc/events.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
 #include "gc/roots.h"
@@ -45,7 +46,7 @@ void marking_marker_end(struct marker *m) {
 void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycle_driver driver) {
   bool grey_all_roots = driver == DRIVER_INCREMENTAL;
   struct cycle_record *r = &marking.record;
-  *r = (struct cycle_record){.driver = driver};
+  *r = (struct cycle_record){.driver = driver, .generation = 2};
   phase_sweep_termination(r);
   phase_stop(self, r);
   phase_flush_caches();
@@ -79,15 +80,18 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycl
   r->start_pause_ns = r->end_ns - r->stop_begin_ns;
   r->start_sweep_ns = r->stop_begin_ns - r->begin_ns;
   marking.start_ns = r->end_ns;
+  events_phase_begin(SHADE_PHASE_MARK_CONCURRENT, r->end_ns);
 }
 
 void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   struct cycle_record *r = &marking.record;
   r->begin_ns = cycle_now_ns();
+  events_phase_end(SHADE_PHASE_MARK_CONCURRENT, r->begin_ns);
   concurrent_pause_workers();
   uint64_t worker_before = load_relaxed(&marking.worker_ns);
   phase_stop(self, r);
   phase_set(PHASE_MARK_TERMINATION);
+  events_phase_begin(SHADE_PHASE_MARK_TERMINATION, 0);
   struct marker m;
   marker_begin(&m, false);
   if (!load_relaxed(&marking.ranges_scanned))
@@ -107,6 +111,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   uint64_t traced = load_relaxed(&marking.marked_bytes) + drained;
   r->marked = traced + black;
   r->marked_ns = cycle_now_ns();
+  events_phase_end(SHADE_PHASE_MARK_TERMINATION, r->marked_ns);
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer, SWEEP_FULL);
   r->concurrent_ns = r->stop_begin_ns - marking.start_ns;
   pacer_end_marking(r->marked, traced, r->heap_before - marking.start_heap_in_use, scanned);

@@ -32,6 +32,7 @@
 #include "alloc/pageheap.h"
 #include "base/message.h"
 #include "gc/collector.h"
+#include "gc/events.h"
 #include "gc/phases.h"
 #include "gc/pacer.h"
 #include "gc/scavenger.h"
@@ -172,7 +173,8 @@ void memory_after_cycle(uint64_t begin_ns, uint64_t end_ns) {
   if (soft) {
     size_t target = soft - soft / 16, held = held_bytes();
     if (held > target)
-      pageheap_scavenge(held - target, UINT64_MAX); // (only heap pages can go back)
+      events_scavenge(SHADE_SCAVENGE_SOFT_LIMIT, // (only heap pages can go back)
+                      pageheap_scavenge(held - target, UINT64_MAX));
   }
   if (memory_config.trace)
     trace_cycle();
@@ -189,6 +191,7 @@ size_t memory_free_os_memory(void) {
   central_sweep_all();
   size_t released = pageheap_scavenge(SIZE_MAX, UINT64_MAX);
   collector_unlock();
+  events_scavenge(SHADE_SCAVENGE_FREE_OS_MEMORY, released);
   if (memory_config.trace)
     shade_message("scav free-os-memory: collection and %.1f MB returned in %.3f ms; heap %.1f MB "
                   "resident; rss %.1f MB", (double)released / 1048576.0,

@@ -8,6 +8,7 @@
 #include "alloc/central.h"
 #include "alloc/sweep.h"
 #include "base/message.h"
+#include "gc/events.h"
 #include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
@@ -34,8 +35,11 @@ uint64_t cycle_start_ns(void) { return start_time_ns; }
 
 void phase_sweep_termination(struct cycle_record *r) {
   r->begin_ns = cycle_now_ns();
+  events_cycle_begin(r->begin_ns, heap_account_in_use(), r->generation);
+  events_phase_begin(SHADE_PHASE_SWEEP_TERMINATION, r->begin_ns);
   phase_set(PHASE_SWEEP_TERMINATION);
   sweep_pacer_note_termination(central_sweep_all());
+  events_phase_end(SHADE_PHASE_SWEEP_TERMINATION, 0);
 }
 
 void phase_stop(struct shade_thread *self, struct cycle_record *r) {
@@ -45,8 +49,12 @@ void phase_stop(struct shade_thread *self, struct cycle_record *r) {
   threads_lock();
   roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
   r->stop_begin_ns = cycle_now_ns();
+  events_pause_begin(r->stop_begin_ns);
+  events_phase_begin(SHADE_PHASE_STOP_REQUESTED, r->stop_begin_ns);
   stop_world(self);
   r->stopped_ns = cycle_now_ns();
+  events_phase_end(SHADE_PHASE_STOP_REQUESTED, r->stopped_ns);
+  events_phase_begin(SHADE_PHASE_WORLD_STOPPED, r->stopped_ns);
   r->threads = threads_count();
   r->heap_before = heap_account_in_use();
 }
@@ -99,10 +107,12 @@ static void record_pause(uint64_t pause_ns, uint64_t mark_ns) {
 
 void phase_restart(struct cycle_record *r, uint64_t mark_ns) {
   r->end_ns = cycle_now_ns(); // the pause ends here: see start_world
+  events_phase_end(SHADE_PHASE_WORLD_STOPPED, r->end_ns);
   start_world();
   roots_unlock();
   threads_unlock();
   record_pause(r->end_ns - r->stop_begin_ns, mark_ns);
+  events_pause_end(r->end_ns, r->end_ns - r->stop_begin_ns);
 }
 
 static void trace_line(const struct cycle_record *r, uint64_t cycle) {
@@ -154,5 +164,6 @@ void cycle_report(const struct cycle_record *r, uint64_t cycle) {
     gc_time_total_ns += r->start_pause_ns + r->start_sweep_ns + (r->end_ns - r->begin_ns);
   if (cycle_config.trace)
     trace_line(r, cycle);
+  events_cycle_end(r->marked, r->generation);
   memory_after_cycle(r->begin_ns, r->end_ns);
 }

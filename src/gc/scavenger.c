@@ -37,6 +37,7 @@
 #include "alloc/pageheap.h"
 #include "base/message.h"
 #include "gc/collector.h"
+#include "gc/events.h"
 #include "gc/phases.h"
 #include "gc/memory_limits.h"
 #include "gc/pacer.h"
@@ -132,6 +133,7 @@ static void idle_collection(void) {
     if (step == 0 || load_relaxed(&heap_account.total_allocated) != allocated)
       break; // done, or the program is back: leave the rest to the paced scavenger
   }
+  events_scavenge(SHADE_SCAVENGE_IDLE, released);
   if (memory_config.trace)
     shade_message("scav idle: collection %.3f ms, %.1f MB returned in %.3f ms; heap %.1f MB "
                   "resident; rss %.1f MB", (double)(collected - begin) / 1e6,
@@ -170,6 +172,7 @@ static uint64_t background_step(void) {
   collector_lock(); // no marking while the page heap changes (pageheap.h)
   size_t released = pageheap_scavenge_step(want, freed_before);
   collector_unlock();
+  events_scavenge(SHADE_SCAVENGE_BACKGROUND, released);
   if (released == 0)
     return 0;
   uint64_t cost = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_before;

@@ -9,6 +9,7 @@
 // collector uses metadata memory only); no thread is stopped inside an allocator critical section.
 #include "gc/stw_cycle.h"
 
+#include "gc/events.h"
 #include "gc/generations.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
@@ -20,14 +21,16 @@ void stw_cycle_run(struct shade_thread *self, uintptr_t stack_pointer, unsigned 
 
 void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer,
                               unsigned generation, stw_inspect_fn inspect, void *context) {
-  struct cycle_record r = {.driver = DRIVER_STW};
+  bool generational = generations_on();
+  struct cycle_record r = {.driver = DRIVER_STW, .generation = generational ? generation : 2};
   phase_sweep_termination(&r);
   phase_stop(self, &r);
   phase_flush_caches();
-  bool generational = generations_on();
-  r.generation = generational ? generations_begin(generation) : 2;
+  if (generational)
+    r.generation = generations_begin(generation);
 
   phase_set(PHASE_MARK);
+  events_phase_begin(SHADE_PHASE_MARK_STW, 0);
   struct marker m;
   marker_begin(&m, false);
   if (r.generation < 2) // old objects written since the last collection: before the roots, so
@@ -36,6 +39,7 @@ void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer
   r.marked = phase_drain(&m);
   marker_end(&m);
   r.marked_ns = cycle_now_ns();
+  events_phase_end(SHADE_PHASE_MARK_STW, r.marked_ns);
   if (inspect)
     inspect(self, stack_pointer, context);
 
