@@ -178,6 +178,27 @@ void shade_disable(void);            // no automatic collection until the matchi
 void shade_enable(void);             // (calls nest, as bdwgc's GC_disable / GC_enable)
 int shade_set_gc_percent(int percent); // returns the old value; negative: automatic GC off
 
+// Generations (.NET's GC.MaxGeneration, GC.GetGeneration, GC.Collect, GC.CollectionCount;
+// docs/generations.md). With generations on (the default where they can be correct: stw mode on
+// a kernel that tracks writes, SHADE_GENERATIONAL), new objects are in generation 0, survivors
+// of a collection move up one generation, objects of SHADE_LOH_THRESHOLD bytes and more are born
+// in generation 2, and a collection of generation g collects 0..g (2: a full collection).
+// Without generations every collection is full and every live object is in generation 0.
+enum {
+  SHADE_COLLECT_FORCED = 0,      // always collect (GCCollectionMode.Forced)
+  SHADE_COLLECT_OPTIMIZED = 1,   // only if the collector judges it worthwhile: at least half of
+                                 // the generation's budget (gen2: of the way to the goal) is used
+  SHADE_COLLECT_NONBLOCKING = 2, // gen2 in concurrent mode: start a background cycle and return
+};
+int shade_max_generation(void);     // 2
+int shade_generation(const void *p); // 0, 1 or 2; -1 if p is not in a live object
+// Collects generations 0..generation; a generation out of range is clamped, with a message.
+// shade_collect() is shade_collect_generation(2, SHADE_COLLECT_FORCED).
+void shade_collect_generation(int generation, unsigned flags);
+// Collections that collected this generation: (0) every collection, (1) those of gen1 and gen2,
+// (2) the full ones, as .NET counts them. Out of range: 0, with a message.
+uint64_t shade_collection_count(int generation);
+
 // Roots: [lo, hi) is scanned conservatively by every collection until removed.
 void shade_add_roots(void *lo, void *hi);
 void shade_remove_roots(void *lo, void *hi);
@@ -239,6 +260,17 @@ struct shade_stats {
   uint64_t sweep_paced_pages;    // pages allocating threads swept for the sweep pace
   uint64_t sweep_termination_pages; // pages left unswept until a cycle's start (swept there)
   uint64_t metadata_bytes;       // Shade's own bookkeeping memory (counted by the soft limit)
+  // generations (docs/generations.md)
+  int generational;              // 1 when young collections run
+  uint64_t collections[3];       // shade_collection_count(0), (1), (2)
+  uint64_t generation_size_before[3]; // the last collection's estimate of each generation (bytes)
+  uint64_t generation_size_after[3];
+  uint64_t promoted_bytes;       // survivors of young collections, since start
+  uint64_t young_pause_max_ns;   // longest pause of a gen0 or gen1 collection
+  uint64_t full_pause_max_ns;    // longest pause of a full collection (with generations on)
+  uint64_t gen0_budget;          // bytes allocated between young collections now
+  uint64_t gen1_budget;          // bytes promoted into gen1 before a gen1 collection
+  uint64_t remembered_bytes;     // written old pages the last young collection scanned
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -157,6 +157,15 @@ void sweep_large_objects(enum sweep_kind kind) {
   }
 }
 
+unsigned sweep_object_generation(const struct span *s, uint32_t i) {
+  enum sweep_kind kind = sweep_current_kind();
+  uint8_t state = load_relaxed(&s->object_states[i]);
+  if (kind != SWEEP_FULL && s->state == SPAN_SMALL && span_needs_sweeping(s) &&
+      (state & OBJECT_MARKED))
+    state = aged_state(state, kind);
+  return (state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT;
+}
+
 static void unmark_states(_Atomic(uint8_t) *states, size_t count, unsigned generation) {
   for (size_t i = 0; i < count; i += 8) {
     uint64_t eight;

@@ -35,6 +35,9 @@ static inline enum sweep_kind sweep_current_kind(void) {
 uint32_t sweep_small_span(struct span *s, enum sweep_kind kind);
 // Sweep the large objects (world stopped): unmarked ones go back to the page heap.
 void sweep_large_objects(enum sweep_kind kind);
+// The generation of live object i of s, its sweep included if the span still waits for it (a
+// survivor of the last collection is one generation older than its state says until then).
+unsigned sweep_object_generation(const struct span *s, uint32_t i);
 // Generations: before a marking of generations 0..generation (world stopped, every span swept),
 // the objects of those generations lose their mark, so that the marking decides afresh whether
 // they live; older objects keep theirs. (Generation 0 objects have none: nothing to do for 0.)

@@ -155,6 +155,14 @@ SHADE_API size_t shade_size(const void *p) {
   return s ? object_usable_size(s) : 0;
 }
 
+SHADE_API int shade_generation(const void *p) {
+  uint32_t index;
+  struct span *s = live_object(p, &index);
+  if (s == NULL)
+    return -1;
+  return (int)sweep_object_generation(s, index);
+}
+
 SHADE_API int shade_is_heap_pointer(const void *p) {
   uint32_t index;
   return live_object(p, &index) != NULL;

@@ -6,6 +6,7 @@
 #include "base/message.h"
 #include "gc/barrier.h"
 #include "gc/collector.h"
+#include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
 #include "gc/pacer.h"
@@ -17,6 +18,43 @@ _Atomic uint64_t api_freed_explicitly;
 SHADE_API void shade_collect(void) {
   api_thread("shade_collect");
   collector_request(REASON_EXPLICIT, COLLECTION_FULL);
+}
+
+SHADE_API int shade_max_generation(void) { return OBJECT_OLDEST; }
+
+static int clamp_generation(int generation, const char *call) {
+  if (generation >= 0 && generation <= OBJECT_OLDEST)
+    return generation;
+  int clamped = generation < 0 ? 0 : OBJECT_OLDEST;
+  shade_message("shade: %s(%d): generations are 0 to %d; using %d", call, generation,
+                OBJECT_OLDEST, clamped);
+  return clamped;
+}
+
+SHADE_API void shade_collect_generation(int generation, unsigned flags) {
+  api_thread("shade_collect_generation");
+  generation = clamp_generation(generation, "shade_collect_generation");
+  if (flags > SHADE_COLLECT_NONBLOCKING) {
+    shade_message("shade: shade_collect_generation(%d, %u): flags are SHADE_COLLECT_FORCED, "
+                  "_OPTIMIZED or _NONBLOCKING; collecting as FORCED", generation, flags);
+    flags = SHADE_COLLECT_FORCED;
+  }
+  if (flags == SHADE_COLLECT_OPTIMIZED && !generations_worthwhile((unsigned)generation))
+    return;
+  if (flags == SHADE_COLLECT_NONBLOCKING && generation == OBJECT_OLDEST) {
+    collector_request(REASON_EXPLICIT_BACKGROUND, COLLECTION_FULL);
+    return;
+  }
+  collector_request(REASON_EXPLICIT, (enum collection_kind)generation);
+}
+
+SHADE_API uint64_t shade_collection_count(int generation) {
+  if (generation < 0 || generation > OBJECT_OLDEST) {
+    shade_message("shade: shade_collection_count(%d): generations are 0 to %d; returning 0",
+                  generation, OBJECT_OLDEST);
+    return 0;
+  }
+  return generations_collection_count((unsigned)generation);
 }
 
 SHADE_API void shade_disable(void) {
@@ -83,4 +121,5 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->bailout_objects = load_relaxed(&marking.bailouts);
   out->sweep_paced_pages = sweep_pacer_paced_pages();
   out->sweep_termination_pages = sweep_pacer_termination_pages();
+  generations_get_stats(out);
 }

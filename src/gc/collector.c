@@ -9,6 +9,7 @@
 //   idle, periodic          stw cycle    stw cycle              background cycle, waited for
 //   explicit, out of memory,
 //   free OS memory          stw cycle (a marking under way is finished first)
+//   explicit, non-blocking  stw cycle    stw cycle              start a background cycle
 //
 // and the kind: with generations on (stw mode, generations.c), an allocation collects gen2 when
 // the heap reached the pacer's trigger, else gen0 (or gen1) when gen0's budget is spent; an
@@ -44,7 +45,10 @@ static unsigned step_generation;  // the generation the step under way collects 
 
 void collector_lock(void) { lock_stoppable(&collector_mutex); }
 void collector_unlock(void) { pthread_mutex_unlock(&collector_mutex); }
-void collector_after_fork_child(void) { pthread_mutex_init(&collector_mutex, NULL); }
+void collector_after_fork_child(void) {
+  pthread_mutex_init(&collector_mutex, NULL);
+  generations_after_fork_child(); // the kernel tracks nothing for the child: the next is full
+}
 int collector_mode(void) { return mode; }
 
 void collector_init(const struct shade_options *o) {
@@ -80,6 +84,7 @@ enum action {
   ACTION_START_INCREMENTAL,  // mark start here; allocating threads mark in slices
   ACTION_WAKE_BACKGROUND,    // the concurrent controller starts a cycle; return at once
   ACTION_BACKGROUND_CYCLE,   // a concurrent cycle, waited for
+  ACTION_START_BACKGROUND,   // a concurrent cycle, whatever the pacer says; return at once
 };
 
 int collector_due_kind(void) {
@@ -105,6 +110,10 @@ static enum action decide(enum collect_reason reason, enum collection_kind *kind
   }
   case REASON_EXPLICIT:
     return ACTION_STOP_THE_WORLD; // of the generation asked for
+  case REASON_EXPLICIT_BACKGROUND:
+    if (mode == SHADE_MODE_CONCURRENT)
+      return ACTION_START_BACKGROUND;
+    break;
   case REASON_IDLE:
   case REASON_PERIODIC:
     return mode == SHADE_MODE_CONCURRENT ? ACTION_BACKGROUND_CYCLE : ACTION_STOP_THE_WORLD;
@@ -156,6 +165,10 @@ void collector_request(enum collect_reason reason, enum collection_kind kind) {
     return;
   case ACTION_WAKE_BACKGROUND:
     concurrent_request_cycle();
+    return;
+  case ACTION_START_BACKGROUND:
+    if (!concurrent_start_cycle())
+      run_locked(stop_the_world_step, reason, kind);
     return;
   case ACTION_BACKGROUND_CYCLE:
     events_set_background_reason(reason);

@@ -14,6 +14,7 @@ enum collect_reason {
   REASON_FREE_OS_MEMORY, // shade_free_os_memory
   REASON_IDLE,           // the program went quiet (scavenger.c)
   REASON_PERIODIC,       // SHADE_PERIODIC_GC_MS (scavenger.c)
+  REASON_EXPLICIT_BACKGROUND, // shade_collect_generation(2, SHADE_COLLECT_NONBLOCKING)
 };
 
 enum collection_kind {

@@ -99,6 +99,15 @@ bool concurrent_collect(void) {
   return true;
 }
 
+bool concurrent_start_cycle(void) {
+  if (!load_relaxed(&controller_running))
+    return false;
+  pthread_mutex_lock(&request_mutex);
+  request_forced_cycle_locked(true);
+  pthread_mutex_unlock(&request_mutex);
+  return true;
+}
+
 void concurrent_pause_workers(void) {
   store_relaxed(&marking.workers_allowed, false);
   while (load_acquire(&workers_in_chunk) > 0)

@@ -126,6 +126,7 @@ static uint32_t public_reason(enum collect_reason reason) {
   switch (reason) {
   case REASON_ALLOCATION: return SHADE_REASON_ALLOCATION;
   case REASON_EXPLICIT: return SHADE_REASON_EXPLICIT;
+  case REASON_EXPLICIT_BACKGROUND: return SHADE_REASON_EXPLICIT;
   case REASON_OUT_OF_MEMORY: return SHADE_REASON_OUT_OF_MEMORY;
   case REASON_FREE_OS_MEMORY: return SHADE_REASON_FREE_OS_MEMORY;
   case REASON_IDLE: return SHADE_REASON_IDLE;

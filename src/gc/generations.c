@@ -54,6 +54,7 @@
 #include "alloc/metadata.h"
 #include "base/message.h"
 #include "gc/pacer.h"
+#include "gc/phases.h"
 
 #define LOG_CAPACITY 65536 // runs of written pages remembered for the next gen1 collection
 
@@ -319,4 +320,37 @@ void generations_after_fork_child(void) {
   store_relaxed(&gen.must_be_full, true); // the child knows nothing of what was written
   if (!arena_after_fork_child())
     store_relaxed(&gen.must_be_full, true);
+}
+
+bool generations_worthwhile(unsigned g) {
+  uint64_t in_use = heap_account_in_use();
+  if (g >= 2 || !gen.on) {
+    uint64_t live = load_relaxed(&pacer.heap_marked), goal = load_relaxed(&pacer.heap_goal);
+    return in_use >= live + (goal > live ? goal - live : 0) / 2;
+  }
+  uint64_t last = load_relaxed(&gen.in_use_after_last);
+  if (g == 1 && load_relaxed(&gen.promoted_since_gen1) >= load_relaxed(&gen.gen1_budget) / 2)
+    return true;
+  return in_use > last && in_use - last >= young_budget() / 2;
+}
+
+uint64_t generations_collection_count(unsigned g) {
+  if (!gen.on)
+    return load_relaxed(&cycle_stats.cycles); // every collection is full
+  return load_relaxed(&generation_stats.collections[g]);
+}
+
+void generations_get_stats(struct shade_stats *out) {
+  out->generational = gen.on;
+  for (unsigned g = 0; g < 3; g++) {
+    out->collections[g] = generations_collection_count(g);
+    out->generation_size_before[g] = load_relaxed(&generation_stats.size_before[g]);
+    out->generation_size_after[g] = load_relaxed(&generation_stats.size_after[g]);
+  }
+  out->promoted_bytes = load_relaxed(&generation_stats.promoted_bytes);
+  out->young_pause_max_ns = load_relaxed(&generation_stats.young_pause_max_ns);
+  out->full_pause_max_ns = load_relaxed(&generation_stats.full_pause_max_ns);
+  out->gen0_budget = generations_gen0_budget();
+  out->gen1_budget = generations_gen1_budget();
+  out->remembered_bytes = load_relaxed(&generation_stats.remembered_bytes);
 }

@@ -44,5 +44,10 @@ enum sweep_kind generations_end(unsigned g, uint64_t marked);
 void generations_record_pause(unsigned g, uint64_t pause_ns);
 // In a forked child: tracking starts again; the next collection is full.
 void generations_after_fork_child(void);
+// shade_collect_generation's SHADE_COLLECT_OPTIMIZED: at least half of generation g's budget is
+// used (gen2: half the way from the live heap to the goal).
+bool generations_worthwhile(unsigned g);
+uint64_t generations_collection_count(unsigned g);
+void generations_get_stats(struct shade_stats *out);
 
 #endif

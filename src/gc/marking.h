@@ -61,6 +61,9 @@ void concurrent_request_cycle(void);
 // its marking to end; one under way at the call does not count. The caller is not a registered
 // thread (the scavenger). false when there is no controller thread: collect another way.
 bool concurrent_collect(void);
+// The same, without waiting: a concurrent cycle starts soon (shade_collect_generation's
+// SHADE_COLLECT_NONBLOCKING). false when there is no controller thread.
+bool concurrent_start_cycle(void);
 void concurrent_pause_workers(void);   // before mark termination (collector lock held)
 void concurrent_after_fork_child(void);
 
