@@ -504,10 +504,15 @@ int main(void) {
   if (length > 0 && (size_t)length < sizeof extra)
     snprintf(extra + length, sizeof extra - (size_t)length,
              " mode=%s concurrent_cycles=%" PRIu64 " mark_assist_ns=%" PRIu64
-             " mark_worker_ns=%" PRIu64 " heap_live_mb=%.1f heap_peak_mb=%.1f",
+             " mark_worker_ns=%" PRIu64 " heap_live_mb=%.1f heap_peak_mb=%.1f generational=%d"
+             " young_collections=%" PRIu64 " full_collections=%" PRIu64
+             " young_pause_max_ns=%" PRIu64 " full_pause_max_ns=%" PRIu64,
              mode, (uint64_t)stats.concurrent_cycles, (uint64_t)stats.mark_assist_ns,
              (uint64_t)stats.mark_worker_ns, (double)stats.heap_live / (1024.0 * 1024.0),
-             (double)stats.heap_committed_peak / (1024.0 * 1024.0));
+             (double)stats.heap_committed_peak / (1024.0 * 1024.0), stats.generational,
+             (uint64_t)(stats.collections[0] - stats.collections[2]),
+             (uint64_t)stats.collections[2], (uint64_t)stats.young_pause_max_ns,
+             (uint64_t)stats.full_pause_max_ns);
 #else
   (void)length;
 #endif

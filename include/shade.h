@@ -69,7 +69,7 @@ struct shade_options {
   int rc_debug;          // 1: freed reference-counted objects wait in a quarantine, so that use
                          // after free is reported (SHADE_RC_DEBUG; on without NDEBUG)
   // Generations (docs/generations.md)
-  int generational;      // 1 on, -1 off (SHADE_GENERATIONAL; default on where it can be correct)
+  int generational;      // 1 on where it can be correct, -1 off (SHADE_GENERATIONAL; default off)
   size_t loh_threshold;  // objects this large are born in gen2 (SHADE_LOH_THRESHOLD; 85000)
   size_t gen0_budget;    // bytes allocated between gen0 collections; 0: adaptive (SHADE_GEN0_BUDGET)
   // Seeing the collector (docs/observability.md)
@@ -179,8 +179,8 @@ void shade_enable(void);             // (calls nest, as bdwgc's GC_disable / GC_
 int shade_set_gc_percent(int percent); // returns the old value; negative: automatic GC off
 
 // Generations (.NET's GC.MaxGeneration, GC.GetGeneration, GC.Collect, GC.CollectionCount;
-// docs/generations.md). With generations on (the default where they can be correct: stw mode on
-// a kernel that tracks writes, SHADE_GENERATIONAL), new objects are in generation 0, survivors
+// docs/generations.md). With generations on (options.generational or SHADE_GENERATIONAL=on; they
+// need stw mode and a kernel that tracks writes), new objects are in generation 0, survivors
 // of a collection move up one generation, objects of SHADE_LOH_THRESHOLD bytes and more are born
 // in generation 2, and a collection of generation g collects 0..g (2: a full collection).
 // Without generations every collection is full and every live object is in generation 0.

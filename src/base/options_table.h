@@ -114,11 +114,11 @@
                       "that use after free is reported (always on in a library built without "    \
                       "`NDEBUG`; [docs/rc.md](docs/rc.md))")                                     \
   SHADE_OPTION(generational, .variable = "SHADE_GENERATIONAL", .type = OPTION_SWITCH,             \
-               .fallback = 1,                                                                     \
+               .fallback = -1,                                                                    \
                .doc = "generations 0, 1 and 2 (.NET's): young collections trace only what is "    \
-                      "new; on where it can be correct (stw mode, the kernel tracks the heap's "  \
-                      "writes), else every collection is full "                                   \
-                      "([docs/generations.md](docs/generations.md))")                             \
+                      "new; honoured where it can be correct (stw mode, the kernel tracks the "   \
+                      "heap's writes), else every collection is full; off by default for now "    \
+                      "([docs/generations.md](docs/generations.md) says when it pays)")           \
   SHADE_OPTION(loh_threshold, .variable = "SHADE_LOH_THRESHOLD", .type = OPTION_SIZE,             \
                .fallback = 85000, .low = 32769, .high = (long long)1 << 62,                       \
                .doc = "with generations, objects of this size and more are born in gen2 (.NET's " \

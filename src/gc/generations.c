@@ -34,9 +34,10 @@
 // quarter of the goal. Objects of SHADE_LOH_THRESHOLD bytes and more (85,000) are born in
 // gen2, marked (the Large Object Heap): only gen2 collections free them.
 //
-// Generations need the stop-the-world mode (black allocation and the concurrent barrier are
-// not combined with sticky marks yet) and the kernel's write tracking; elsewhere Shade is not
-// generational, says why once, and every collection is full.
+// Generations are asked for (SHADE_GENERATIONAL=on; off by default) and need the stop-the-world
+// mode (black allocation and the concurrent barrier are not combined with sticky marks yet) and
+// the kernel's write tracking; elsewhere Shade is not generational, says why once in the trace,
+// and every collection is full.
 //
 // Invariants: between collections every allocated object that survived one is marked, and no
 // other is (new objects are unmarked); every heap page written since the last collection is
@@ -94,15 +95,15 @@ static uint64_t l3_cache_bytes(void) {
 }
 
 void generations_init(const struct shade_options *o, bool mode_allows) {
-  if (o->generational < 0) // turned off by the program or SHADE_GENERATIONAL=off
+  if (o->generational <= 0) // off: the default, or SHADE_GENERATIONAL=off
     return;
   const char *why = NULL;
   if (!mode_allows)
     why = "incremental and concurrent mode are not generational yet";
   bool tracking = why == NULL && arena_track_writes(&why); // else why says what was refused
-  if (!tracking) {
-    if (o->trace)
-      shade_message("gc: not generational: %s; every collection is full", why);
+  if (!tracking) { // asked for and not possible: say so, once
+    shade_message("shade: SHADE_GENERATIONAL: generations are not possible here (%s); every "
+                  "collection is full", why);
     return;
   }
   uint64_t l3 = l3_cache_bytes();
