@@ -189,7 +189,7 @@ static void format_kind_name(char *out, size_t room, const struct span *s) {
     return;
   }
   out[n++] = ' ';
-  n += snapshot_format_uint(out + n, s->object_size);
+  n += format_uint(out + n, s->object_size);
   memcpy(out + n, " bytes", 7);
   (void)room;
 }
@@ -484,7 +484,7 @@ static uint32_t root_node_name(struct walk *w, const struct root_node *r) {
   switch (r->kind) {
   case ROOT_NODE_THREAD:
     memcpy(text, "stack of thread ", n = 16);
-    n += snapshot_format_uint(text + n, (uint64_t)r->thread->tid);
+    n += format_uint(text + n, (uint64_t)r->thread->tid);
     if (r->thread->tid == getpid()) {
       memcpy(text + n, " (main)", 7);
       n += 7;

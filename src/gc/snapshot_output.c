@@ -61,23 +61,11 @@ void snapshot_output_char(struct snapshot_output *o, char c) {
     o->buffer[o->used++] = c;
 }
 
-size_t snapshot_format_uint(char *out, uint64_t value) {
-  char digits[20];
-  size_t n = 0;
-  do {
-    digits[n++] = (char)('0' + value % 10);
-    value /= 10;
-  } while (value);
-  for (size_t i = 0; i < n; i++)
-    out[i] = digits[n - 1 - i];
-  return n;
-}
-
 void snapshot_output_uint(struct snapshot_output *o, uint64_t value) {
   if (SNAPSHOT_OUTPUT_BUFFER - o->used < 20)
     flush(o);
   if (o->error == 0)
-    o->used += snapshot_format_uint(o->buffer + o->used, value);
+    o->used += format_uint(o->buffer + o->used, value);
 }
 
 void snapshot_output_json_string(struct snapshot_output *o, const char *text, size_t length) {

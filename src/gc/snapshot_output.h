@@ -4,6 +4,7 @@
 // library's malloc and stdio are off limits (a stopped thread may hold their locks).
 #ifndef SHADE_GC_SNAPSHOT_OUTPUT_H
 #define SHADE_GC_SNAPSHOT_OUTPUT_H
+#include "base/format.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,5 @@ void snapshot_output_json_string(struct snapshot_output *o, const char *text, si
 int snapshot_output_end(struct snapshot_output *o);
 
 // Decimal digits of value into out (at least 20 bytes); returns their count.
-size_t snapshot_format_uint(char *out, uint64_t value);
 
 #endif

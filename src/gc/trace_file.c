@@ -38,6 +38,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "base/format.h"
 #include "base/message.h"
 #include "gc/events.h"
 #include "gc/phases.h"
@@ -101,16 +102,7 @@ static void put(struct out *o, const char *text) {
   o->p += n;
 }
 
-static void put_u64(struct out *o, uint64_t v) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n)
-    *o->p++ = digits[--n];
-}
+static void put_u64(struct out *o, uint64_t v) { o->p += format_uint(o->p, v); }
 
 static void put_i64(struct out *o, int64_t v) {
   if (v < 0) {
