@@ -10,6 +10,9 @@
 #
 # Environment: BENCH_RUNS=5, BT_DEPTH=21, CHURN_SECONDS=10, CHURN_SLOTS=1000000,
 #              COMPARE_WORKLOADS="bt gcbench churn-stw churn-concurrent churn-incremental"
+#              (also "cache", with CACHE_ENTRIES and CACHE_SECONDS),
+#              OLD_ENV / NEW_ENV: variables for each side, e.g. to compare one build with itself:
+#              OLD_ENV=SHADE_GENERATIONAL=off NEW_ENV=SHADE_GENERATIONAL=on ... build-bench build-bench
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 if [ $# -ne 2 ]; then
@@ -27,13 +30,15 @@ LOG=$(mktemp -d)
 trap 'rm -rf "$LOG"' EXIT
 
 # One run: prints "metric=value ..." for the workload, or "FAILED".
-run_one() { # dir workload
-  local dir=$1 workload=$2 out err line
+run_one() { # dir workload side-environment
+  local dir=$1 workload=$2 side_env=$3 out err line
   out=$LOG/out err=$LOG/err
+  # shellcheck disable=SC2086
   case $workload in
-    bt) env -u SHADE_MODE "$dir/bt_shade" "$DEPTH" >"$out" 2>"$err" ;;
-    gcbench) env -u SHADE_MODE "$dir/gcbench_shade" >"$out" 2>"$err" ;;
-    churn-*) SHADE_MODE=${workload#churn-} "$dir/churn_shade" >"$out" 2>"$err" ;;
+    bt) env -u SHADE_MODE $side_env "$dir/bt_shade" "$DEPTH" >"$out" 2>"$err" ;;
+    gcbench) env -u SHADE_MODE $side_env "$dir/gcbench_shade" >"$out" 2>"$err" ;;
+    cache) env -u SHADE_MODE $side_env "$dir/cache_shade" >"$out" 2>"$err" ;;
+    churn-*) env SHADE_MODE=${workload#churn-} $side_env "$dir/churn_shade" >"$out" 2>"$err" ;;
   esac || { echo FAILED; return; }
   line=$(grep '^BENCH' "$err" | tail -1)
   case $workload in
@@ -41,6 +46,10 @@ run_one() { # dir workload
              "rss_mb=$(field maxrss_mb "$line") pause_ms=$(awk -v n="$(field pause_max_ns "$line")" 'BEGIN{printf "%.2f", n/1e6}')" ;;
     gcbench) echo "program_ms=$(sed -n 's/.*Completed in \([0-9]*\) msec.*/\1/p' "$out")" \
                   "rss_mb=$(field maxrss_mb "$line")" ;;
+    cache) echo "requests_per_s=$(field requests_per_s "$line")" \
+                "slowest_ms=$(awk -v n="$(field max_ns "$line")" 'BEGIN{printf "%.2f", n/1e6}')" \
+                "pause_ms=$(awk -v n="$(field pause_max_ns "$line")" 'BEGIN{printf "%.3f", n/1e6}')" \
+                "rss_mb=$(field maxrss_mb "$line") cpu_s=$(field cpu_s "$line")" ;;
     churn-*) echo "ops_per_s=$(field ops_per_s "$line")" \
                   "slowest_ms=$(awk -v n="$(field max_ns "$line")" 'BEGIN{printf "%.2f", n/1e6}')" \
                   "pause_ms=$(awk -v n="$(field pause_max_ns "$line")" 'BEGIN{printf "%.3f", n/1e6}')" \
@@ -49,15 +58,15 @@ run_one() { # dir workload
 }
 
 declare -A results
-echo "# Shade before/after: old=$1 new=$2, $RUNS interleaved runs, load $(load_average) at start"
+echo "# Shade before/after: old=$1 ${OLD_ENV:-} new=$2 ${NEW_ENV:-}, $RUNS interleaved runs, load $(load_average) at start"
 for ((k = 1; k <= RUNS; k++)); do
   for workload in $WORKLOADS; do
     order="old new"
     ((k % 2 == 0)) && order="new old"
     for build in $order; do
-      dir=$OLD
-      [ "$build" = new ] && dir=$NEW
-      r=$(run_one "$dir" "$workload")
+      dir=$OLD side_env=${OLD_ENV:-}
+      [ "$build" = new ] && dir=$NEW side_env=${NEW_ENV:-}
+      r=$(run_one "$dir" "$workload" "$side_env")
       results[$workload,$build,$k]=$r
       printf 'run %d %-18s %-3s %s  (load %s)\n' "$k" "$workload" "$build" "$r" "$(load_average)"
     done
@@ -65,7 +74,7 @@ for ((k = 1; k <= RUNS; k++)); do
 done
 
 # Whether larger is better for a metric.
-higher_is_better() { [ "$1" = ops_per_s ]; }
+higher_is_better() { [ "$1" = ops_per_s ] || [ "$1" = requests_per_s ]; }
 
 echo
 echo "| workload | metric | old median | old worst | new median | new worst | new/old (medians) |"
