@@ -399,6 +399,22 @@ struct shade_event_cycle {          // CYCLE_BEGIN, CYCLE_END
   uint64_t heap_goal;               // the next cycle's goal
   uint64_t heap_mapped;             // address space reserved for the heap
   uint64_t heap_resident;           // heap pages that may be in RAM (in use + free not returned)
+  // CYCLE_END, the rest of what the trace line (SHADE_TRACE=gc) prints:
+  uint64_t clock_ns[3];             // stw and young: sweep termination and stop, marking, the rest
+                                    // of the pause; incremental and concurrent: the start pause,
+                                    // the marking between the pauses, the final pause
+  uint64_t heap_before;             // bytes in objects when the (final) pause began
+  uint64_t since_start_ns;          // from shade_init to the end of this cycle
+  uint64_t gc_time_ns;              // collection time since shade_init (the trace line's share)
+  uint64_t assist_ns, worker_ns;    // incremental and concurrent: this cycle's mark assists and
+                                    // background workers' CPU time
+  uint64_t trigger;                 // incremental and concurrent: the next cycle's trigger
+  uint64_t remembered_bytes;        // young: written old pages scanned
+  uint64_t gen0_budget, gen1_budget; // young: the budgets now
+  uint32_t threads;                 // registered threads
+  uint32_t markers;                 // marking threads
+  int32_t marking;                  // how this cycle marked: SHADE_MODE_STW (a whole collection
+                                    // in one pause, in any mode), _INCREMENTAL or _CONCURRENT
 };
 struct shade_event_phase_info {     // PHASE_BEGIN, PHASE_END
   uint32_t phase;                   // enum shade_event_phase

@@ -38,6 +38,7 @@
 #include "gc/registers.h"
 #include "gc/stop_world.h"
 #include "gc/stw_cycle.h"
+#include "gc/trace_line.h"
 
 static pthread_mutex_t collector_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int mode = SHADE_MODE_STW; // enum shade_mode, fixed at start-up
@@ -52,11 +53,13 @@ void collector_after_fork_child(void) {
 int collector_mode(void) { return mode; }
 
 void collector_init(const struct shade_options *o) {
-  events_init(o->trace_file); // the heap-growth hook; the trace file (SHADE_TRACE_FILE)
   mode = o->mode;
   cycle_config.markers = (unsigned)o->markers;
   cycle_config.trace = o->trace != 0;
   cycle_config.verify = o->verify != 0;
+  events_init(o->trace_file); // the heap-growth hook; the trace file (SHADE_TRACE_FILE)
+  if (cycle_config.trace)
+    trace_line_start(); // SHADE_TRACE=gc: a listener of the cycle events
   cycle_clock_init();
   pacer_init(o->gc_percent, o->min_heap_goal);
   if (mode != SHADE_MODE_STW)

@@ -16,6 +16,7 @@
 #include "alloc/heap_account.h"
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
+#include "gc/generations.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
 #include "gc/threads.h"
@@ -162,20 +163,44 @@ void events_cycle_begin(uint64_t time_ns, uint64_t heap_in_use, unsigned generat
   emit(&e);
 }
 
-void events_cycle_end(uint64_t heap_live, unsigned generation) {
-  cycle.generation = generation; // (a young collection may have become a full one)
+void events_cycle_end(const struct cycle_record *r, uint64_t since_start_ns, uint64_t gc_time_ns) {
+  cycle.generation = r->generation; // (a young collection may have become a full one)
   if (!events_on(SHADE_EVENT_CYCLE_END))
     return;
   struct shade_event e = {0};
   fill_cycle(&e, SHADE_EVENT_CYCLE_END);
   e.time_ns = cycle_now_ns();
-  e.cycle_info.heap_in_use = heap_account_in_use();
-  e.cycle_info.duration_ns = e.time_ns - cycle.begin_ns;
-  e.cycle_info.pause_ns = cycle.pause_ns;
-  e.cycle_info.heap_live = heap_live;
-  e.cycle_info.heap_goal = load_relaxed(&pacer.heap_goal);
-  e.cycle_info.heap_mapped = arena_mapped_bytes();
-  e.cycle_info.heap_resident = pageheap_resident_bytes();
+  struct shade_event_cycle *c = &e.cycle_info;
+  c->heap_in_use = heap_account_in_use();
+  c->duration_ns = e.time_ns - cycle.begin_ns;
+  c->pause_ns = cycle.pause_ns;
+  c->heap_live = r->marked;
+  c->heap_goal = load_relaxed(&pacer.heap_goal);
+  c->heap_mapped = arena_mapped_bytes();
+  c->heap_resident = pageheap_resident_bytes();
+  if (r->driver == DRIVER_STW) {
+    c->clock_ns[0] = r->stopped_ns - r->begin_ns;
+    c->clock_ns[1] = r->marked_ns - r->stopped_ns;
+    c->clock_ns[2] = r->end_ns - r->marked_ns;
+  } else {
+    c->clock_ns[0] = r->start_pause_ns;
+    c->clock_ns[1] = r->concurrent_ns;
+    c->clock_ns[2] = r->end_ns - r->stop_begin_ns;
+  }
+  c->heap_before = r->heap_before;
+  c->since_start_ns = since_start_ns;
+  c->gc_time_ns = gc_time_ns;
+  c->assist_ns = r->assist_ns;
+  c->worker_ns = r->worker_ns;
+  c->trigger = load_relaxed(&pacer.trigger);
+  c->remembered_bytes = load_relaxed(&generation_stats.remembered_bytes);
+  c->gen0_budget = generations_gen0_budget();
+  c->gen1_budget = generations_gen1_budget();
+  c->threads = r->threads;
+  c->markers = cycle_config.markers;
+  c->marking = r->driver == DRIVER_STW           ? SHADE_MODE_STW
+               : r->driver == DRIVER_INCREMENTAL ? SHADE_MODE_INCREMENTAL
+                                                 : SHADE_MODE_CONCURRENT;
   emit(&e);
 }
 

@@ -19,7 +19,12 @@
 #include "gc/collector.h"
 #include "shade.h"
 
-enum events_slot { EVENTS_SLOT_PROGRAM, EVENTS_SLOT_TRACE_FILE, EVENTS_SLOT_COUNT };
+enum events_slot {
+  EVENTS_SLOT_PROGRAM,
+  EVENTS_SLOT_TRACE_FILE,
+  EVENTS_SLOT_TRACE_LINE,
+  EVENTS_SLOT_COUNT
+};
 
 // Bit (1u << type) set when some listener wants that type. Written by events_set_listener.
 extern _Atomic uint32_t events_wanted;
@@ -52,7 +57,9 @@ void events_emit_scavenge(enum shade_scavenge_reason reason, uint64_t bytes);
 // Collector lock held; time_ns: when it happened (the figures the statistics use).
 void events_cycle_begin(uint64_t time_ns, uint64_t heap_in_use, unsigned generation);
 void events_pause_end(uint64_t time_ns, uint64_t duration_ns);
-void events_cycle_end(uint64_t heap_live, unsigned generation);
+struct cycle_record;
+// The cycle's end (after its last pause): since_start_ns and gc_time_ns for the trace line.
+void events_cycle_end(const struct cycle_record *r, uint64_t since_start_ns, uint64_t gc_time_ns);
 
 // The emission points. time_ns 0: now.
 static inline void events_phase_begin(enum shade_event_phase phase, uint64_t time_ns) {

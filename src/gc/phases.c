@@ -115,55 +115,12 @@ void phase_restart(struct cycle_record *r, uint64_t mark_ns) {
   events_pause_end(r->end_ns, r->end_ns - r->stop_begin_ns);
 }
 
-static void trace_line(const struct cycle_record *r, uint64_t cycle) {
-  const double ms = 1e6, mb = 1048576.0;
-  double elapsed = (double)(r->end_ns - start_time_ns);
-  if (r->driver == DRIVER_STW && r->generation < 2) { // a young collection: a short line
-    shade_message("gc %llu @%.3fs gen%u: %.3f+%.3f+%.3f ms clock, %.1f->%.1f MB in use, %.1f MB "
-                  "promoted, %.1f MB remembered, budgets %.1f/%.1f MB, %.1f MB goal",
-                  (unsigned long long)cycle, elapsed / 1e9, r->generation,
-                  (double)(r->stopped_ns - r->begin_ns) / ms,
-                  (double)(r->marked_ns - r->stopped_ns) / ms,
-                  (double)(r->end_ns - r->marked_ns) / ms, (double)r->heap_before / mb,
-                  (double)heap_account_in_use() / mb, (double)r->marked / mb,
-                  (double)load_relaxed(&generation_stats.remembered_bytes) / mb,
-                  (double)generations_gen0_budget() / mb, (double)generations_gen1_budget() / mb,
-                  (double)load_relaxed(&pacer.heap_goal) / mb);
-    return;
-  }
-  if (r->driver == DRIVER_STW) {
-    shade_message("gc %llu @%.3fs %.0f%%%s: %.3f+%.3f+%.3f ms clock, %.1f->%.1f->%.1f MB, "
-                  "%.1f MB goal, %.1f MB mapped, %u threads, %u markers",
-                  (unsigned long long)cycle, elapsed / 1e9,
-                  elapsed > 0 ? 100.0 * (double)gc_time_total_ns / elapsed : 0.0,
-                  generations_on() ? " gen2" : "", (double)(r->stopped_ns - r->begin_ns) / ms,
-                  (double)(r->marked_ns - r->stopped_ns) / ms,
-                  (double)(r->end_ns - r->marked_ns) / ms, (double)r->heap_before / mb,
-                  (double)r->marked / mb, (double)r->marked / mb,
-                  (double)load_relaxed(&pacer.heap_goal) / mb,
-                  (double)arena_mapped_bytes() / mb, r->threads, cycle_config.markers);
-    return;
-  }
-  const char *name = r->driver == DRIVER_CONCURRENT ? "concurrent" : "incremental";
-  shade_message("gc %llu @%.3fs %s: %.3f+%.3f+%.3f ms clock (STW start + %s mark + STW end), "
-                "%.3f ms assist, %.3f ms worker cpu (%.0f%% of the mark), %.1f->%.1f MB, "
-                "%.1f MB goal, %.1f MB trigger, %u threads",
-                (unsigned long long)cycle, elapsed / 1e9, name, (double)r->start_pause_ns / ms,
-                (double)r->concurrent_ns / ms, (double)(r->end_ns - r->stop_begin_ns) / ms, name,
-                (double)r->assist_ns / ms, (double)r->worker_ns / ms,
-                r->concurrent_ns ? 100.0 * (double)r->worker_ns / (double)r->concurrent_ns : 0.0,
-                (double)r->heap_before / mb, (double)r->marked / mb,
-                (double)load_relaxed(&pacer.heap_goal) / mb,
-                (double)load_relaxed(&pacer.trigger) / mb, r->threads);
-}
-
 void cycle_report(const struct cycle_record *r, uint64_t cycle) {
+  (void)cycle; // (the events number cycles themselves)
   if (r->driver == DRIVER_STW)
     gc_time_total_ns += r->end_ns - r->begin_ns;
   else // the mark-start pause and its sweep termination, and the final step
     gc_time_total_ns += r->start_pause_ns + r->start_sweep_ns + (r->end_ns - r->begin_ns);
-  if (cycle_config.trace)
-    trace_line(r, cycle);
-  events_cycle_end(r->marked, r->generation);
+  events_cycle_end(r, r->end_ns - start_time_ns, gc_time_total_ns); // the trace line listens
   memory_after_cycle(r->begin_ns, r->end_ns);
 }
