@@ -87,7 +87,7 @@ void *allocate_small_refill(struct thread_cache *c, unsigned span_class,
 
 // Until the object's address is in a register (where a collection sees it), the new span must
 // not be swept: everything up to reading its base happens inside the critical section.
-void *allocate_large(struct thread_cache *c, size_t size, enum object_kind kind,
+void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum object_kind kind,
                      const struct shade_type *type) {
   size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
   void *base = NULL;
@@ -103,7 +103,7 @@ void *allocate_large(struct thread_cache *c, size_t size, enum object_kind kind,
     s->large_requested = size;
     s->large_type = type;
     span_bitmaps_allocate(s);
-    if (born_old_size != 0 && size >= born_old_size)
+    if (born_old_size != 0 && size - padding >= born_old_size)
       span_object_born_old(s, 0);
     store_relaxed(&s->freeindex, 1); // the one object is allocated
     s->alloc_cache = 0;

@@ -46,10 +46,10 @@ static void *allocate_large_slow(struct shade_thread *t, size_t size, size_t pad
   uint64_t bytes = (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
   collector_collect_if_due();
   collector_pace_allocation(t, bytes);
-  void *p = allocate_large(&t->cache, size, kind, type);
+  void *p = allocate_large(&t->cache, size, padding, kind, type);
   if (p == NULL) { // the OS said no: free what we can and try once more
     collector_request(REASON_OUT_OF_MEMORY, COLLECTION_FULL);
-    p = allocate_large(&t->cache, size, kind, type);
+    p = allocate_large(&t->cache, size, padding, kind, type);
   }
   return p ? p : allocate_out_of_memory(size - padding);
 }

@@ -6,11 +6,9 @@
 //
 //   gen0 collection  marks from the roots and from the old objects written since the last
 //                    collection (the remembered set); survivors of age 0 become age 1
-//   gen1 collection  first unmarks the age-1 objects, then marks from the roots and from the
-//                    gen2 objects written since the last gen1-or-older collection; survivors of
-//                    age 0 and 1 age by one
+//   gen1 collection  runs as a full one for now (see below)
 //   gen2 collection  a full one: every mark is cleared first, everything is traced, survivors of
-//                    age 0 and 1 age by one
+//                    age 0 and 1 age by one (gen0 -> gen1 -> gen2, as .NET promotes)
 // Sweeping keeps the marks of survivors and clears dead objects' states (sweep.c). After a gen0
 // collection only the spans a cache allocated from need sweeping: the others hold old objects
 // and free slots, which it leaves as they are (central_mark_allocated_unswept), so a gen0
@@ -19,15 +17,20 @@
 // The remembered set comes from the kernel (arena_collect_written: userfaultfd asynchronous
 // write-protection + PAGEMAP_SCAN): the heap pages written since the last collection, whoever
 // wrote them (plain stores, memcpy, read(2), any thread), re-protected in the same call. Every
-// marked object overlapping such a page is scanned. The runs found by gen0 collections are also
-// logged, so that a gen1 collection sees every write since the last gen1-or-older one (a log
-// that overflows makes the next gen1 collection a full one). If the kernel cannot answer, the
-// young collection scans every old object instead (always correct) and the next is full.
+// marked object overlapping such a page is scanned: a gen0 object can be reached from an old one
+// only through a store made after it was allocated, so after the last collection. If the kernel
+// cannot answer, the young collection scans every old object instead (always correct) and the
+// next is full.
+//
+// Why gen1 collections are full ones for now: a gen1 collection would need every gen2 object that
+// points into gen1, whenever that pointer was stored (before the last gen1 collection too, and
+// before the last full one: a gen0 survivor of a full collection is gen1 after it). Written pages
+// cannot say that; the marker would have to note, per page, pointers from gen2 into younger
+// objects (a card set, as .NET keeps). Until it does, asking for gen1 collects everything.
 //
 // When collections run (.NET's budgets): a gen0 collection when the bytes allocated since the
 // last collection reach gen0's budget, which grows with the survival rate between a floor (the
-// L3 cache, at least 8 MiB) and 4 x that; a gen1 collection instead when the bytes promoted into
-// gen1 since the last gen1-or-older collection reach gen1's budget (4 x gen0's); a gen2
+// L3 cache, at least 8 MiB) and 4 x that; a full
 // collection when what the last collection left (the old generations) plus gen0's budget
 // reaches the pacer's goal (SHADE_GC_PERCENT of the live heap the last full collection found), so
 // that the heap in use peaks at the goal, as without generations. gen0's budget is capped at a
@@ -57,31 +60,21 @@
 #include "gc/pacer.h"
 #include "gc/phases.h"
 
-#define LOG_CAPACITY 65536 // runs of written pages remembered for the next gen1 collection
-
-struct written_run {
-  uintptr_t start;
-  size_t bytes;
-};
-
 struct generation_stats generation_stats;
 
 static struct {
   bool on;
   uint64_t gen0_floor, gen0_ceiling;     // the range of gen0's budget
-  _Atomic uint64_t gen0_budget, gen1_budget;
+  _Atomic uint64_t gen0_budget;
   _Atomic uint64_t in_use_after_last;    // heap in use when the last collection ended
-  _Atomic uint64_t promoted_since_gen1;  // survivors of gen0 collections since the last gen1+
+  _Atomic uint64_t promoted_since_full;  // survivors of gen0 collections since the last full
   _Atomic bool must_be_full;             // what was written is unknown: the next one is full
-  struct written_run *log;
-  size_t log_count;
-  bool log_overflow;
 } gen;
 
 bool generations_on(void) { return gen.on; }
 static uint64_t young_budget(void);
 uint64_t generations_gen0_budget(void) { return gen.on ? young_budget() : 0; }
-uint64_t generations_gen1_budget(void) { return gen.on ? load_relaxed(&gen.gen1_budget) : 0; }
+uint64_t generations_gen1_budget(void) { return 0; } // (gen1 collections run as full ones)
 
 static uint64_t l3_cache_bytes(void) {
   FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
@@ -111,8 +104,6 @@ void generations_init(const struct shade_options *o, bool mode_allows) {
                                   : (l3 > ((uint64_t)8 << 20) ? l3 : (uint64_t)8 << 20);
   gen.gen0_ceiling = o->gen0_budget ? o->gen0_budget : gen.gen0_floor * 4;
   store_relaxed(&gen.gen0_budget, gen.gen0_floor);
-  store_relaxed(&gen.gen1_budget, gen.gen0_floor * 4);
-  gen.log = metadata_alloc(LOG_CAPACITY * sizeof *gen.log);
   allocate_set_born_old_size(o->loh_threshold);
   gen.on = true;
 }
@@ -150,7 +141,7 @@ bool generations_full_due(void) {
 unsigned generations_young_choice(void) {
   if (load_relaxed(&gen.must_be_full))
     return 2;
-  return load_relaxed(&gen.promoted_since_gen1) >= load_relaxed(&gen.gen1_budget) ? 1 : 0;
+  return 0;
 }
 
 // ---- the remembered set ---------------------------------------------------------------------
@@ -160,13 +151,10 @@ static void forget_written(uintptr_t start, size_t bytes, void *context) {
 }
 
 unsigned generations_begin(unsigned g) {
-  if (load_relaxed(&gen.must_be_full) || (g == 1 && gen.log_overflow))
+  if (load_relaxed(&gen.must_be_full) || g >= 1) // (gen1: see the top of this file)
     g = 2;
-  if (g == 2) { // start afresh: every page protected, nothing logged
+  if (g == 2) // start afresh: every page protected
     store_relaxed(&gen.must_be_full, !arena_collect_written(forget_written, NULL));
-    gen.log_count = 0;
-    gen.log_overflow = false;
-  }
   sweep_unmark_generations(g);
   return g;
 }
@@ -214,7 +202,6 @@ static void scan_old_objects(struct marker *m, uintptr_t start, uintptr_t end) {
 
 struct remembered_walk {
   struct marker *m;
-  bool log; // a gen0 collection: remember the runs for the next gen1 one
   uint64_t bytes;
 };
 
@@ -222,14 +209,6 @@ static void scan_written(uintptr_t start, size_t bytes, void *context) {
   struct remembered_walk *walk = context;
   scan_old_objects(walk->m, start, start + bytes);
   walk->bytes += bytes;
-  if (!walk->log)
-    return;
-  if (gen.log_count > 0 && gen.log[gen.log_count - 1].start + gen.log[gen.log_count - 1].bytes == start)
-    gen.log[gen.log_count - 1].bytes += bytes;
-  else if (gen.log_count < LOG_CAPACITY)
-    gen.log[gen.log_count++] = (struct written_run){start, bytes};
-  else
-    gen.log_overflow = true;
 }
 
 // Without the kernel's answer: every old object is scanned (the remembered set is the whole old
@@ -246,18 +225,12 @@ static void scan_all_old(struct marker *m) {
 }
 
 void generations_mark_remembered(struct marker *m, unsigned g) {
-  if (g >= 2)
+  if (g >= 1)
     return;
-  struct remembered_walk walk = {m, g == 0, 0};
+  struct remembered_walk walk = {m, 0};
   if (!arena_collect_written(scan_written, &walk)) {
     scan_all_old(m);
     store_relaxed(&gen.must_be_full, true);
-  }
-  if (g == 1) { // and every write since the last gen1-or-older collection
-    for (size_t i = 0; i < gen.log_count; i++)
-      scan_old_objects(m, gen.log[i].start, gen.log[i].start + gen.log[i].bytes);
-    gen.log_count = 0;
-    gen.log_overflow = false;
   }
   store_relaxed(&generation_stats.remembered_bytes, walk.bytes);
 }
@@ -273,27 +246,20 @@ static void set_sizes(const uint64_t before[3], const uint64_t after[3]) {
 
 enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
-  uint64_t promoted = load_relaxed(&gen.promoted_since_gen1);
+  uint64_t promoted = load_relaxed(&gen.promoted_since_full);
   uint64_t young = in_use > last ? in_use - last : 0;
   uint64_t gen1 = promoted < last ? promoted : last, gen2 = last - gen1;
   for (unsigned i = 0; i <= g; i++)
     atomic_fetch_add(&generation_stats.collections[i], 1);
-  if (g >= 2) { // the pacer resets the heap in use to what was marked
+  if (g >= 1) { // full; the pacer resets the heap in use to what was marked
     set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, marked});
-    store_relaxed(&gen.promoted_since_gen1, 0);
+    store_relaxed(&gen.promoted_since_full, 0);
     store_relaxed(&gen.in_use_after_last, marked);
     return SWEEP_GEN2;
   }
-  uint64_t after;
-  if (g == 0) {
-    after = last + marked;
-    store_relaxed(&gen.promoted_since_gen1, promoted + marked);
-    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
-  } else {
-    after = gen2 + marked;
-    store_relaxed(&gen.promoted_since_gen1, 0);
-    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, gen2 + marked});
-  }
+  uint64_t after = last + marked;
+  store_relaxed(&gen.promoted_since_full, promoted + marked);
+  set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
   atomic_fetch_add(&generation_stats.promoted_bytes, marked);
   store_relaxed(&heap_account.in_use, after);
   store_relaxed(&gen.in_use_after_last, after);
@@ -302,10 +268,10 @@ enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   double survival = young ? (double)marked / (double)young : 0.0;
   if (survival > 1.0)
     survival = 1.0;
-  uint64_t budget = gen.gen0_floor + (uint64_t)((double)(gen.gen0_ceiling - gen.gen0_floor) * survival);
+  uint64_t budget =
+      gen.gen0_floor + (uint64_t)((double)(gen.gen0_ceiling - gen.gen0_floor) * survival);
   store_relaxed(&gen.gen0_budget, budget);
-  store_relaxed(&gen.gen1_budget, budget * 4);
-  return g == 0 ? SWEEP_GEN0 : SWEEP_GEN1;
+  return SWEEP_GEN0;
 }
 
 void generations_record_pause(unsigned g, uint64_t pause_ns) {
@@ -325,13 +291,11 @@ void generations_after_fork_child(void) {
 
 bool generations_worthwhile(unsigned g) {
   uint64_t in_use = heap_account_in_use();
-  if (g >= 2 || !gen.on) {
+  if (g >= 1 || !gen.on) { // (gen1 collections run as full ones)
     uint64_t live = load_relaxed(&pacer.heap_marked), goal = load_relaxed(&pacer.heap_goal);
     return in_use >= live + (goal > live ? goal - live : 0) / 2;
   }
   uint64_t last = load_relaxed(&gen.in_use_after_last);
-  if (g == 1 && load_relaxed(&gen.promoted_since_gen1) >= load_relaxed(&gen.gen1_budget) / 2)
-    return true;
   return in_use > last && in_use - last >= young_budget() / 2;
 }
 

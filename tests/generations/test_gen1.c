@@ -1,4 +1,6 @@
 // test_gen1.c (gen_gen1_<scenario>): what a gen1 collection must know of the old generation.
+// (Gen1 collections run as full ones for now, docs/generations.md, which keeps these correct; the
+// tests stay for the day they do not: a page log since the last gen1 collection lost objects.)
 // A gen1 collection unmarks the gen0 and gen1 objects and marks from the roots and from the gen2
 // objects that may point to them. A gen2 object holding the only pointer to a gen1 object must
 // therefore be scanned by every gen1 collection while that pointer is there, however long ago it
