@@ -10,7 +10,9 @@
 //      then quiet for idle_gc_ns (SHADE_IDLE_GC_MS, 250 ms): collect, sweep every span, and give
 //      every free page back, in 64 MiB steps, stopping early if the program allocates again. So
 //      memory a program dropped goes back to the OS a fraction of a second after it stops
-//      (sleeps, waits on I/O), without any call;
+//      (sleeps, waits on I/O), without any call. An idle collection that found most of the heap
+//      still live is tried again after twice the quiet time (up to 64 times it) until the
+//      program allocates again: it may have come while the program computed on fresh data;
 //   4. background scavenging, while the program runs: keeps the resident heap (in-use pages plus
 //      free pages not given back) under heap goal + 10% (and under the soft limit less 1/16), and
 //      returns any free run unused for idle_return_ns (SHADE_SCAVENGE_IDLE_MS, 1 s; Go: 5 minutes).
@@ -64,6 +66,7 @@ struct activity {
   uint64_t last_tick_ns;
   uint64_t quiet_since_ns;
   bool active_since_idle_collection;
+  unsigned idle_backoff; // the quiet time asked for is idle_gc_ns times this (1, 2, 4, ... 64)
 };
 
 static uint64_t cpu_clock_ns(clockid_t clock) {
@@ -73,7 +76,7 @@ static uint64_t cpu_clock_ns(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void activity_reset(struct activity *a, bool active) {
+static void activity_reset(struct activity *a, bool active) { // (idle_backoff is kept)
   a->allocated = load_relaxed(&heap_account.total_allocated);
   a->process_cpu_ns = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   a->own_cpu_ns = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -92,6 +95,8 @@ static void activity_observe(struct activity *a, uint64_t now) {
     a->quiet_since_ns = now;
     a->active_since_idle_collection = true;
   }
+  if (allocated != a->allocated)
+    a->idle_backoff = 1; // it allocates again: the next quiet spell counts from the start
   a->allocated = allocated;
   a->process_cpu_ns = process_cpu;
   a->own_cpu_ns = own_cpu;
@@ -105,7 +110,7 @@ static bool collection_allowed(void) {
 
 static bool idle_collection_due(const struct activity *a, uint64_t now) {
   return memory_config.idle_gc_ns != 0 && a->active_since_idle_collection &&
-         now - a->quiet_since_ns >= memory_config.idle_gc_ns &&
+         now - a->quiet_since_ns >= memory_config.idle_gc_ns * a->idle_backoff &&
          pageheap_resident_bytes() >= pacer.min_goal && collection_allowed();
 }
 
@@ -197,7 +202,7 @@ static void sleep_for(uint64_t ns, bool interruptible) {
 
 static void *scavenger_main(void *unused) {
   (void)unused;
-  struct activity activity;
+  struct activity activity = {.idle_backoff = 1};
   activity_reset(&activity, false);
   for (;;) {
     uint64_t now = cycle_now_ns();
@@ -207,8 +212,16 @@ static void *scavenger_main(void *unused) {
       atomic_fetch_add(&memory_stats.periodic_collections, 1);
       activity_reset(&activity, activity.active_since_idle_collection);
     } else if (idle_collection_due(&activity, now)) {
+      // An idle collection that found most of the heap still live may have come while the
+      // program computed on what it had just allocated (it looked quiet: it got little CPU, or
+      // it only wrote memory): it tries again after twice the quiet time, up to 64 times it,
+      // so that a program which then drops its data gets it back without allocating.
+      uint64_t before = heap_account_in_use();
       idle_collection();
-      activity_reset(&activity, false);
+      bool kept_most = heap_account_in_use() > before / 2;
+      unsigned backoff = activity.idle_backoff;
+      activity_reset(&activity, kept_most && backoff < 64);
+      activity.idle_backoff = kept_most ? backoff * 2 : 1;
     }
     uint64_t pause = memory_config.scavenge ? background_step() : 0;
     if (pause)
