@@ -416,6 +416,8 @@ struct shade_event_cycle {          // CYCLE_BEGIN, CYCLE_END
   uint32_t markers;                 // marking threads
   int32_t marking;                  // how this cycle marked: SHADE_MODE_STW (a whole collection
                                     // in one pause, in any mode), _INCREMENTAL or _CONCURRENT
+  uint64_t generation_bytes[3];     // with generations on: each generation's size after the
+                                    // cycle (an estimate; shade_stats.generation_size_after)
 };
 struct shade_event_phase_info {     // PHASE_BEGIN, PHASE_END
   uint32_t phase;                   // enum shade_event_phase

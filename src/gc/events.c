@@ -196,6 +196,9 @@ void events_cycle_end(const struct cycle_record *r, uint64_t since_start_ns, uin
   c->remembered_bytes = load_relaxed(&generation_stats.remembered_bytes);
   c->gen0_budget = generations_gen0_budget();
   c->gen1_budget = generations_gen1_budget();
+  for (int g = 0; g < 3; g++)
+    c->generation_bytes[g] =
+        generations_on() ? load_relaxed(&generation_stats.size_after[g]) : 0;
   c->threads = r->threads;
   c->markers = cycle_config.markers;
   c->marking = r->driver == DRIVER_STW           ? SHADE_MODE_STW

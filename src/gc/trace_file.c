@@ -242,7 +242,8 @@ static void format_event(struct out *o, const struct shade_event *e, uint64_t rs
     put(o, reason_name(c->reason));
     put(o, "\",\"mode\":\"");
     put(o, mode_name(c->mode));
-    put(o, "\",\"kind\":\"full\",\"generation\":");
+    put(o, c->kind == SHADE_COLLECTION_YOUNG ? "\",\"kind\":\"young\",\"generation\":"
+                                             : "\",\"kind\":\"full\",\"generation\":");
     put_i64(o, c->generation);
     put(o, ",\"pause_us\":");
     put_us(o, c->pause_ns);
@@ -256,6 +257,11 @@ static void format_event(struct out *o, const struct shade_event *e, uint64_t rs
     counter(o, "heap_resident", e->time_ns, c->heap_resident);
     if (rss)
       counter(o, "process_rss", e->time_ns, rss);
+    if (c->gen0_budget) { // generations on
+      counter(o, "gen0_bytes", e->time_ns, c->generation_bytes[0]);
+      counter(o, "gen1_bytes", e->time_ns, c->generation_bytes[1]);
+      counter(o, "gen2_bytes", e->time_ns, c->generation_bytes[2]);
+    }
     return;
   }
   case SHADE_EVENT_PHASE_BEGIN:
