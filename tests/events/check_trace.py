@@ -68,8 +68,12 @@ for i, e in enumerate(events):
         pass
     else:
         expect(False, f"event {i}: unexpected ph {ph}")
+# A span still open when the file was closed (the program ended during the controller's
+# background sweep, which runs beside it) may stay open: viewers end it at the trace's end. Any
+# other unmatched B is an error.
 for key, stack in stacks.items():
-    expect(not stack, f"thread {key}: {len(stack)} B without E ({[b['name'] for b in stack]})")
+    open_spans = [b["name"] for b in stack if b["name"] != "background sweep"]
+    expect(not open_spans, f"thread {key}: {len(open_spans)} B without E ({open_spans})")
 
 expected_pauses = stats["cycles"] + stats["concurrent_cycles"]
 expect(len(pauses) == expected_pauses, f"{len(pauses)} pauses, statistics: {expected_pauses}")
