@@ -117,6 +117,10 @@ static bool sweep_and_file(struct central_list *c, struct span *s, bool keep_emp
   return true;
 }
 
+static bool track_allocated; // set once at start-up (generations)
+
+void central_track_allocated_spans(void) { track_allocated = true; }
+
 struct span *central_acquire(unsigned span_class) {
   struct central_list *c = &central_lists[span_class];
   pthread_mutex_lock(&c->lock);
@@ -147,7 +151,8 @@ struct span *central_acquire(unsigned span_class) {
     s = new_span(span_class);
   if (s) {
     s->in_cache = 1;
-    if (!s->allocated_from) { // (the class lock: new_span's span belongs to no list yet)
+    if (track_allocated && !s->allocated_from) { // (the class lock: new_span's span is on no
+                                                 //  list yet)
       pthread_mutex_lock(&c->lock);
       s->allocated_from = 1;
       s->allocated_next = c->allocated_from;

@@ -49,6 +49,9 @@ uint64_t central_mark_all_unswept(void);
 // heap_sweepgen stays: every other span holds old objects and free slots only, which such a
 // collection leaves as they are, so it stays swept. Returns the pages made unswept.
 uint64_t central_mark_allocated_unswept(void);
+// Generations on: from now on, keep each class's list of spans allocated from (it costs a walk of
+// those spans at every marking's end, so it is off without generations).
+void central_track_allocated_spans(void);
 // Sweep one unswept span of any class (proportional sweeping, gc/sweep_pacer.c); returns its
 // pages, 0 when none is left. The cursor skips classes found empty until the next cycle's end
 // resets it.

@@ -53,6 +53,7 @@
 
 #include "alloc/allocate.h"
 #include "alloc/arena.h"
+#include "alloc/central.h"
 #include "alloc/heap_account.h"
 #include "alloc/large.h"
 #include "alloc/metadata.h"
@@ -105,6 +106,7 @@ void generations_init(const struct shade_options *o, bool mode_allows) {
   gen.gen0_ceiling = o->gen0_budget ? o->gen0_budget : gen.gen0_floor * 4;
   store_relaxed(&gen.gen0_budget, gen.gen0_floor);
   allocate_set_born_old_size(o->loh_threshold);
+  central_track_allocated_spans();
   gen.on = true;
 }
 
