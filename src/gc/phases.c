@@ -44,8 +44,6 @@ void phase_sweep_termination(struct cycle_record *r) {
 
 void phase_stop(struct shade_thread *self, struct cycle_record *r) {
   roots_prepare();
-  if (cycle_config.markers > 1)
-    mark_pool_prepare(cycle_config.markers - 1);
   threads_lock();
   roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
   r->stop_begin_ns = cycle_now_ns();

@@ -3,8 +3,10 @@
 // start and mark termination of incremental and concurrent marking (mark_phase.c).
 //
 //   sweep termination  world running: finish sweeping the last cycle's spans
-//   stop               list the data segments, start the marker pool, lock the registry and the
-//                      roots (a stopped thread may hold either), stop every registered thread
+//   stop               list the data segments, lock the registry and the roots (a stopped
+//                      thread may hold either), stop every registered thread (the stw driver
+//                      starts the marker pool first: a whole marking is worth the helpers; the
+//                      short drain of a mark termination is not worth waking them)
 //   flush caches       world stopped: every span comes back from the thread caches
 //   drain              world stopped: drain the worklists with every marker
 //   end marking        world stopped: verify if asked, free unmarked large objects, make every

@@ -24,6 +24,8 @@ void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer
   bool generational = generations_on();
   struct cycle_record r = {.driver = DRIVER_STW, .generation = generational ? generation : 2};
   phase_sweep_termination(&r);
+  if (cycle_config.markers > 1) // the helpers drain beside this thread (started before the stop)
+    mark_pool_prepare(cycle_config.markers - 1);
   phase_stop(self, &r);
   phase_flush_caches();
   if (generational)
