@@ -22,6 +22,12 @@
 // cannot answer, the young collection scans every old object instead (always correct) and the
 // next is full.
 //
+// Why young collections run only while one program thread is registered: with threads coming
+// and going (core_threads under SHADE_GENERATIONAL=on, about one run in three), a gen0
+// collection left an object reachable from a root unmarked; the verifier stopped the program
+// before it was freed. The cause is not found yet. With two or more registered threads every
+// collection is full, which is always correct.
+//
 // Why gen1 collections are full ones for now: a gen1 collection would need every gen2 object that
 // points into gen1, whenever that pointer was stored (before the last gen1 collection too, and
 // before the last full one: a gen0 survivor of a full collection is gen1 after it). Written pages
@@ -60,6 +66,7 @@
 #include "base/message.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
+#include "gc/threads.h"
 
 struct generation_stats generation_stats;
 
@@ -154,6 +161,8 @@ static void forget_written(uintptr_t start, size_t bytes, void *context) {
 
 unsigned generations_begin(unsigned g) {
   if (load_relaxed(&gen.must_be_full) || g >= 1) // (gen1: see the top of this file)
+    g = 2;
+  if (threads_count() > 1) // several program threads: full (see the top of this file)
     g = 2;
   if (g == 2) // start afresh: every page protected
     store_relaxed(&gen.must_be_full, !arena_collect_written(forget_written, NULL));

@@ -1,6 +1,8 @@
 // test_stress.c (gen_stress): threads mutating graphs of old and young nodes with plain stores
 // while their allocation drives the collections (SHADE_GEN0_BUDGET=1MiB in the test's
-// environment: many gen0 collections, gen1 and full ones as promoted garbage piles up).
+// environment). With several threads registered every collection is full for now
+// (docs/generations.md), and the test checks that none was young; it keeps checking the data,
+// so that it catches the multi-threaded case the day young collections are allowed again.
 //
 // Each thread owns a table of nodes (a Shade object, so it is old after the first collections;
 // its only reference is on the thread's stack). A step replaces a table entry with a new node
@@ -143,9 +145,10 @@ static void test_threads_mutate_old_and_young_nodes(void) {
           " (gen1+ %" PRIu64 ", full %" PRIu64 ")\n", (unsigned long)atomic_load(&steps_done),
           (unsigned long)atomic_load(&checks_done), shade_test_now() - start, c0, c1, c2);
   gen_print_stats("stress");
-  SHADE_TEST_EXPECTF(after.collections[0] > after.collections[2],
-                     "no young collection: %" PRIu64 " collections, %" PRIu64 " full",
-                     after.collections[0], after.collections[2]);
+  // With several registered threads every collection is full for now (docs/generations.md):
+  // the collections the threads' allocation triggered during the run were all full ones.
+  SHADE_TEST_EXPECTF(c0 == c2, "%" PRIu64 " collections during the run, %" PRIu64 " full: a "
+                     "young collection ran with %d threads registered", c0, c2, THREADS + 1);
   SHADE_TEST_EXPECTF(c0 >= 10, "only %" PRIu64 " collections during the run", c0);
   SHADE_TEST_EXPECTF(after.gen0_budget <= (1u << 20), "gen0 budget %" PRIu64 " with SHADE_GEN0_BUDGET=%s",
                      after.gen0_budget, getenv("SHADE_GEN0_BUDGET") ? getenv("SHADE_GEN0_BUDGET") : "(unset)");
