@@ -12,7 +12,8 @@
 //   explicit, non-blocking  stw cycle    stw cycle              start a background cycle
 //
 // and the kind: with generations on (stw mode, generations.c), an allocation collects gen2 when
-// the heap reached the pacer's trigger, else gen0 (or gen1) when gen0's budget is spent; an
+// the heap reached the pacer's trigger, else gen0 when gen0's budget is spent (generations.c:
+// gen1 requests and several registered threads make it full); an
 // explicit request says its generation; every other request is full. Without generations every
 // collection is full.
 //

@@ -1,4 +1,5 @@
-// phases.c: the steps of a collection (phases.h), the statistics of pauses, and the trace line.
+// phases.c: the steps of a collection (phases.h) and the statistics of pauses. The trace line
+// is a listener of the cycle-end event (trace_line.c).
 #define _GNU_SOURCE
 #include "gc/phases.h"
 

@@ -57,8 +57,50 @@ static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
 #endif
 }
 
+// The buffer stays live through a quiet spell long enough for an idle collection (which finds
+// it live), and is dropped only afterwards, with no allocation since: the idle collection is
+// tried again after a longer quiet spell, and the memory still comes back.
+static void *volatile kept; // the only reference while the program "computes"
+
+static __attribute__((noinline)) void allocate_and_keep(void) {
+  unsigned char *buffer = shade_malloc_atomic(BUFFER_BYTES);
+  if (buffer != NULL)
+    memset(buffer, 1, BUFFER_BYTES);
+  kept = buffer;
+}
+
+static void test_an_idle_collection_that_finds_the_heap_live_is_tried_again(void) {
+  sleep_seconds(0.6);
+  size_t before = shade_test_rss();
+  uint64_t idle_before = shade_test_stats().idle_collections;
+  allocate_and_keep();
+  shade_test_clear_stack();
+  sleep_seconds(0.8); // quiet, the buffer live: an idle collection runs and keeps it
+  SHADE_TEST_EXPECTF(shade_test_stats().idle_collections > idle_before,
+                     "no idle collection while the buffer was held");
+  kept = NULL;        // dropped, and nothing allocated since
+  shade_test_clear_stack();
+  size_t limit = before + before / 10 + (4 << 20);
+  double dropped = shade_test_now(), back_at = -1;
+  while (shade_test_now() - dropped < 4.0) {
+    if (shade_test_rss() <= limit) {
+      back_at = shade_test_now() - dropped;
+      break;
+    }
+    sleep_seconds(0.02);
+  }
+  fprintf(stderr, "  held through %llu idle collection(s); back under %.1f MB after %.2f s\n",
+          (unsigned long long)(shade_test_stats().idle_collections - idle_before), limit / MB,
+          back_at);
+  if (MEMORY_TEST_RSS_EXACT)
+    SHADE_TEST_EXPECTF(back_at >= 0, "RSS never came back after the drop");
+  else
+    SHADE_TEST_EXPECT(shade_test_stats().idle_collections >= idle_before + 2);
+}
+
 int main(void) {
   shade_init(&(struct shade_options){.write_barrier = 1}); // no pointer stores: SHADE_MODE may choose
   SHADE_TEST_RUN(test_rss_falls_back_after_a_drop_and_a_pause);
+  SHADE_TEST_RUN(test_an_idle_collection_that_finds_the_heap_live_is_tried_again);
   return shade_test_finish();
 }
