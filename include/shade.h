@@ -72,6 +72,8 @@ struct shade_options {
   int generational;      // 1 on where it can be correct, -1 off (SHADE_GENERATIONAL; default off)
   size_t loh_threshold;  // objects this large are born in gen2 (SHADE_LOH_THRESHOLD; 85000)
   size_t gen0_budget;    // bytes allocated between gen0 collections; 0: adaptive (SHADE_GEN0_BUDGET)
+  // Finalizers (docs/finalization.md)
+  int finalize_on_demand; // 1: finalizers run only in shade_run_finalizers (SHADE_FINALIZE_ON_DEMAND)
   // Seeing the collector (docs/observability.md)
   const char *heap_snapshot; // a heap snapshot to this path at exit (SHADE_HEAP_SNAPSHOT)
   int heap_snapshot_signal;  // with heap_snapshot: a snapshot on this signal too
@@ -201,6 +203,65 @@ void shade_collect_generation(int generation, unsigned flags);
 // Collections that collected this generation: (0) every collection, (1) those of gen1 and gen2,
 // (2) the full ones, as .NET counts them. Out of range: 0, with a message.
 uint64_t shade_collection_count(int generation);
+
+// ---------------------------------------------------------------------------------------------
+// Finalizers, weak references and ephemerons on the traced heap (docs/finalization.md).
+//
+// A finalizer runs once, after a collection finds its object unreachable; the object and all it
+// reaches stay alive until the finalizer has returned (and longer if the finalizer stored it
+// somewhere: resurrection). Ordered finalization (Go, bdwgc): if A reaches B and both have
+// finalizers, A's runs first and B is finalized by a later collection; an object that reaches
+// itself through a chain of finalizable objects is never finalized (Shade says so once).
+// Unordered (Guile, Java) runs regardless of what reaches what.
+typedef void (*shade_finalizer_fn)(void *object, void *data);
+enum {
+  SHADE_FINALIZE_ORDERED = 0,     // see above
+  SHADE_FINALIZE_UNORDERED = 1,   // runs when the object is unreachable, whatever reaches it
+  SHADE_FINALIZE_IGNORE_SELF = 2, // ordered, but pointers from the object to itself do not count
+  SHADE_FINALIZE_UNREACHABLE = 3, // Java's: runs once unreachable from the roots, even if other
+                                  // finalizable objects reach it (bdwgc's _unreachable)
+};
+// Sets (fn NULL: removes) the finalizer of the object that starts at `object`. 0, or -1 with
+// errno EINVAL for a pointer that is not the start of a live collectable Shade object.
+int shade_set_finalizer(void *object, shade_finalizer_fn fn, void *data, unsigned flags);
+// The finalizer set for object: 1 and *fn, *data (either may be NULL), or 0 when none.
+int shade_get_finalizer(const void *object, shade_finalizer_fn *fn, void **data);
+// Finalizers run on Shade's "shade-finalizer" thread (a registered thread), unless the program
+// asks for them on demand (options.finalize_on_demand, SHADE_FINALIZE_ON_DEMAND=on, or the call
+// below): then they run only in shade_run_finalizers, and the notifier, if set, is called (on
+// the thread that ran the collection, without Shade's locks) when finalizers become ready.
+int shade_run_finalizers(void);               // runs what is queued on this thread; how many ran
+void shade_wait_for_pending_finalizers(void); // returns once the queue is empty (.NET's name)
+size_t shade_finalizers_pending(void);        // finalizers ready to run and not yet run
+void shade_set_finalize_on_demand(int on);
+void shade_set_finalizer_notifier(void (*notifier)(void));
+
+// A weak reference (.NET's WeakReference, Go's weak.Pointer) is itself a Shade object that hides
+// its target from every scan. A short one reads NULL as soon as a collection finds the target
+// unreachable; a long one only once the target is really freed (after its finalizer, if any,
+// has run and a later collection found it unreachable again).
+struct shade_weak;
+enum { SHADE_WEAK_SHORT = 0, SHADE_WEAK_LONG = 1 };
+struct shade_weak *shade_weak_new(void *target, unsigned flags); // NULL (errno) on error
+void *shade_weak_get(const struct shade_weak *w); // the target, or NULL once it died
+
+// Weak links (bdwgc's disappearing links): the word at `link` (anywhere: a global, a malloc'd or
+// a Shade object) is set to NULL when `target` dies, short or long as above. The program keeps
+// the link from making target reachable: the word lives in atomic memory or outside the
+// scanned roots, or it holds the pointer hidden (as bdwgc's GC_HIDE_POINTER). A link inside a
+// Shade object is forgotten when that object is freed. 0; 1 if link was registered already (its
+// target is then unchanged); -1 with errno (EINVAL, ENOMEM) otherwise.
+int shade_weak_link(void **link, const void *target, unsigned flags);
+int shade_weak_unlink(void **link, unsigned flags);              // 1 if it was registered, else 0
+int shade_weak_move(void **link, void **new_link, unsigned flags); // 0; 1 new_link taken;
+                                                                   // -1 (ENOENT) link unknown
+// An ephemeron: its value is reachable through it only while its key is reachable from
+// elsewhere (weak hash tables whose values refer to their keys). Once a collection finds the
+// key unreachable, key and value read NULL.
+struct shade_ephemeron;
+struct shade_ephemeron *shade_ephemeron_new(void *key, void *value); // NULL (errno) on error
+void *shade_ephemeron_key(const struct shade_ephemeron *e);   // NULL once the key is dead
+void *shade_ephemeron_value(const struct shade_ephemeron *e); // NULL once the key is dead
 
 // Roots: [lo, hi) is scanned conservatively by every collection until removed.
 void shade_add_roots(void *lo, void *hi);

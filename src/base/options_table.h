@@ -129,6 +129,9 @@
                .doc = "with generations, bytes allocated between gen0 collections; by default "   \
                       "it adapts to the survival rate, from the L3 cache size (at least 8 MiB) "  \
                       "to 4 times that")                                                        \
+  SHADE_OPTION(finalize_on_demand, .variable = "SHADE_FINALIZE_ON_DEMAND", .type = OPTION_FLAG, \
+               .doc = "finalizers run only when the program calls `shade_run_finalizers`, not on " \
+                      "Shade's finalizer thread ([docs/finalization.md](docs/finalization.md))")  \
   SHADE_OPTION(heap_snapshot, .variable = "SHADE_HEAP_SNAPSHOT", .type = OPTION_PATH,             \
                .default_text = "none",                                                            \
                .doc = "write a heap snapshot (Chrome DevTools' `.heapsnapshot`) to this path at " \
