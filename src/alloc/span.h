@@ -112,6 +112,8 @@ enum object_state {
   OBJECT_AGE_SHIFT = 1,
   OBJECT_AGE_MASK = 3 << OBJECT_AGE_SHIFT,
   OBJECT_OLDEST = 2, // the oldest generation
+  OBJECT_EPHEMERON_KEY = 8, // the key of an ephemeron waiting for it (set and cleared within the
+                            // collector's weak pass, world stopped: gc/weak_resolution.c)
 };
 
 // The generation of object i (0, 1 or 2).
@@ -137,6 +139,17 @@ static inline bool span_mark_object(struct span *s, uint32_t i) {
     return false;
   store_relaxed(&s->object_states[i], (uint8_t)(state | OBJECT_MARKED));
   return true;
+}
+
+// The ephemeron-key flag (world stopped, one marker). take: clears it, says if it was set.
+static inline void span_object_flag_key(struct span *s, uint32_t i) {
+  store_relaxed(&s->object_states[i], (uint8_t)(load_relaxed(&s->object_states[i]) |
+                                                OBJECT_EPHEMERON_KEY));
+}
+static inline bool span_object_take_key_flag(struct span *s, uint32_t i) {
+  uint8_t state = load_relaxed(&s->object_states[i]);
+  store_relaxed(&s->object_states[i], (uint8_t)(state & ~OBJECT_EPHEMERON_KEY));
+  return (state & OBJECT_EPHEMERON_KEY) != 0;
 }
 
 // Large objects, at the end of marking (world stopped).

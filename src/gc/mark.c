@@ -29,6 +29,7 @@
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
   m->checking = checking;
+  m->wake_keys = false;
   m->marked_bytes = 0;
   m->marked_objects = 0;
   m->scanned_bytes = 0;
@@ -80,6 +81,8 @@ static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, st
     return false;
   if (!mark_for_marker(m, s, index))
     return false;
+  if (SHADE_UNLIKELY(m->wake_keys))
+    ephemeron_key_marked(s, index);
   m->marked_bytes += s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
   m->marked_objects++;
   if (s->kind != KIND_ATOMIC)

@@ -23,12 +23,16 @@ struct marker {
   struct worklist work;
   struct edge_pipe edges;
   bool checking;         // the verifier: use check_bits instead of the OBJECT_MARKED state
+  bool wake_keys;        // the weak pass: report objects flagged OBJECT_EPHEMERON_KEY as marked
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;
   uint64_t scanned_bytes; // bytes of grey ranges this marker scanned (the pacer's scan work)
 };
 
 void marker_begin(struct marker *m, bool checking);
+// The weak pass's hook (weak_resolution.c): object i of s, flagged as an ephemeron key, was just
+// marked by a marker with wake_keys set.
+void ephemeron_key_marked(struct span *s, uint32_t i);
 void marker_end(struct marker *m);
 
 // Roots: every aligned word of [lo, hi) that points into an object marks it. (One-past-the-end

@@ -2,7 +2,8 @@
 // marking from the roots has drained, with the world stopped (finalization_resolve).
 //
 //   1. Ephemerons to a fixpoint: the value of a marked ephemeron whose key is marked is marked,
-//      and what it reaches; repeat until a round marks nothing (values can make keys reachable).
+//      and what it reaches, until nothing more is (values can make keys and ephemerons
+//      reachable; each ephemeron is looked at again only when what it waits for is marked).
 //   2. Short weak links whose target is unmarked are cleared (set to 0) and forgotten.
 //   3. Finalizers (bdwgc's and Go's ordered finalization). Note which finalizable objects are
 //      unmarked: those are unreachable from the roots. Then, one unmarked object F at a time,
@@ -42,25 +43,90 @@ static bool survives(uintptr_t p) {
 
 static void mark_address(struct marker *m, uintptr_t p) { mark_pointers(m, &p, 1); }
 
-static bool ephemerons_mark_values(struct marker *m) {
-  bool progress = false;
-  for (size_t k = 0; k < finalization.ephemeron_count; k++) {
-    const uintptr_t *e = (const uintptr_t *)finalization.ephemerons[k];
-    if (!survives((uintptr_t)e) || e[0] == 0)
-      continue;
-    uintptr_t value = (uintptr_t)weak_reveal(e[1]);
-    if (survives((uintptr_t)weak_reveal(e[0])) && value && !survives(value)) {
-      mark_address(m, value);
-      progress = true;
-    }
-  }
-  if (progress)
-    mark_drain(m);
-  return progress;
+// ---- ephemerons ----------------------------------------------------------------------------
+// Resolving ephemerons by rounds (mark the values whose keys are marked, drain, repeat) costs a
+// round per link of a chain of ephemerons whose values hold the next keys: quadratic. Instead
+// each ephemeron is looked at once, and then again only when what it waits for gets marked:
+// its key, or the ephemeron itself if nothing marked it yet. Both are flagged in their state byte
+// (OBJECT_EPHEMERON_KEY) and listed in `waiting`; the pass's marker (wake_keys) reports a
+// flagged object it marks, and the ephemerons waiting for it are looked at again.
+
+static void mark_value(struct marker *m, const uintptr_t *e) {
+  uintptr_t value = (uintptr_t)weak_reveal(e[1]);
+  if (value && !survives(value))
+    mark_address(m, value);
 }
 
-static void ephemerons_fixpoint(struct marker *m) {
-  while (ephemerons_mark_values(m)) {
+// The waiting entry of the object that contains p, flagged, created if need be (NULL if p is in
+// no object: nothing to wait for).
+static struct address_entry *waiting_entry(uintptr_t p) {
+  uint32_t i;
+  struct span *s = arena_object_of(p, &i);
+  if (s == NULL)
+    return NULL;
+  bool created;
+  struct address_entry *w =
+      address_map_insert(&finalization.waiting, span_object_address(s, i), &created);
+  if (created)
+    span_object_flag_key(s, i);
+  return w;
+}
+
+// Ephemeron k: mark its value if it and its key are marked, else wait for what is missing.
+static void ephemeron_consider(struct marker *m, size_t k) {
+  const uintptr_t *e = (const uintptr_t *)finalization.ephemerons[k];
+  if (e[0] == 0)
+    return; // cleared by an earlier collection
+  if (!survives((uintptr_t)e)) {
+    struct address_entry *w = waiting_entry((uintptr_t)e);
+    if (w)
+      w->second = k + 1;
+    return;
+  }
+  uintptr_t key = (uintptr_t)weak_reveal(e[0]);
+  if (survives(key)) {
+    mark_value(m, e);
+    return;
+  }
+  struct address_entry *w = waiting_entry(key);
+  if (w) {
+    finalization.ephemeron_next[k] = w->first;
+    w->first = k + 1;
+  }
+}
+
+void ephemeron_key_marked(struct span *s, uint32_t i) {
+  if (SHADE_UNLIKELY(load_relaxed(&s->object_states[i]) & OBJECT_EPHEMERON_KEY)) {
+    span_object_take_key_flag(s, i);
+    finalization.woken[finalization.woken_count++] = span_object_address(s, i);
+  }
+}
+
+static void ephemerons_resolve(struct marker *m) {
+  if (finalization.ephemeron_count == 0)
+    return;
+  address_map_clear(&finalization.waiting);
+  finalization.woken_count = 0;
+  m->wake_keys = true;
+  for (size_t k = 0; k < finalization.ephemeron_count; k++)
+    ephemeron_consider(m, k);
+  mark_drain(m);
+  while (finalization.woken_count) {
+    uintptr_t object = finalization.woken[--finalization.woken_count];
+    struct address_entry *w = address_map_find(&finalization.waiting, object);
+    size_t self = w->second, first = w->first;
+    w->first = w->second = 0;
+    if (self) // the ephemeron itself is reachable after all
+      ephemeron_consider(m, self - 1);
+    for (size_t k = first; k; k = finalization.ephemeron_next[k - 1]) // its key is
+      mark_value(m, (const uintptr_t *)finalization.ephemerons[k - 1]);
+    mark_drain(m);
+  }
+  m->wake_keys = false;
+  address_map_for_each(&finalization.waiting, w) { // what is still waiting stays unmarked
+    uint32_t i;
+    struct span *s = arena_object_of(w->key, &i);
+    span_object_take_key_flag(s, i);
   }
 }
 
@@ -165,10 +231,10 @@ uint64_t finalization_resolve(void) {
   struct marker m;
   marker_begin(&m, false);
   worklist_begin(1);
-  ephemerons_fixpoint(&m);
+  ephemerons_resolve(&m);
   links_clear(SHADE_WEAK_SHORT);
   finalizers_choose(&m);
-  ephemerons_fixpoint(&m);
+  ephemerons_resolve(&m);
   links_clear(SHADE_WEAK_LONG);
   ephemerons_clear();
   marker_end(&m);

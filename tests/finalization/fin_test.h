@@ -41,8 +41,9 @@ static SHADE_TEST_UNUSED struct fin_node *fin_node_new(uintptr_t id) {
   n->check = id * FIN_CHECK;
   return n;
 }
+// Live (not freed by a collection, even if its memory was not reused yet) and unchanged.
 static SHADE_TEST_UNUSED bool fin_node_intact(const struct fin_node *n, uintptr_t id) {
-  return n->id == id && n->check == id * FIN_CHECK;
+  return shade_is_heap_pointer(n) && n->id == id && n->check == id * FIN_CHECK;
 }
 
 #endif

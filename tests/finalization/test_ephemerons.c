@@ -1,6 +1,7 @@
 // Ephemerons (shade_ephemeron_new / _key / _value): the value lives through the ephemeron only
 // while the key is reachable from elsewhere; a value that refers to its own key does not keep
-// the key alive (the weak hash table problem); chains resolve to a fixpoint.
+// the key alive (the weak hash table problem); chains resolve to a fixpoint, in one collection
+// however they were made; an ephemeron found through another's value counts.
 #include "fin_test.h"
 
 #define COUNT 500
@@ -79,6 +80,83 @@ static void test_chains_resolve_to_a_fixpoint(void) {
   __asm__ volatile("" : : "r"(eph), "r"(k1), "r"(values) : "memory");
 }
 
+// An ephemeron reachable only through another ephemeron's value still keeps its own value (its
+// key being alive), and a long random chain resolves in one collection.
+#define NESTED 100
+#define DEPTH 8
+SHADE_TEST_NOINLINE static struct shade_ephemeron *make_nested(struct fin_node *key) {
+  struct shade_ephemeron *e = shade_ephemeron_new(key, fin_node_new(78)); // the innermost
+  for (int level = 1; level < DEPTH; level++) {
+    struct fin_node *box = fin_node_new(77);
+    SHADE_STORE(box->next, (struct fin_node *)(void *)e);
+    e = shade_ephemeron_new(key, box);
+  }
+  return e;
+}
+static void test_ephemeron_reached_through_a_value(void) {
+  struct fin_node **keys = shade_malloc(NESTED * sizeof *keys);
+  struct shade_ephemeron **outer = shade_malloc(NESTED * sizeof *outer);
+  for (int i = 0; i < NESTED; i++) {
+    SHADE_STORE(keys[i], fin_node_new(1));
+    SHADE_STORE(outer[i], make_nested(keys[i]));
+  }
+  for (int c = 0; c < 2; c++) {
+    for (int k = 0; k < 500; k++) // garbage of the values' size, to reuse what was freed
+      fin_node_new(0);
+    shade_test_collect_clean();
+  }
+  int intact = 0;
+  for (int i = 0; i < NESTED; i++) {
+    struct shade_ephemeron *e = outer[i];
+    for (int level = 1; e && level < DEPTH; level++) {
+      struct fin_node *box = shade_ephemeron_value(e);
+      bool live = box && shade_is_heap_pointer(box) && fin_node_intact(box, 77);
+      e = live && shade_is_heap_pointer(box->next) ? (struct shade_ephemeron *)(void *)box->next
+                                                   : NULL;
+    }
+    struct fin_node *value = e ? shade_ephemeron_value(e) : NULL;
+    intact += value && shade_is_heap_pointer(value) && fin_node_intact(value, 78);
+  }
+  SHADE_TEST_EXPECT_EQ(intact, NESTED);
+  __asm__ volatile("" : : "r"(keys), "r"(outer) : "memory");
+}
+
+static void test_long_shuffled_chain(void) {
+  enum { LENGTH = 20000 };
+  uint64_t rng = shade_test_seed();
+  struct fin_node **values = shade_malloc(LENGTH * sizeof *values);
+  struct shade_ephemeron **eph = shade_malloc(LENGTH * sizeof *eph);
+  unsigned *order = malloc(LENGTH * sizeof *order);
+  struct fin_node *k1 = fin_node_new(1 << 30);
+  for (unsigned i = 0; i < LENGTH; i++) {
+    SHADE_STORE(values[i], fin_node_new(i));
+    order[i] = i;
+  }
+  for (unsigned i = LENGTH - 1; i > 0; i--) { // made in a random order
+    unsigned j = (unsigned)shade_test_random_between(&rng, 0, i);
+    unsigned t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  for (unsigned n = 0; n < LENGTH; n++) {
+    unsigned i = order[n];
+    SHADE_STORE(eph[i], shade_ephemeron_new(i == 0 ? k1 : values[i - 1], values[i]));
+  }
+  free(order);
+  memset(values, 0, LENGTH * sizeof *values);
+  double start = shade_test_now();
+  shade_test_collect_clean();
+  printf("one collection with a shuffled chain of %d ephemerons: %.1f ms\n", LENGTH,
+         (shade_test_now() - start) * 1e3);
+  int intact = 0;
+  for (unsigned i = 0; i < LENGTH; i++) {
+    struct fin_node *v = shade_ephemeron_value(eph[i]);
+    intact += v && fin_node_intact(v, i);
+  }
+  SHADE_TEST_EXPECT_EQ(intact, LENGTH);
+  __asm__ volatile("" : : "r"(eph), "r"(k1), "r"(values) : "memory");
+}
+
 // Bad arguments: a key that is not a collectable Shade object gives NULL with EINVAL.
 static void test_ephemeron_bad_arguments(void) {
   static int global;
@@ -94,6 +172,8 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_live_key_keeps_value);
   SHADE_TEST_RUN(test_dead_key_clears_even_when_value_refers_to_it);
   SHADE_TEST_RUN(test_chains_resolve_to_a_fixpoint);
+  SHADE_TEST_RUN(test_ephemeron_reached_through_a_value);
+  SHADE_TEST_RUN(test_long_shuffled_chain);
   SHADE_TEST_RUN(test_ephemeron_bad_arguments);
   return shade_test_finish();
 }

@@ -21,9 +21,13 @@ static atomic_int finalized_in_table, finalized_twice, broken_reads;
 static atomic_uint next_id;
 static uint64_t seed;
 
+static bool intact(const struct tracked *t) {
+  return shade_is_heap_pointer(t) && t->check == t->id * FIN_CHECK;
+}
+
 static void tracked_finalizer(void *object, void *data) {
   struct tracked *t = object;
-  if (t->id != (uintptr_t)data || t->check != t->id * FIN_CHECK)
+  if (t->id != (uintptr_t)data || !intact(t))
     atomic_fetch_add(&broken_reads, 1);
   if (atomic_load_explicit(&t->in_table, memory_order_relaxed))
     atomic_fetch_add(&finalized_in_table, 1);
@@ -40,7 +44,6 @@ static struct tracked *tracked_new(bool finalizable) {
   return t;
 }
 
-static bool intact(const struct tracked *t) { return t->check == t->id * FIN_CHECK; }
 
 static atomic_uint finalizable_made;
 
