@@ -222,7 +222,9 @@ enum {
                                   // finalizable objects reach it (bdwgc's _unreachable)
 };
 // Sets (fn NULL: removes) the finalizer of the object that starts at `object`. 0, or -1 with
-// errno EINVAL for a pointer that is not the start of a live collectable Shade object.
+// errno EINVAL for a pointer that is not the start of a live collectable Shade object. `data` is
+// kept alive while the finalizer is set and until it has run (as bdwgc's client data and Go's
+// closures): if data reaches the object, the object is never finalized.
 int shade_set_finalizer(void *object, shade_finalizer_fn fn, void *data, unsigned flags);
 // The finalizer set for object: 1 and *fn, *data (either may be NULL), or 0 when none.
 int shade_get_finalizer(const void *object, shade_finalizer_fn *fn, void **data);

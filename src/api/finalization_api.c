@@ -8,6 +8,7 @@
 
 #include "alloc/arena.h"
 #include "api/api_internal.h"
+#include "gc/barrier.h"
 #include "gc/finalization.h"
 
 struct shade_weak {
@@ -44,11 +45,13 @@ static bool collectable_object(const void *p) {
 
 SHADE_API int shade_set_finalizer(void *object, shade_finalizer_fn fn, void *data,
                                   unsigned flags) {
-  api_thread("shade_set_finalizer");
+  struct shade_thread *t = api_thread("shade_set_finalizer");
   if (flags > SHADE_FINALIZE_UNREACHABLE || collectable_object_start(object) == NULL) {
     errno = EINVAL;
     return -1;
   }
+  if (fn && data && barrier_active()) // the table is a root already scanned by this marking
+    barrier_record(t, data, NULL);
   if (finalizers_set((uintptr_t)object, fn, data, flags) != 0) {
     errno = ENOMEM;
     return -1;

@@ -51,8 +51,10 @@ void *weak_read(struct shade_thread *t, const uintptr_t *hidden);
 // finalizers chosen and queued (what they reach marked), long links and dead ephemerons cleared.
 // Returns the bytes it marked. Does nothing (one load) when nothing is registered.
 uint64_t finalization_resolve(void);
-// The queue of ready finalizers is a root (called from roots_mark_uncollectable).
-void finalization_mark_queue(struct marker *m);
+// Roots (called from roots_mark_uncollectable): the queue of ready finalizers, objects and data,
+// and the data of every finalizer set (as bdwgc's client data and Go's closures, it lives while
+// its finalizer is set; if it reaches the object, that object is never finalized).
+void finalization_mark_roots(struct marker *m);
 
 // ---- delivery (finalizer_thread.c) -----------------------------------------------------------
 void finalization_init(const struct shade_options *o);

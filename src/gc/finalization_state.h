@@ -20,14 +20,6 @@ struct finalization_state {
   struct address_map links[2];   // [SHADE_WEAK_SHORT], [SHADE_WEAK_LONG]: link -> first: target
   uintptr_t *ephemerons;         // ephemeron objects, in no order
   size_t ephemeron_count, ephemeron_capacity;
-  // The weak pass's waiting lists (weak_resolution.c), sized with `ephemerons` by the program's
-  // side so that the pass never allocates: an object address -> first: 1 + the index of the
-  // first ephemeron waiting for that key (ephemeron_next chains the rest, 0 ends), second: 1 +
-  // the index of the ephemeron at that address, if it is one not yet found reachable.
-  struct address_map waiting;    // empty outside the pass; room for 2 * ephemeron_capacity
-  size_t *ephemeron_next;
-  uintptr_t *woken;              // flagged objects the pass's marker marked (a stack)
-  size_t woken_count;
   // The queue of ready finalizers, a ring. Invariant: queue_capacity >= queue_count +
   // finalizers.used, so that the collector never allocates to queue (the program's side grows
   // it before it adds a finalizer).

@@ -20,9 +20,11 @@
 //
 // "Marked" is the object state the sweep reads: with generations, an old object keeps its mark
 // through a young collection, so a young collection never finalizes or clears for old objects.
-// Everything here runs on one thread and allocates nothing (finalization_state.h's invariants).
+// Everything here runs on one thread. Nothing is allocated with the C library (finalization_state.h's
+// invariants); the ephemeron pass takes metadata memory for its waiting table and gives it back.
 #include "alloc/arena.h"
 #include "alloc/black_allocation.h"
+#include "alloc/metadata.h"
 #include "base/message.h"
 #include "gc/events.h"
 #include "gc/finalization_state.h"
@@ -48,8 +50,35 @@ static void mark_address(struct marker *m, uintptr_t p) { mark_pointers(m, &p, 1
 // round per link of a chain of ephemerons whose values hold the next keys: quadratic. Instead
 // each ephemeron is looked at once, and then again only when what it waits for gets marked:
 // its key, or the ephemeron itself if nothing marked it yet. Both are flagged in their state byte
-// (OBJECT_EPHEMERON_KEY) and listed in `waiting`; the pass's marker (wake_keys) reports a
-// flagged object it marks, and the ephemerons waiting for it are looked at again.
+// (OBJECT_EPHEMERON_KEY) and entered in a table of waiting objects; the pass's marker
+// (wake_keys) reports a flagged object it marks, and the ephemerons waiting for it are looked at
+// again. The table lives for one resolution, in metadata memory sized by a first count (no C
+// library allocation with the world stopped); an object waits at most once per resolution, and
+// each ephemeron adds at most two (itself, its key).
+
+struct waiting_object {
+  uintptr_t object;   // 0: an empty slot
+  uint32_t first;     // 1 + the index of the first ephemeron waiting for it as a key, or 0
+  uint32_t self;      // 1 + the index of the ephemeron it is, if it waits to be found, or 0
+};
+
+static struct {
+  struct waiting_object *table;
+  size_t capacity;     // a power of two, at least twice the objects that can wait
+  uint32_t *next;      // next[k]: 1 + the next ephemeron waiting for the same key, or 0
+  uintptr_t *woken;    // flagged objects the pass's marker marked (a stack)
+  size_t woken_count;
+  size_t table_bytes, next_bytes, woken_bytes;
+} pass;
+
+// Metadata memory for one resolution, mapped apart and unmapped after (metadata.c maps blocks
+// over a quarter MiB directly).
+#define PASS_MIN_BYTES ((size_t)(1 << 18) + 16)
+static void *pass_alloc(size_t *bytes) {
+  if (*bytes < PASS_MIN_BYTES)
+    *bytes = PASS_MIN_BYTES;
+  return metadata_alloc(*bytes);
+}
 
 static void mark_value(struct marker *m, const uintptr_t *e) {
   uintptr_t value = (uintptr_t)weak_reveal(e[1]);
@@ -59,17 +88,30 @@ static void mark_value(struct marker *m, const uintptr_t *e) {
 
 // The waiting entry of the object that contains p, flagged, created if need be (NULL if p is in
 // no object: nothing to wait for).
-static struct address_entry *waiting_entry(uintptr_t p) {
+static struct waiting_object *waiting_entry(uintptr_t p) {
   uint32_t i;
   struct span *s = arena_object_of(p, &i);
   if (s == NULL)
     return NULL;
-  bool created;
-  struct address_entry *w =
-      address_map_insert(&finalization.waiting, span_object_address(s, i), &created);
-  if (created)
-    span_object_flag_key(s, i);
-  return w;
+  uintptr_t object = span_object_address(s, i);
+  size_t mask = pass.capacity - 1;
+  for (size_t k = (size_t)((object * 0x9E3779B97F4A7C15ull) >> 20) & mask;; k = (k + 1) & mask) {
+    struct waiting_object *w = &pass.table[k];
+    if (w->object == object)
+      return w;
+    if (w->object == 0) {
+      w->object = object;
+      span_object_flag_key(s, i);
+      return w;
+    }
+  }
+}
+
+static struct waiting_object *waiting_find(uintptr_t object) {
+  size_t mask = pass.capacity - 1;
+  for (size_t k = (size_t)((object * 0x9E3779B97F4A7C15ull) >> 20) & mask;; k = (k + 1) & mask)
+    if (pass.table[k].object == object || pass.table[k].object == 0)
+      return &pass.table[k];
 }
 
 // Ephemeron k: mark its value if it and its key are marked, else wait for what is missing.
@@ -78,9 +120,9 @@ static void ephemeron_consider(struct marker *m, size_t k) {
   if (e[0] == 0)
     return; // cleared by an earlier collection
   if (!survives((uintptr_t)e)) {
-    struct address_entry *w = waiting_entry((uintptr_t)e);
+    struct waiting_object *w = waiting_entry((uintptr_t)e);
     if (w)
-      w->second = k + 1;
+      w->self = (uint32_t)(k + 1);
     return;
   }
   uintptr_t key = (uintptr_t)weak_reveal(e[0]);
@@ -88,46 +130,75 @@ static void ephemeron_consider(struct marker *m, size_t k) {
     mark_value(m, e);
     return;
   }
-  struct address_entry *w = waiting_entry(key);
+  struct waiting_object *w = waiting_entry(key);
   if (w) {
-    finalization.ephemeron_next[k] = w->first;
-    w->first = k + 1;
+    pass.next[k] = w->first;
+    w->first = (uint32_t)(k + 1);
   }
 }
 
 void ephemeron_key_marked(struct span *s, uint32_t i) {
   if (SHADE_UNLIKELY(load_relaxed(&s->object_states[i]) & OBJECT_EPHEMERON_KEY)) {
     span_object_take_key_flag(s, i);
-    finalization.woken[finalization.woken_count++] = span_object_address(s, i);
+    pass.woken[pass.woken_count++] = span_object_address(s, i);
   }
 }
 
+// How many ephemerons wait for their key or for themselves as the resolution starts.
+static size_t ephemerons_waiting(void) {
+  size_t waiting = 0;
+  for (size_t k = 0; k < finalization.ephemeron_count; k++) {
+    const uintptr_t *e = (const uintptr_t *)finalization.ephemerons[k];
+    waiting += e[0] && (!survives((uintptr_t)e) || !survives((uintptr_t)weak_reveal(e[0])));
+  }
+  return waiting;
+}
+
 static void ephemerons_resolve(struct marker *m) {
-  if (finalization.ephemeron_count == 0)
+  size_t waiting = ephemerons_waiting();
+  if (waiting == 0) { // each live ephemeron's key is marked: mark the values, and done
+    for (size_t k = 0; k < finalization.ephemeron_count; k++)
+      if (((const uintptr_t *)finalization.ephemerons[k])[0])
+        mark_value(m, (const uintptr_t *)finalization.ephemerons[k]);
+    mark_drain(m);
     return;
-  address_map_clear(&finalization.waiting);
-  finalization.woken_count = 0;
+  }
+  size_t objects = 2 * waiting; // each waiting ephemeron: itself, then perhaps its key
+  pass.capacity = 64;
+  while (pass.capacity < 2 * objects)
+    pass.capacity *= 2;
+  pass.table_bytes = pass.capacity * sizeof *pass.table;
+  pass.next_bytes = finalization.ephemeron_count * sizeof *pass.next;
+  pass.woken_bytes = objects * sizeof *pass.woken;
+  pass.table = pass_alloc(&pass.table_bytes);
+  pass.next = pass_alloc(&pass.next_bytes);
+  pass.woken = pass_alloc(&pass.woken_bytes);
+  pass.woken_count = 0;
+
   m->wake_keys = true;
   for (size_t k = 0; k < finalization.ephemeron_count; k++)
     ephemeron_consider(m, k);
   mark_drain(m);
-  while (finalization.woken_count) {
-    uintptr_t object = finalization.woken[--finalization.woken_count];
-    struct address_entry *w = address_map_find(&finalization.waiting, object);
-    size_t self = w->second, first = w->first;
-    w->first = w->second = 0;
+  while (pass.woken_count) {
+    struct waiting_object *w = waiting_find(pass.woken[--pass.woken_count]);
+    uint32_t self = w->self, first = w->first;
+    w->self = w->first = 0;
     if (self) // the ephemeron itself is reachable after all
       ephemeron_consider(m, self - 1);
-    for (size_t k = first; k; k = finalization.ephemeron_next[k - 1]) // its key is
+    for (uint32_t k = first; k; k = pass.next[k - 1]) // its key is
       mark_value(m, (const uintptr_t *)finalization.ephemerons[k - 1]);
     mark_drain(m);
   }
   m->wake_keys = false;
-  address_map_for_each(&finalization.waiting, w) { // what is still waiting stays unmarked
+  for (size_t k = 0; k < pass.capacity; k++) { // what still waits stays unmarked: unflag it
     uint32_t i;
-    struct span *s = arena_object_of(w->key, &i);
-    span_object_take_key_flag(s, i);
+    struct span *s = pass.table[k].object ? arena_object_of(pass.table[k].object, &i) : NULL;
+    if (s)
+      span_object_take_key_flag(s, i);
   }
+  metadata_free(pass.table, pass.table_bytes);
+  metadata_free(pass.next, pass.next_bytes);
+  metadata_free(pass.woken, pass.woken_bytes);
 }
 
 static void ephemerons_clear(void) {
@@ -185,15 +256,21 @@ static bool ordered(unsigned flags) {
 
 static void finalizers_choose(struct marker *m) {
   struct address_map *table = &finalization.finalizers;
+  size_t unreachable = 0;
   address_map_for_each(table, e) {
     e->flags &= ~UNREACHABLE_FROM_ROOTS;
-    if (!survives(e->key))
+    if (!survives(e->key)) {
       e->flags |= UNREACHABLE_FROM_ROOTS;
+      unreachable++;
+    }
   }
+  if (unreachable == 0)
+    return; // (what the roots reach stays reachable: nothing below could change)
   uint64_t cycles = 0;
   address_map_for_each(table, e) {
     unsigned flags = e->flags & 0xffu;
-    if (flags == SHADE_FINALIZE_UNORDERED || survives(e->key))
+    if (!(e->flags & UNREACHABLE_FROM_ROOTS) || flags == SHADE_FINALIZE_UNORDERED ||
+        survives(e->key))
       continue;
     mark_reached_from(m, e->key, flags == SHADE_FINALIZE_IGNORE_SELF);
     if (ordered(flags) && survives(e->key))
@@ -205,19 +282,26 @@ static void finalizers_choose(struct marker *m) {
                   "see SHADE_FINALIZE_UNORDERED and SHADE_FINALIZE_IGNORE_SELF)",
                   (unsigned long long)cycles);
   size_t queued = 0;
+  uintptr_t batch[64];
+  size_t batched = 0;
   address_map_for_each(table, e) {
-    unsigned flags = e->flags & 0xffu;
-    bool ready = ordered(flags) ? !survives(e->key) : (e->flags & UNREACHABLE_FROM_ROOTS) != 0;
-    if (!ready)
+    if (!(e->flags & UNREACHABLE_FROM_ROOTS))
       continue;
+    if (ordered(e->flags & 0xffu) && survives(e->key))
+      continue; // another finalizable object reaches it: it waits for that one
     SHADE_ASSERT(finalization.queue_count < finalization.queue_capacity);
     *queue_slot(finalization.queue_count++) = (struct ready_finalizer){
         .object = e->key, .fn = (shade_finalizer_fn)e->first, .data = (void *)e->second};
-    mark_address(m, e->key);
+    batch[batched++] = e->key;
+    if (batched == sizeof batch / sizeof batch[0]) {
+      mark_pointers(m, batch, batched); // marked now: later entries see them marked
+      batched = 0;
+    }
     address_map_remove(table, e);
     queued++;
   }
   if (queued) {
+    mark_pointers(m, batch, batched);
     mark_drain(m);
     store_relaxed(&finalization.news, true);
     if (events_on(SHADE_EVENT_FINALIZER_QUEUE))
@@ -241,7 +325,23 @@ uint64_t finalization_resolve(void) {
   return m.marked_bytes;
 }
 
-void finalization_mark_queue(struct marker *m) {
-  for (size_t k = 0; k < finalization.queue_count; k++)
-    mark_address(m, queue_slot(k)->object);
+void finalization_mark_roots(struct marker *m) {
+  uintptr_t batch[64];
+  size_t batched = 0;
+  for (size_t k = 0; k < finalization.queue_count; k++) {
+    batch[batched++] = queue_slot(k)->object;
+    batch[batched++] = (uintptr_t)queue_slot(k)->data;
+    if (batched == sizeof batch / sizeof batch[0]) {
+      mark_pointers(m, batch, batched);
+      batched = 0;
+    }
+  }
+  address_map_for_each(&finalization.finalizers, e) {
+    batch[batched++] = e->second; // the data (mark_pointers skips what is not in the heap)
+    if (batched == sizeof batch / sizeof batch[0]) {
+      mark_pointers(m, batch, batched);
+      batched = 0;
+    }
+  }
+  mark_pointers(m, batch, batched);
 }

@@ -156,18 +156,11 @@ int ephemerons_add(uintptr_t ephemeron) {
   if (finalization.ephemeron_count == finalization.ephemeron_capacity) {
     size_t capacity = finalization.ephemeron_capacity ? finalization.ephemeron_capacity * 2 : 64;
     uintptr_t *grown = realloc(finalization.ephemerons, capacity * sizeof *grown);
-    if (grown)
-      finalization.ephemerons = grown;
-    size_t *next = grown ? realloc(finalization.ephemeron_next, capacity * sizeof *next) : NULL;
-    if (next)
-      finalization.ephemeron_next = next;
-    uintptr_t *woken = next ? realloc(finalization.woken, capacity * sizeof *woken) : NULL;
-    if (woken)
-      finalization.woken = woken;
-    if (!woken || !address_map_reserve(&finalization.waiting, 2 * capacity)) {
+    if (grown == NULL) {
       result = -1;
       goto out;
     }
+    finalization.ephemerons = grown;
     finalization.ephemeron_capacity = capacity;
   }
   finalization.ephemerons[finalization.ephemeron_count++] = ephemeron;
