@@ -27,6 +27,9 @@ static _Atomic uint64_t in_use_after_last_cycle;
 static _Atomic uint64_t full_gc_total_ns;
 static _Atomic uint64_t performance_measurement;
 static GC_stop_func stop_func;
+// The heap's resident size as the last event reported it: GC_get_heap_size is called in loops
+// (every few allocations in bdwgc's own tests), and shade_get_stats reads /proc.
+static _Atomic uint64_t heap_resident_now;
 
 static void on_event(const struct shade_event *event, void *data) {
   (void)data;
@@ -60,6 +63,8 @@ static void on_event(const struct shade_event *event, void *data) {
     GC_gc_no = event->cycle;
     atomic_store_explicit(&in_use_after_last_cycle, event->cycle_info.heap_in_use,
                           memory_order_relaxed);
+    atomic_store_explicit(&heap_resident_now, event->cycle_info.heap_resident,
+                          memory_order_relaxed);
     if (atomic_load_explicit(&performance_measurement, memory_order_relaxed))
       atomic_fetch_add_explicit(&full_gc_total_ns, event->cycle_info.duration_ns,
                                 memory_order_relaxed);
@@ -68,6 +73,7 @@ static void on_event(const struct shade_event *event, void *data) {
           on_collection(GC_EVENT_END);
     break;
   case SHADE_EVENT_HEAP_RESIZE: {
+    atomic_store_explicit(&heap_resident_now, event->heap.heap_resident, memory_order_relaxed);
     GC_on_heap_resize_proc on_resize = GC_on_heap_resize;
     if (on_resize && event->heap.mapped_change > 0)
       on_resize((GC_word)event->heap.heap_mapped);
@@ -216,6 +222,9 @@ static GC_word since_gc(const struct shade_stats *s) {
 }
 
 GC_API size_t GC_CALL GC_get_heap_size(void) {
+  uint64_t resident = atomic_load_explicit(&heap_resident_now, memory_order_relaxed);
+  if (resident != 0)
+    return (size_t)resident;
   struct shade_stats s = stats_now();
   return heap_size(&s);
 }
