@@ -408,7 +408,7 @@ enum shade_event_type {
   SHADE_EVENT_WORKER_CHUNK,    // a background mark worker marked one chunk, at its end
   SHADE_EVENT_HEAP_RESIZE,     // address space taken from the OS, or resident pages returned
   SHADE_EVENT_SCAVENGE,        // free pages returned to the OS by one pass (scavenge.*)
-  SHADE_EVENT_FINALIZER_QUEUE, // reserved: never emitted yet (finalizers are not implemented)
+  SHADE_EVENT_FINALIZER_QUEUE, // a collection queued finalizers (finalizers.queued: the queue now)
   SHADE_EVENT_TYPE_LIMIT       // one past the last type
 };
 
@@ -502,8 +502,8 @@ struct shade_event_scavenge {       // SCAVENGE
   uint32_t reason;                  // enum shade_scavenge_reason
   uint64_t bytes;                   // returned by this pass
 };
-struct shade_event_finalizers {     // FINALIZER_QUEUE (reserved)
-  uint64_t queued;
+struct shade_event_finalizers {     // FINALIZER_QUEUE
+  uint64_t queued;                  // finalizers waiting to run, those just queued included
 };
 
 struct shade_event {

@@ -24,6 +24,7 @@
 #include "base/message.h"
 #include "gc/allocate_slow.h"
 #include "gc/barrier.h"
+#include "gc/finalization.h"
 #include "gc/phases.h"
 
 #define TINY_BLOCK 16
@@ -214,6 +215,8 @@ void api_free(void *p, const char *call) {
   // held and a scanned stack holds now would be lost).
   if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL && phase_is_marking())
     barrier_shade_words(t, p, object_usable_size(s));
+  // Its finalizer and the weak links inside it go with it (the slot will hold another object).
+  finalization_forget_object(base, base + object_usable_size(s));
   // Read before the freed bit is set: from then on a sweeper may free the span and reuse its record.
   size_t freed_size = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
   critical_enter(&t->cache);

@@ -22,6 +22,7 @@
 #include "base/message.h"
 #include "base/options.h"
 #include "gc/collector.h"
+#include "gc/finalization.h"
 #include "gc/marking.h"
 #include "gc/roots.h"
 #include "gc/scavenger.h"
@@ -36,6 +37,7 @@ static void before_fork(void) {
   collector_prepare_fork(); // no marking half done across fork (its workers stay)
   threads_lock();
   roots_lock();
+  finalization_lock();
   central_lock_all();
   large_lock();
   pageheap_scavenge_lock(); // no chunk is being released during fork
@@ -51,6 +53,7 @@ static void after_fork_parent(void) {
   pageheap_scavenge_unlock();
   large_unlock();
   central_unlock_all();
+  finalization_unlock();
   roots_unlock();
   threads_unlock();
   collector_unlock();
@@ -64,6 +67,7 @@ static void after_fork_child(void) {
   large_after_fork_child();
   central_after_fork_child();
   roots_after_fork_child();
+  finalization_after_fork_child();
   collector_after_fork_child();
   mark_pool_after_fork_child();
   concurrent_after_fork_child();

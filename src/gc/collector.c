@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "gc/events.h"
+#include "gc/finalization.h"
 #include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
@@ -46,7 +47,10 @@ static int mode = SHADE_MODE_STW; // enum shade_mode, fixed at start-up
 static unsigned step_generation;  // the generation the step under way collects (lock held)
 
 void collector_lock(void) { lock_stoppable(&collector_mutex); }
-void collector_unlock(void) { pthread_mutex_unlock(&collector_mutex); }
+void collector_unlock(void) {
+  pthread_mutex_unlock(&collector_mutex);
+  finalization_announce(); // finalizers the collection queued: their thread, or the notifier
+}
 void collector_after_fork_child(void) {
   pthread_mutex_init(&collector_mutex, NULL);
   generations_after_fork_child(); // the kernel tracks nothing for the child: the next is full
@@ -72,6 +76,7 @@ void collector_init(const struct shade_options *o) {
                     o->idle_marking >= 0);
   }
   generations_init(o, mode == SHADE_MODE_STW);
+  finalization_init(o);
   memory_limits_init(o); // limits, scavenger thread
 }
 

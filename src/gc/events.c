@@ -258,6 +258,13 @@ void events_emit_scavenge(enum shade_scavenge_reason reason, uint64_t bytes) {
   emit(&e);
 }
 
+void events_emit_finalizers(uint64_t queued) {
+  struct shade_event e = {.type = SHADE_EVENT_FINALIZER_QUEUE};
+  e.cycle = load_relaxed(&cycle_stats.cycles);
+  e.finalizers.queued = queued;
+  emit(&e);
+}
+
 // The page heap's hook (pageheap.h): address space taken, or resident pages returned.
 static void heap_resized(size_t mapped, size_t released) {
   if (!events_on(SHADE_EVENT_HEAP_RESIZE))

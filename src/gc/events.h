@@ -51,6 +51,7 @@ void events_emit_phase(enum shade_event_type type, enum shade_event_phase phase,
 void events_emit_pause_begin(uint64_t time_ns);
 void events_emit_mark(enum shade_event_type type, uint64_t begin_ns, uint64_t scan_bytes);
 void events_emit_scavenge(enum shade_scavenge_reason reason, uint64_t bytes);
+void events_emit_finalizers(uint64_t queued);
 
 // Once per cycle, whether or not a listener is set (a listener set mid-cycle then gets the
 // cycle's right figures): the cycle's number, start, reason, and its pauses added up.

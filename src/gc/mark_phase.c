@@ -17,7 +17,8 @@
 // again, as V8's cppgc does for its conservative stack. It finds almost everything marked
 // already: the first scans, the hybrid barrier and black allocation did the work. The rescan also
 // covers a store made while marking whose barrier check runs after termination (barrier.c).
-// Then: drain with the parallel markers, check with the verifier if asked, turn the barrier off,
+// Then: drain with the parallel markers, resolve finalizers, weak references and ephemerons
+// (weak_resolution.c), check with the verifier if asked, turn the barrier off,
 // free unmarked large objects, make every span unswept, set the next goal, restart.
 #define _GNU_SOURCE
 #include "gc/marking.h"
@@ -25,6 +26,7 @@
 #include "alloc/black_allocation.h"
 #include "gc/barrier.h"
 #include "gc/events.h"
+#include "gc/finalization.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
 #include "gc/roots.h"
@@ -108,6 +110,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   uint64_t drained = phase_drain(&m);
   uint64_t scanned = load_relaxed(&marking.scanned_bytes) + m.scanned_bytes;
   marker_end(&m);
+  drained += finalization_resolve(); // finalizers, weak references, ephemerons
   uint64_t traced = load_relaxed(&marking.marked_bytes) + drained;
   r->marked = traced + black;
   r->marked_ns = cycle_now_ns();

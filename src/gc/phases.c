@@ -10,6 +10,7 @@
 #include "alloc/sweep.h"
 #include "base/message.h"
 #include "gc/events.h"
+#include "gc/finalization.h"
 #include "gc/generations.h"
 #include "gc/marking.h"
 #include "gc/memory_limits.h"
@@ -47,6 +48,7 @@ void phase_stop(struct shade_thread *self, struct cycle_record *r) {
   roots_prepare();
   threads_lock();
   roots_lock(); // before the stop: a stopped thread may hold it (shade_add_roots)
+  finalization_lock(); // the same (shade_set_finalizer, shade_weak_link, ...)
   r->stop_begin_ns = cycle_now_ns();
   events_pause_begin(r->stop_begin_ns);
   events_phase_begin(SHADE_PHASE_STOP_REQUESTED, r->stop_begin_ns);
@@ -108,6 +110,7 @@ void phase_restart(struct cycle_record *r, uint64_t mark_ns) {
   r->end_ns = cycle_now_ns(); // the pause ends here: see start_world
   events_phase_end(SHADE_PHASE_WORLD_STOPPED, r->end_ns);
   start_world();
+  finalization_unlock();
   roots_unlock();
   threads_unlock();
   record_pause(r->end_ns - r->stop_begin_ns, mark_ns);

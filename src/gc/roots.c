@@ -19,6 +19,7 @@
 #include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "base/message.h"
+#include "gc/finalization.h"
 #include "gc/stop_world.h"
 
 #define MAX_SEGMENTS 1024
@@ -131,6 +132,7 @@ void roots_mark_uncollectable(struct marker *m) {
   for (struct span *s = large_first(); s; s = s->next)
     if (s->kind == KIND_UNCOLLECTABLE && span_object_is_allocated(s, 0))
       mark_object_and_scan(m, s, 0);
+  finalization_mark_queue(m); // objects whose finalizer is waiting to run
 }
 
 void roots_for_each_range(roots_range_fn fn, void *context) {

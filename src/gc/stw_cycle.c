@@ -2,6 +2,7 @@
 //
 //   sweep termination -> stop -> flush caches -> (generations: unmark the collected ones)
 //   -> mark: grey the remembered set (young collections), the roots, drain with every marker
+//   -> finalizers, weak references and ephemerons (weak_resolution.c)
 //   -> end marking -> pacer (full) or generation budgets (young) -> close -> restart -> report
 //
 // The caller (collector.c) holds the collector lock and has finished any incremental or
@@ -10,6 +11,7 @@
 #include "gc/stw_cycle.h"
 
 #include "gc/events.h"
+#include "gc/finalization.h"
 #include "gc/generations.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
@@ -40,6 +42,7 @@ void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer
   roots_mark(&m, self, stack_pointer);              // scanned twice
   r.marked = phase_drain(&m);
   marker_end(&m);
+  r.marked += finalization_resolve(); // finalizers, weak references, ephemerons
   r.marked_ns = cycle_now_ns();
   events_phase_end(SHADE_PHASE_MARK_STW, r.marked_ns);
   if (inspect)
