@@ -90,12 +90,21 @@ GC_API void GC_CALL GC_finalize_all(void) {
   GC_invoke_finalizers();
 }
 
-// Once per process: this Shade core has no finalization (finalization_fallback.c).
-static void report_unavailable(const char *call) {
-  static atomic_int reported;
-  if (!atomic_exchange(&reported, 1))
-    compat_message("shade: %s: this Shade build has no finalization; finalizers and "
-                   "disappearing links are ignored", call);
+// bdwgc keeps a finalizer's client data alive while the finalizer is registered (Guile's
+// guardians hang their state there); Shade's finalizer table does not trace it. A registration
+// whose data is a Shade object therefore goes through a `kept` record, uncollectable (a root),
+// that holds the program's function and data until the finalizer runs or is replaced.
+struct kept {
+  GC_finalization_proc fn;
+  void *data;
+};
+
+static void GC_CALLBACK run_kept(void *object, void *record) {
+  struct kept *kept = record;
+  GC_finalization_proc fn = kept->fn;
+  void *data = kept->data;
+  shade_free(kept);
+  fn(object, data);
 }
 
 static void register_finalizer(const char *call, void *object, GC_finalization_proc fn,
@@ -117,17 +126,35 @@ static void register_finalizer(const char *call, void *object, GC_finalization_p
   shade_finalizer_fn previous;
   void *previous_data;
   if (shade_get_finalizer(object, &previous, &previous_data)) {
+    if (previous == run_kept) {
+      struct kept *kept = previous_data;
+      previous = kept->fn;
+      previous_data = kept->data;
+      shade_free(kept);
+    }
     if (old_fn)
       *old_fn = previous;
     if (old_data)
       *old_data = previous_data;
   }
-  if (shade_set_finalizer(object, fn, data, flags) == 0 || errno == EINVAL)
+  struct kept *kept = NULL;
+  if (fn != NULL && data != NULL && shade_is_heap_pointer(data)) {
+    kept = shade_malloc_uncollectable(sizeof *kept);
+    if (kept == NULL) {
+      compat_message("shade: %s(%p): no memory for the finalizer", call, object);
+      return;
+    }
+    *kept = (struct kept){fn, data};
+    fn = run_kept;
+    data = kept;
+  }
+  if (shade_set_finalizer(object, fn, data, flags) == 0)
     return;
-  if (errno == ENOSYS)
-    report_unavailable(call);
-  else
-    compat_message("shade: %s(%p): no memory for the finalizer", call, object);
+  if (kept)
+    shade_free(kept);
+  if (errno == EINVAL)
+    return;
+  compat_message("shade: %s(%p): no memory for the finalizer", call, object);
   // EINVAL: an uncollectable object; bdwgc accepts the call and never runs the finalizer
 }
 
@@ -186,10 +213,6 @@ static int register_link(const char *call, void **link, const void *object, unsi
     return GC_DUPLICATE;
   if (errno == ENOMEM)
     return GC_NO_MEMORY;
-  if (errno == ENOSYS) {
-    report_unavailable(call);
-    return GC_SUCCESS;
-  }
   compat_message("shade: %s(%p, %p): the object is not in Shade's heap; no link registered",
                  call, (void *)link, object);
   return GC_NO_MEMORY;

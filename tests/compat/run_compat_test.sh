@@ -41,20 +41,6 @@ have w3m || apt_install w3m
 have guile-3.0 || apt_install guile-3.0
 have python3 || apt_install python3-minimal
 
-# Whether this Shade core has finalization (the layer's weak fallbacks otherwise).
-# (The core exports shade_set_finalizer; compat/bdwgc/finalization_fallback.c's stand-in is local.)
-finalization=no
-if nm -D --defined-only "$LIB/libgc.so.1" 2>/dev/null | grep -q ' T shade_set_finalizer$'; then
-  finalization=yes
-fi
-needs_finalization() { # name: prints a SKIP and returns 0 when finalization is missing
-  if [ $finalization = no ]; then
-    result "$1" SKIP "needs finalizers and disappearing links, absent from this Shade core"
-    return 0
-  fi
-  return 1
-}
-
 # ---- 1. bdwgc's tests ------------------------------------------------------------------------
 fetch_bdwgc() {
   src=$(ls -d "$WORK"/src/libgc-*/ 2>/dev/null | head -1)
@@ -128,9 +114,9 @@ run_bdwgc_tests() {
   build threadleak thread_leak_test.c && run threadleak
   build subthreadcreate subthread_create.c && run subthreadcreate
   build initfromthread initsecondarythread.c && run initfromthread
-  needs_finalization disclaim || { build disclaim disclaim_test.c && run disclaim; }
-  needs_finalization weakmap || { build weakmap disclaim_weakmap_test.c && run weakmap; }
-  needs_finalization gctest || { build gctest test.c && run gctest; }
+  build disclaim disclaim_test.c && run disclaim
+  build weakmap disclaim_weakmap_test.c && run weakmap
+  build gctest test.c && run gctest
 }
 
 # ---- 2. w3m -----------------------------------------------------------------------------------
@@ -163,9 +149,6 @@ run_guile() {
   fi
   for script in "$ROOT"/tests/compat/guile/*.scm; do
     name="guile $(basename "$script" .scm)"
-    case $script in
-      *weak*|*guardian*) needs_finalization "$name" && continue ;;
-    esac
     if LD_LIBRARY_PATH=$LIB GUILE_AUTO_COMPILE=0 timeout "$TIMEOUT" guile-3.0 --no-auto-compile \
          "$script" > "$WORK/$(basename "$script").log" 2>&1; then
       result "$name" PASS "$(tail -n 1 "$WORK/$(basename "$script").log")"
@@ -175,7 +158,7 @@ run_guile() {
   done
 }
 
-echo "compat-test: Shade's libgc.so.1 from $LIB (finalization: $finalization)"
+echo "compat-test: Shade's libgc.so.1 from $LIB"
 run_bdwgc_tests
 run_w3m
 run_guile

@@ -13,8 +13,6 @@
 
 #include "../test_util.h"
 
-#include <dlfcn.h>
-
 // ---- Sizes
 
 static void test_granules_are_16_bytes_and_objects_16_aligned(void) {
@@ -162,14 +160,12 @@ static void test_a_thread_allocates_without_registering(void) {
   }
 }
 
-// ---- Finalization and disappearing links (when this Shade core has finalization)
-
-// The core exports shade_set_finalizer once it has finalization (libgc.so.1's stand-in is local).
-static int finalization_available(void) { return dlsym(RTLD_DEFAULT, "shade_set_finalizer") != NULL; }
+// ---- Finalization and disappearing links
 
 static atomic_int finalized;
+static int token; // client data outside the heap (data in the heap is kept alive, as in bdwgc)
 static void GC_CALLBACK count_finalizer(void *object, void *data) {
-  SHADE_TEST_EXPECT(data == (void *)object);
+  SHADE_TEST_EXPECT(data == &token && object != NULL);
   atomic_fetch_add(&finalized, 1);
 }
 
@@ -177,19 +173,15 @@ static SHADE_TEST_NOINLINE void make_finalizable(int n, int flavour) {
   for (int i = 0; i < n; i++) {
     void *p = GC_malloc(32);
     switch (flavour) {
-    case 0: GC_register_finalizer(p, count_finalizer, p, NULL, NULL); break;
-    case 1: GC_register_finalizer_no_order(p, count_finalizer, p, NULL, NULL); break;
-    case 2: GC_register_finalizer_ignore_self(p, count_finalizer, p, NULL, NULL); break;
-    default: GC_register_finalizer_unreachable(p, count_finalizer, p, NULL, NULL); break;
+    case 0: GC_register_finalizer(p, count_finalizer, &token, NULL, NULL); break;
+    case 1: GC_register_finalizer_no_order(p, count_finalizer, &token, NULL, NULL); break;
+    case 2: GC_register_finalizer_ignore_self(p, count_finalizer, &token, NULL, NULL); break;
+    default: GC_register_finalizer_unreachable(p, count_finalizer, &token, NULL, NULL); break;
     }
   }
 }
 
 static void test_every_finalizer_flavour_runs_on_demand(void) {
-  if (!finalization_available()) {
-    printf("  skipped: this Shade core has no finalization yet\n");
-    return;
-  }
   GC_set_finalize_on_demand(1);
   for (int flavour = 0; flavour < 4; flavour++) {
     atomic_store(&finalized, 0);
@@ -206,15 +198,43 @@ static void test_every_finalizer_flavour_runs_on_demand(void) {
 }
 
 static void test_registering_returns_the_previous_finalizer(void) {
-  if (!finalization_available())
-    return;
   void *p = GC_malloc(16);
   GC_finalization_proc old = NULL;
   void *old_data = NULL;
-  GC_register_finalizer(p, count_finalizer, p, &old, &old_data);
+  GC_register_finalizer(p, count_finalizer, &token, &old, &old_data);
   SHADE_TEST_EXPECT(old == NULL && old_data == NULL);
+  void *heap_data = GC_malloc(8); // data in the heap comes back as given, too
+  GC_register_finalizer(p, count_finalizer, heap_data, &old, &old_data);
+  SHADE_TEST_EXPECT(old == count_finalizer && old_data == &token);
   GC_register_finalizer(p, NULL, NULL, &old, &old_data);
-  SHADE_TEST_EXPECT(old == count_finalizer && old_data == p);
+  SHADE_TEST_EXPECT(old == count_finalizer && old_data == heap_data);
+}
+
+static atomic_int data_intact;
+static void GC_CALLBACK check_data_finalizer(void *object, void *data) {
+  (void)object;
+  atomic_fetch_add(&data_intact, shade_test_is_filled(data, 256, 7));
+}
+
+static SHADE_TEST_NOINLINE void make_objects_with_heap_data(int n) {
+  for (int i = 0; i < n; i++) {
+    void *data = GC_malloc(256); // reachable only through the registration
+    shade_test_fill(data, 256, 7);
+    GC_register_finalizer_no_order(GC_malloc(32), check_data_finalizer, data, NULL, NULL);
+  }
+}
+
+static void test_finalizer_data_stays_alive_until_the_finalizer_runs(void) {
+  GC_set_finalize_on_demand(1);
+  make_objects_with_heap_data(100);
+  for (int i = 0; i < 3; i++) {
+    GC_malloc(1 << 20); // churn, so the data's memory would be reused if it were freed
+    shade_test_collect_clean();
+    GC_gcollect();
+  }
+  GC_invoke_finalizers();
+  SHADE_TEST_EXPECTF(atomic_load(&data_intact) > 50, "%d intact", atomic_load(&data_intact));
+  GC_set_finalize_on_demand(0);
 }
 
 static void *links[64];
@@ -230,8 +250,6 @@ static SHADE_TEST_NOINLINE void register_links(void) {
 }
 
 static void test_disappearing_links_clear_move_and_unregister(void) {
-  if (!finalization_available())
-    return;
   register_links();
   static void *moved;
   SHADE_TEST_EXPECT_EQ(GC_move_disappearing_link(&links[1], &moved), GC_SUCCESS);
@@ -291,8 +309,7 @@ static void test_misuse_gets_one_clear_message(void) {
   GC_enable();
   SHADE_TEST_EXPECT(shade_test_messages_contain("GC_enable", "more often"));
   GC_register_finalizer(p + 16, count_finalizer, NULL, NULL, NULL);
-  if (finalization_available())
-    SHADE_TEST_EXPECT(shade_test_messages_contain("GC_register_finalizer", "not the start"));
+  SHADE_TEST_EXPECT(shade_test_messages_contain("GC_register_finalizer", "not the start"));
   shade_test_stop_capturing_messages();
 }
 
@@ -309,6 +326,7 @@ int main(void) {
   SHADE_TEST_RUN(test_a_thread_allocates_without_registering);
   SHADE_TEST_RUN(test_every_finalizer_flavour_runs_on_demand);
   SHADE_TEST_RUN(test_registering_returns_the_previous_finalizer);
+  SHADE_TEST_RUN(test_finalizer_data_stays_alive_until_the_finalizer_runs);
   SHADE_TEST_RUN(test_disappearing_links_clear_move_and_unregister);
   SHADE_TEST_RUN(test_call_with_alloc_lock_runs_the_function);
   SHADE_TEST_RUN(test_statistics_move);

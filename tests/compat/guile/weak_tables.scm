@@ -12,7 +12,7 @@
         (hash-set! table key i)
         (if (= 0 (modulo i 10)) (set! kept (cons key kept)))
         (loop (+ i 1)))))
-(check "all entries present before collecting" (= (entries table) total))
+(check "kept entries present before collecting" (>= (entries table) (length kept)))
 (gc) (gc) (gc)
 ;; Every kept key is still there with its value.
 (for-each (lambda (key) (check "kept key present" (equal? (hash-ref table key) (cadr key)))) kept)
