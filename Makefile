@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all demo test bench install clean deps-bench
+.PHONY: all demo test bench install clean deps-bench compat-test
 
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -13,6 +13,11 @@ demo: all
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Shade's libgc.so.1 on bdwgc's own tests (fetched with apt-get source), w3m and Guile 3.0
+# (docs/bdwgc.md); installs what it needs with apt-get.
+compat-test: all
+	sh tests/compat/run_compat_test.sh $(BUILD)
 
 deps-bench:
 	@sh bench/install-deps.sh
