@@ -293,6 +293,44 @@ static void test_thread_polling_safepoints_is_stopped_and_keeps_its_objects(void
 }
 
 // shade_safepoint returns at once when no collection waits.
+// A thread born with every signal blocked (created by a thread that blocks them, as a runtime's
+// helper threads often are) that registers is still stopped by collections: registration
+// unblocks the stop signal. Without that, the collections below would wait forever.
+static atomic_int blocked_thread_running;
+static int blocked_thread_pipe[2];
+static void *blocked_signals_thread(void *unused) {
+  (void)unused;
+  SHADE_TEST_EXPECT(shade_thread_register() == 0);
+  void *volatile keep = shade_malloc(64);
+  atomic_store(&blocked_thread_running, 1);
+  char byte;
+  SHADE_TEST_EXPECT(read(blocked_thread_pipe[0], &byte, 1) == 1); // only a signal stops it here
+  (void)keep;
+  shade_thread_unregister();
+  return NULL;
+}
+static void test_thread_born_with_signals_blocked_is_stopped(void) {
+  SHADE_TEST_EXPECT(pipe(blocked_thread_pipe) == 0);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  int error = pthread_create(&thread, NULL, blocked_signals_thread, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  SHADE_TEST_EXPECT_EQ(error, 0);
+  while (!atomic_load(&blocked_thread_running))
+    sched_yield();
+  usleep(10 * 1000); // into read()
+  uint64_t before = shade_test_stats().cycles;
+  for (int i = 0; i < 3; i++)
+    shade_collect(); // waits forever if the thread never takes the stop signal
+  SHADE_TEST_EXPECT(shade_test_stats().cycles >= before + 3);
+  SHADE_TEST_EXPECT(write(blocked_thread_pipe[1], "x", 1) == 1);
+  pthread_join(thread, NULL);
+  close(blocked_thread_pipe[0]);
+  close(blocked_thread_pipe[1]);
+}
+
 static void test_safepoint_without_collection_returns(void) {
   for (int i = 0; i < 1000; i++)
     shade_safepoint();
@@ -304,6 +342,7 @@ int main(void) {
   (void)first;
   SHADE_TEST_RUN(test_threads_register_and_unregister);
   SHADE_TEST_RUN(test_safepoint_without_collection_returns);
+  SHADE_TEST_RUN_UNLESS_TSAN(test_thread_born_with_signals_blocked_is_stopped);
   SHADE_TEST_RUN_UNLESS_TSAN(test_thread_blocked_in_read_is_stopped_and_keeps_its_objects);
   SHADE_TEST_RUN_UNLESS_TSAN(test_thread_sleeping_in_nanosleep_is_stopped_and_keeps_its_objects);
   SHADE_TEST_RUN(test_thread_polling_safepoints_is_stopped_and_keeps_its_objects);

@@ -91,22 +91,7 @@ GC_API void GC_CALL GC_finalize_all(void) {
 }
 
 // bdwgc keeps a finalizer's client data alive while the finalizer is registered (Guile's
-// guardians hang their state there); Shade's finalizer table does not trace it. A registration
-// whose data is a Shade object therefore goes through a `kept` record, uncollectable (a root),
-// that holds the program's function and data until the finalizer runs or is replaced.
-struct kept {
-  GC_finalization_proc fn;
-  void *data;
-};
-
-static void GC_CALLBACK run_kept(void *object, void *record) {
-  struct kept *kept = record;
-  GC_finalization_proc fn = kept->fn;
-  void *data = kept->data;
-  shade_free(kept);
-  fn(object, data);
-}
-
+// guardians hang their state there); so does Shade's finalizer table.
 static void register_finalizer(const char *call, void *object, GC_finalization_proc fn,
                                void *data, GC_finalization_proc *old_fn, void **old_data,
                                unsigned flags) {
@@ -126,36 +111,14 @@ static void register_finalizer(const char *call, void *object, GC_finalization_p
   shade_finalizer_fn previous;
   void *previous_data;
   if (shade_get_finalizer(object, &previous, &previous_data)) {
-    if (previous == run_kept) {
-      struct kept *kept = previous_data;
-      previous = kept->fn;
-      previous_data = kept->data;
-      shade_free(kept);
-    }
     if (old_fn)
-      *old_fn = previous;
+      *old_fn = (GC_finalization_proc)previous;
     if (old_data)
       *old_data = previous_data;
   }
-  struct kept *kept = NULL;
-  if (fn != NULL && data != NULL && shade_is_heap_pointer(data)) {
-    kept = shade_malloc_uncollectable(sizeof *kept);
-    if (kept == NULL) {
-      compat_message("shade: %s(%p): no memory for the finalizer", call, object);
-      return;
-    }
-    *kept = (struct kept){fn, data};
-    fn = run_kept;
-    data = kept;
-  }
-  if (shade_set_finalizer(object, fn, data, flags) == 0)
-    return;
-  if (kept)
-    shade_free(kept);
-  if (errno == EINVAL)
-    return;
+  if (shade_set_finalizer(object, (shade_finalizer_fn)fn, data, flags) == 0 || errno == EINVAL)
+    return; // EINVAL: an uncollectable object; bdwgc accepts the call and never runs it
   compat_message("shade: %s(%p): no memory for the finalizer", call, object);
-  // EINVAL: an uncollectable object; bdwgc accepts the call and never runs the finalizer
 }
 
 GC_API void GC_CALL GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd,

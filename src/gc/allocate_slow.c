@@ -16,6 +16,7 @@
 #include "alloc/allocate.h"
 #include "base/options.h"
 #include "gc/collector.h"
+#include "gc/finalization.h"
 #include "gc/sweep_pacer.h"
 
 void *allocate_out_of_memory(size_t size) {
@@ -56,6 +57,7 @@ static void *allocate_large_slow(struct shade_thread *t, size_t size, size_t pad
 
 void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum object_kind kind,
                     const struct shade_type *type) {
+  finalization_announce(); // finalizers a background collection queued (finalizer_thread.c)
   if (size > MAX_SMALL_SIZE)
     return allocate_large_slow(t, size, padding, kind, type);
   unsigned span_class = span_class_of(size_class_of(size), kind);

@@ -97,6 +97,10 @@ void finalization_announce(void) {
     return;
   if (load_relaxed(&on_demand)) {
     void (*fn)(void) = load_relaxed(&notifier);
+    if (fn && thread_is_shade_internal) {
+      store_relaxed(&finalization.news, true); // a program thread calls it (allocate_slow.c)
+      return;
+    }
     if (fn)
       fn();
     return;

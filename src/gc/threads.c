@@ -80,6 +80,12 @@ static void find_stack_bounds(struct shade_thread *t) {
 struct shade_thread *threads_register_current(void) {
   if (current_thread)
     return current_thread;
+  // A registered thread must take the stop signal. One created by a thread that blocks it (every
+  // Shade thread does; a program may too) would otherwise leave each collection waiting forever.
+  sigset_t suspend;
+  sigemptyset(&suspend);
+  sigaddset(&suspend, stop_world_signal());
+  pthread_sigmask(SIG_UNBLOCK, &suspend, NULL);
   struct shade_thread *t = metadata_alloc(sizeof *t);
   thread_cache_init(&t->cache);
   t->pthread = pthread_self();
@@ -142,6 +148,16 @@ void threads_after_fork_child(void) {
   }
 }
 
+__thread bool thread_is_shade_internal;
+
+typedef void *(*internal_main_fn)(void *);
+
+static void *internal_thread_main(void *main_as_pointer) { // (no allocation: see the callers)
+  internal_main_fn main = (internal_main_fn)(uintptr_t)main_as_pointer;
+  thread_is_shade_internal = true;
+  return main(NULL);
+}
+
 int threads_start_internal(void *(*main)(void *), const char *name) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -150,7 +166,7 @@ int threads_start_internal(void *(*main)(void *), const char *name) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old); // the new thread inherits the full mask
   pthread_t thread;
-  int error = pthread_create(&thread, &attr, main, NULL);
+  int error = pthread_create(&thread, &attr, internal_thread_main, (void *)(uintptr_t)main);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (error == 0)

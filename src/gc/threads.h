@@ -51,6 +51,9 @@ void threads_after_fork_child(void);
 // Start one of Shade's own threads (marker, controller, scavenger): detached, never registered,
 // every signal blocked (so a stop never reaches it), named `name`. Returns pthread_create's error.
 int threads_start_internal(void *(*main)(void *), const char *name);
+// True on the threads threads_start_internal started (they block every signal; the program's
+// callbacks that may start threads of their own are not called there).
+extern __thread bool thread_is_shade_internal;
 
 static inline struct shade_thread *thread_of(struct thread_cache *c) {
   return (struct shade_thread *)(void *)c; // the cache is the record's first member
