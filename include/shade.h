@@ -195,8 +195,7 @@ enum {
 int shade_max_generation(void);     // 2
 int shade_generation(const void *p); // 0, 1 or 2; -1 if p is not in a live object
 // Collects generations 0..generation; a generation out of range is clamped, with a message.
-// Young collections run only while one thread is registered; with more, every collection is
-// full (docs/generations.md says why). shade_collect() is
+// Young collections run with any number of registered threads. shade_collect() is
 // shade_collect_generation(2, SHADE_COLLECT_FORCED). A gen1 collection runs
 // as a full one for now (docs/generations.md says why); it counts as one.
 void shade_collect_generation(int generation, unsigned flags);

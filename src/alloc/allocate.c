@@ -85,48 +85,44 @@ void *allocate_small_refill(struct thread_cache *c, unsigned span_class,
   return p;
 }
 
+// The span is zeroed before it is published, outside any critical section (a large memset must
+// not hold up a stop): until span_publish it is SPAN_RESERVED, on no list, and no collector looks
+// at it, so no marking, sweep or verification ever sees a large object holding a dead object's
+// words. (Published first and zeroed after, it could be old, born so or marked by a young
+// collection, with stale words on pages not yet written: the next young collection would
+// rightly not scan them, the verifier would, and follow stale pointers into young objects.)
 // Until the object's address is in a register (where a collection sees it), the new span must
-// not be swept: everything up to reading its base happens inside the critical section.
+// not be swept: everything from publishing it up to reading its base happens inside one critical
+// section, so it is black if and only if the marking under way when it appears is.
 void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum object_kind kind,
                      const struct shade_type *type) {
   size_t pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
-  void *base = NULL;
-  bool zero = false;
-  uint64_t epoch = 0;
   critical_enter(c);
   struct span *s = pageheap_alloc(pages);
-  if (s) {
-    s->kind = (uint8_t)kind;
-    s->size_class = 0;
-    s->object_count = 1;
-    s->object_size = 0;
-    s->large_requested = size;
-    s->large_type = type;
-    span_bitmaps_allocate(s);
-    if (born_old_size != 0 && size - padding >= born_old_size)
-      span_object_born_old(s, 0);
-    store_relaxed(&s->freeindex, 1); // the one object is allocated
-    s->alloc_cache = 0;
-    store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
-    store_relaxed(&s->black_from, BLACK_NONE);
-    epoch = load_relaxed(&black_allocation_epoch);
-    span_publish(s, SPAN_LARGE);
-    large_add(s);
-    base = (void *)s->base;
-    zero = kind != KIND_ATOMIC && s->needs_zeroing;
-  }
   critical_leave(c);
-  if (base == NULL)
+  if (s == NULL)
     return NULL;
-  heap_account_taken(pages * PAGE_SIZE);
-  if (zero) // outside the critical section: a large memset must not hold up a stop
-    memset(base, 0, align_up(size, WORD_SIZE));
-  // Black only now that it holds zeros, and only if the marking it was allocated in still runs
-  // (else mark termination found it in a register and marked and scanned it, or a later mark
-  // start's stack scan will): a mark set after termination would outlive the cycle.
+  if (kind != KIND_ATOMIC && s->needs_zeroing)
+    memset((void *)s->base, 0, align_up(size, WORD_SIZE));
   critical_enter(c);
-  if (load_relaxed(&black_allocation_epoch) == epoch)
-    black_allocation_large(arena_span_of((uintptr_t)base));
+  s->kind = (uint8_t)kind;
+  s->size_class = 0;
+  s->object_count = 1;
+  s->object_size = 0;
+  s->large_requested = size;
+  s->large_type = type;
+  span_bitmaps_allocate(s);
+  if (born_old_size != 0 && size - padding >= born_old_size)
+    span_object_born_old(s, 0);
+  store_relaxed(&s->freeindex, 1); // the one object is allocated
+  s->alloc_cache = 0;
+  store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
+  store_relaxed(&s->black_from, BLACK_NONE);
+  span_publish(s, SPAN_LARGE);
+  large_add(s);
+  black_allocation_large(s);
+  void *base = (void *)s->base;
   critical_leave(c);
+  heap_account_taken(pages * PAGE_SIZE);
   return base;
 }

@@ -53,8 +53,9 @@ void *allocate_small_from_cache(struct thread_cache *c, unsigned span_class,
 void *allocate_small_refill(struct thread_cache *c, unsigned span_class,
                             const struct shade_type *type, uint64_t *bytes);
 // A large object of `size` bytes (`padding` of them added by the caller: the one-past-the-end
-// byte) with a span of its own, zeroed unless atomic, black if a marking is under way, born old
-// if the request reaches allocate_set_born_old_size's. NULL: the OS refused memory.
+// byte) with a span of its own, zeroed unless atomic (before any collection can see it, outside
+// critical sections: the span is published afterwards), black if a marking is under way, born
+// old if the request reaches allocate_set_born_old_size's. NULL: the OS refused memory.
 void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum object_kind kind,
                      const struct shade_type *type);
 // Requests above the machine's RAM + swap fail at once, as malloc's do.

@@ -3,7 +3,6 @@
 
 _Atomic bool allocate_black;
 _Atomic uint64_t black_allocated_bytes;
-_Atomic uint64_t black_allocation_epoch;
 
 void black_allocation_begin(void) {
   store_relaxed(&black_allocated_bytes, 0);
@@ -12,7 +11,6 @@ void black_allocation_begin(void) {
 
 uint64_t black_allocation_end(void) {
   store_relaxed(&allocate_black, false);
-  atomic_fetch_add(&black_allocation_epoch, 1);
   return load_relaxed(&black_allocated_bytes);
 }
 

@@ -16,7 +16,6 @@
 
 extern _Atomic bool allocate_black;         // set and cleared with the world stopped
 extern _Atomic uint64_t black_allocated_bytes; // bytes marked black this cycle
-extern _Atomic uint64_t black_allocation_epoch; // advanced each time black allocation ends
 
 // World stopped, every cache flushed: objects allocated from now on are black.
 void black_allocation_begin(void);

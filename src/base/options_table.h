@@ -117,8 +117,7 @@
                .fallback = -1,                                                                    \
                .doc = "generations 0, 1 and 2 (.NET's): young collections trace only what is "    \
                       "new; honoured where it can be correct (stw mode, the kernel tracks the "   \
-                      "heap's writes, one registered thread), else every collection is full; "    \
-                      "off by default for now "                                                   \
+                      "heap's writes), else every collection is full; off by default for now "    \
                       "([docs/generations.md](docs/generations.md) says when it pays)")           \
   SHADE_OPTION(loh_threshold, .variable = "SHADE_LOH_THRESHOLD", .type = OPTION_SIZE,             \
                .fallback = 85000, .low = 32769, .high = (long long)1 << 62,                       \

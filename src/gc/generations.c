@@ -22,11 +22,17 @@
 // cannot answer, the young collection scans every old object instead (always correct) and the
 // next is full.
 //
-// Why young collections run only while one program thread is registered: with threads coming
-// and going (core_threads under SHADE_GENERATIONAL=on, about one run in three), a gen0
-// collection left an object reachable from a root unmarked; the verifier stopped the program
-// before it was freed. The cause is not found yet. With two or more registered threads every
-// collection is full, which is always correct.
+// Young collections run whatever the number of registered threads: every thread's stack and
+// registers are roots, the kernel reports every thread's stores, and every span a cache took
+// since the last collection (a cache an exiting thread flushed included) is on its class's list
+// of spans allocated from. They need of the allocator that no collection ever sees an object
+// holding a dead object's words: small objects are zeroed inside the critical section that takes
+// their slot, large ones before their span is published (allocate.c). (Otherwise an object
+// marked while a thread was still zeroing it, or born old, is old with stale words on pages that
+// are not "written": the collection does not scan them, the verifier does, and follows them into
+// young objects.) Built with -DSHADE_YOUNG_ONE_THREAD_ONLY, every collection is full while two or
+// more program threads are registered: a way to rule generations out when a multi-threaded
+// program goes wrong.
 //
 // Why gen1 collections are full ones for now: a gen1 collection would need every gen2 object that
 // points into gen1, whenever that pointer was stored (before the last gen1 collection too, and
@@ -48,10 +54,11 @@
 // the kernel's write tracking; elsewhere Shade is not generational, says why once in the trace,
 // and every collection is full.
 //
-// Invariants: between collections every allocated object that survived one is marked, and no
-// other is (new objects are unmarked); every heap page written since the last collection is
-// either reported by the kernel or the next collection is full. All fields below are read and
-// written under the collector lock (mostly with the world stopped), except the atomics.
+// Invariants: between collections every allocated object that survived one (or was born old) is
+// marked, and no other is (new objects are unmarked); every heap page written since the last
+// collection is either reported by the kernel or the next collection is full; no collection sees
+// an object before it is zeroed. All fields below are read and written under the collector lock
+// (mostly with the world stopped), except the atomics.
 #define _GNU_SOURCE
 #include "gc/generations.h"
 
@@ -162,8 +169,10 @@ static void forget_written(uintptr_t start, size_t bytes, void *context) {
 unsigned generations_begin(unsigned g) {
   if (load_relaxed(&gen.must_be_full) || g >= 1) // (gen1: see the top of this file)
     g = 2;
-  if (threads_count() > 1) // several program threads: full (see the top of this file)
+#ifdef SHADE_YOUNG_ONE_THREAD_ONLY // (see the top of this file)
+  if (threads_count() > 1)
     g = 2;
+#endif
   if (g == 2) // start afresh: every page protected
     store_relaxed(&gen.must_be_full, !arena_collect_written(forget_written, NULL));
   sweep_unmark_generations(g);

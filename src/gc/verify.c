@@ -1,8 +1,11 @@
 // verify.c: after marking, a second, independent marking from the same roots into check_bits.
 // Every object it reaches must carry a mark bit from the real marking; one that does not would
-// be freed while reachable, so the verifier stops the program there, naming the object. The check
+// be freed while reachable, so the verifier stops the program there, naming the object and an
+// object that points to it (found by a walk of the heap: the program stops anyway). The check
 // bits are cleared as they are compared, ready for the next cycle.
 #include "gc/verify.h"
+
+#include <stdio.h>
 
 #include "alloc/large.h"
 #include "base/message.h"
@@ -10,6 +13,61 @@
 
 static uint64_t checked_objects;
 uintptr_t verify_missed_object; // the last object the verifier found unmarked (for debuggers)
+uintptr_t verify_missed_referrer; // an allocated object pointing to it, or 0 (for debuggers)
+
+struct referrer_search {
+  uintptr_t lo, hi; // the missed object
+  bool marked_only; // first look for an old (marked) one: the likely culprit
+  struct span *span;
+  uint32_t index;
+};
+
+static size_t object_bytes(const struct span *s) {
+  return s->state == SPAN_LARGE ? align_up(s->large_requested, WORD_SIZE) : s->object_size;
+}
+
+SHADE_NO_SANITIZE static void find_referrer_in(struct span *s, void *context) {
+  struct referrer_search *search = context;
+  if (search->span != NULL || s->kind == KIND_ATOMIC || s->kind == KIND_MANUAL)
+    return;
+  size_t size = object_bytes(s);
+  for (uint32_t i = 0; i < s->object_count; i++) {
+    uintptr_t object = span_object_address(s, i);
+    if (object == search->lo || !span_object_is_allocated(s, i) ||
+        (search->marked_only && !span_object_is_marked(s, i)))
+      continue;
+    for (uintptr_t p = object; p + WORD_SIZE <= object + size; p += WORD_SIZE) {
+      uintptr_t word = *(const uintptr_t *)p;
+      if (word >= search->lo && word < search->hi) {
+        search->span = s;
+        search->index = i;
+        return;
+      }
+    }
+  }
+}
+
+// Describes an object holding a pointer into [lo, hi), a marked one if there is one (there may
+// be others, and roots).
+static void describe_referrer(uintptr_t lo, uintptr_t hi, char *text, size_t size) {
+  struct referrer_search search = {lo, hi, true, NULL, 0};
+  for (int pass = 0; pass < 2 && search.span == NULL; pass++, search.marked_only = false) {
+    for (unsigned c = 0; c < SPAN_CLASS_COUNT && search.span == NULL; c++)
+      central_for_each_span(c, find_referrer_in, &search);
+    for (struct span *s = large_first(); s && search.span == NULL; s = s->next)
+      find_referrer_in(s, &search);
+  }
+  struct span *s = search.span;
+  if (s == NULL) {
+    snprintf(text, size, "no object points to it (a root does)");
+    return;
+  }
+  verify_missed_referrer = span_object_address(s, search.index);
+  snprintf(text, size, "object %p (%s, kind %u, generation %u, %s) points to it",
+           (void *)verify_missed_referrer, s->state == SPAN_LARGE ? "large" : "small",
+           (unsigned)s->kind, span_object_generation(s, search.index),
+           span_object_is_marked(s, search.index) ? "marked" : "unmarked");
+}
 
 static void compare_span(struct span *s, void *unused) {
   (void)unused;
@@ -30,9 +88,12 @@ static void compare_span(struct span *s, void *unused) {
     if (missed) {
       uint32_t index = w * 64 + (uint32_t)__builtin_ctzll(missed);
       verify_missed_object = span_object_address(s, index); // for a debugger
-      shade_fatal("shade: verifier: object %p (size %u, kind %u) is reachable but unmarked; "
-                  "it would have been freed", (void *)span_object_address(s, index),
-                  s->object_size, (unsigned)s->kind);
+      char referrer[160];
+      describe_referrer(verify_missed_object, verify_missed_object + object_bytes(s), referrer,
+                        sizeof referrer);
+      shade_fatal("shade: verifier: object %p (size %zu, kind %u) is reachable but unmarked; "
+                  "it would have been freed; %s", (void *)verify_missed_object, object_bytes(s),
+                  (unsigned)s->kind, referrer);
     }
   }
 }

@@ -1,8 +1,6 @@
 // test_stress.c (gen_stress): threads mutating graphs of old and young nodes with plain stores
 // while their allocation drives the collections (SHADE_GEN0_BUDGET=1MiB in the test's
-// environment). With several threads registered every collection is full for now
-// (docs/generations.md), and the test checks that none was young; it keeps checking the data,
-// so that it catches the multi-threaded case the day young collections are allowed again.
+// environment), most of them young ones with several threads registered (the test checks that).
 //
 // Each thread owns a table of nodes (a Shade object, so it is old after the first collections;
 // its only reference is on the thread's stack). A step replaces a table entry with a new node
@@ -145,10 +143,9 @@ static void test_threads_mutate_old_and_young_nodes(void) {
           " (gen1+ %" PRIu64 ", full %" PRIu64 ")\n", (unsigned long)atomic_load(&steps_done),
           (unsigned long)atomic_load(&checks_done), shade_test_now() - start, c0, c1, c2);
   gen_print_stats("stress");
-  // With several registered threads every collection is full for now (docs/generations.md):
-  // the collections the threads' allocation triggered during the run were all full ones.
-  SHADE_TEST_EXPECTF(c0 == c2, "%" PRIu64 " collections during the run, %" PRIu64 " full: a "
-                     "young collection ran with %d threads registered", c0, c2, THREADS + 1);
+  // Young collections run with several threads registered: most collections were young ones.
+  SHADE_TEST_EXPECTF(c2 * 2 < c0, "%" PRIu64 " collections during the run, %" PRIu64 " full, "
+                     "with %d threads registered", c0, c2, THREADS + 1);
   SHADE_TEST_EXPECTF(c0 >= 10, "only %" PRIu64 " collections during the run", c0);
   SHADE_TEST_EXPECTF(after.gen0_budget <= (1u << 20), "gen0 budget %" PRIu64 " with SHADE_GEN0_BUDGET=%s",
                      after.gen0_budget, getenv("SHADE_GEN0_BUDGET") ? getenv("SHADE_GEN0_BUDGET") : "(unset)");
