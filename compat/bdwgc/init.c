@@ -108,11 +108,10 @@ GC_API void GC_CALL GC_deinit(void) {} // Shade's threads and heap live until th
 GC_API unsigned GC_CALL GC_get_version(void) {
   return (GC_VERSION_MAJOR << 16) | (GC_VERSION_MINOR << 8) | GC_VERSION_MICRO;
 }
+// Guile asks on every weak-table access: a counter, not the statistics (which read /proc).
 GC_API GC_word GC_CALL GC_get_gc_no(void) {
   compat_ready();
-  struct shade_stats stats;
-  shade_get_stats(&stats);
-  return (GC_word)stats.cycles;
+  return (GC_word)shade_collection_count(0);
 }
 GC_API int GC_CALL GC_get_parallel(void) { return GC_parallel; }
 GC_API void GC_CALL GC_set_markers_count(unsigned markers) { markers_wanted = markers; }
