@@ -45,6 +45,11 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
   export CHURN_SLOTS=${CHURN_SLOTS:-20000} CHURN_SECONDS=${CHURN_SECONDS:-1}
   export CACHE_ENTRIES=${CACHE_ENTRIES:-20000} CACHE_SECONDS=${CACHE_SECONDS:-1}
   export BENCH_MEMORY_MIB=${BENCH_MEMORY_MIB:-64} RC_BENCH_RUNS=${RC_BENCH_RUNS:-1}
+  export FIN_NODES=${FIN_NODES:-20000} WEAK_OPS=${WEAK_OPS:-50000} WEAK_SLOTS=${WEAK_SLOTS:-20000}
+  export WEAK_KEPT=${WEAK_KEPT:-2000} GUILE_BT_DEPTH=${GUILE_BT_DEPTH:-12}
+  export GUILE_WEAK_OPS=${GUILE_WEAK_OPS:-50000} W3M_PAGE_COPIES=${W3M_PAGE_COPIES:-1}
+  export FIN_RESULTS=${FIN_RESULTS-$SMOKE_RESULTS/finalization.md}
+  export GUILE_RESULTS=${GUILE_RESULTS-$SMOKE_RESULTS/bdwgc_programs.md}
   export BENCH_RESULTS=${BENCH_RESULTS-$SMOKE_RESULTS/latest.md}
   export CHURN_RESULTS=${CHURN_RESULTS-$SMOKE_RESULTS/churn.md}
   export CACHE_RESULTS=${CACHE_RESULTS-$SMOKE_RESULTS/cache.md}
@@ -322,6 +327,12 @@ if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
   echo
   echo "==== short pauses: churn latency (Shade concurrent/incremental/stw vs bdwgc, malloc, mimalloc, jemalloc), write-barrier cost ===="
   bash "$SCRIPT_DIR/churn/run.sh" "$BUILD_DIR" || FAILED[churn]="bench/churn/run.sh failed"
+  echo
+  echo "==== finalizers and weak tables: Shade vs bdwgc ===="
+  bash "$SCRIPT_DIR/finalization/run.sh" "$BUILD_DIR" || FAILED[finalization]="bench/finalization/run.sh failed"
+  echo
+  echo "==== programs built for bdwgc (Guile 3.0, w3m) on bdwgc and on Shade's libgc.so.1 ===="
+  bash "$SCRIPT_DIR/guile/run.sh" "$BUILD_DIR" || FAILED[guile]="bench/guile/run.sh failed"
   if [ "${BENCH_SKIP_CACHE:-0}" != 1 ]; then
     echo
     echo "==== generational: cache (1 GB long-lived, short-lived requests), Shade vs bdwgc, malloc, mimalloc, jemalloc, Go, Mono SGen ===="

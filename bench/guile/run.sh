@@ -7,7 +7,7 @@
 # BENCH_RUNS (5) interleaved runs of each; every run is listed with its wall time and peak RSS
 # (GNU time), then the median and worst of each and the ratios Shade / bdwgc. Outputs are checked:
 # the Scheme scripts check themselves, and w3m's output on Shade must equal bdwgc's.
-# Results also go to BENCH_RESULTS (bench/results/bdwgc_programs.md; "" for nowhere).
+# Results also go to GUILE_RESULTS (bench/results/bdwgc_programs.md; "" for nowhere).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 <builddir>" >&2; exit 2; }
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/bench/common.sh"
 LIB=$BUILD/compat/bdwgc/lib
 RUNS=${BENCH_RUNS:-5}
-RESULTS=${BENCH_RESULTS-$ROOT/bench/results/bdwgc_programs.md}
+RESULTS=${GUILE_RESULTS-$ROOT/bench/results/bdwgc_programs.md}
 WORK=$BUILD/bench-guile
 mkdir -p "$WORK"
 [ -e "$LIB/libgc.so.1" ] || { echo "no $LIB/libgc.so.1: build first" >&2; exit 2; }
