@@ -314,7 +314,7 @@ struct span *pageheap_alloc(size_t pages) {
     rest->needs_zeroing = run->needs_zeroing;
     rest->released = run->released;
     set_free_since(rest, free_since(run));
-    rest->state = SPAN_FREE;
+    span_publish(rest, SPAN_FREE); // (markers read states of records the page map may show)
     map_free_run(rest);
     list_insert(rest);
     run->pages = pages;
@@ -392,7 +392,7 @@ size_t pageheap_scavenge_step(size_t max_bytes, uint64_t freed_before_ns) {
     rest->needs_zeroing = chunk->needs_zeroing;
     rest->released = 0;
     set_free_since(rest, free_since(chunk));
-    rest->state = SPAN_FREE;
+    span_publish(rest, SPAN_FREE); // (markers read states of records the page map may show)
     arena_set_span(run_last_page(chunk), NULL);
     chunk->pages = max_pages;
     map_free_run(rest);
