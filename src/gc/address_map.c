@@ -2,7 +2,6 @@
 #include "gc/address_map.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static inline size_t slot_of(uintptr_t key, size_t capacity) {
   uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull; // Fibonacci hashing: high bits mix best
@@ -77,13 +76,3 @@ void address_map_remove(struct address_map *map, struct address_entry *entry) {
   map->tombstones++;
 }
 
-void address_map_clear(struct address_map *map) {
-  if (map->used + map->tombstones)
-    memset(map->entries, 0, map->capacity * sizeof *map->entries);
-  map->used = map->tombstones = 0;
-}
-
-void address_map_release(struct address_map *map) {
-  free(map->entries);
-  *map = (struct address_map){0};
-}

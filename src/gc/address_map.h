@@ -34,8 +34,6 @@ struct address_entry *address_map_find(const struct address_map *map, uintptr_t 
 // The entry for key, created (zeroed fields) if absent; room must have been reserved.
 struct address_entry *address_map_insert(struct address_map *map, uintptr_t key, bool *created);
 void address_map_remove(struct address_map *map, struct address_entry *entry);
-void address_map_release(struct address_map *map); // frees everything (tests, fork children)
-void address_map_clear(struct address_map *map);   // empties it, keeping its room
 
 static inline bool address_entry_live(const struct address_entry *e) {
   return e->key > ADDRESS_TOMBSTONE;
