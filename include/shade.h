@@ -229,8 +229,9 @@ int shade_set_finalizer(void *object, shade_finalizer_fn fn, void *data, unsigne
 int shade_get_finalizer(const void *object, shade_finalizer_fn *fn, void **data);
 // Finalizers run on Shade's "shade-finalizer" thread (a registered thread), unless the program
 // asks for them on demand (options.finalize_on_demand, SHADE_FINALIZE_ON_DEMAND=on, or the call
-// below): then they run only in shade_run_finalizers, and the notifier, if set, is called (on
-// the thread that ran the collection, without Shade's locks) when finalizers become ready.
+// below): then they run only in shade_run_finalizers, and the notifier, if set, is called when
+// finalizers become ready, without Shade's locks, on a program thread: the one that ran the
+// collection, or, when one of Shade's threads did, the next one that allocates (past its cache).
 int shade_run_finalizers(void);               // runs what is queued on this thread; how many ran
 void shade_wait_for_pending_finalizers(void); // returns once the queue is empty (.NET's name)
 size_t shade_finalizers_pending(void);        // finalizers ready to run and not yet run
