@@ -2,9 +2,9 @@
 //
 // By default they run on "shade-finalizer", a thread Shade starts when a collection first queues
 // finalizers; it sleeps on queue_filled and runs entries one at a time, registered, the lock
-// released around each call, so a finalizer may allocate, collect, set finalizers and wait. On demand
-// (options.finalize_on_demand), only shade_run_finalizers runs them, and the notifier is called
-// instead of waking the thread. The collector only sets `news` (world stopped: it must not touch
+// released around each call, so a finalizer may allocate, collect, set finalizers and wait. On
+// demand (options.finalize_on_demand), only shade_run_finalizers runs them, and the notifier is
+// called instead of waking the thread (on a program thread: see finalization_announce). The collector only sets `news` (world stopped: it must not touch
 // a condition variable a stopped thread may be inside); finalization_announce, called when the
 // collector lock is released, acts on it.
 //
@@ -111,8 +111,8 @@ void finalization_announce(void) {
   finalization_unlock();
 }
 
-// Polls rather than waits on a condition variable: the caller is registered, and a finalizer running
-// meanwhile may collect, which must be able to stop the caller.
+// Polls rather than waits on a condition variable: the caller is registered, and a finalizer
+// running meanwhile may collect, which must be able to stop the caller.
 void finalization_wait(void) {
   if (is_finalizer_thread)
     return; // a finalizer waiting for the queue would wait for itself

@@ -20,8 +20,9 @@
 //
 // "Marked" is the object state the sweep reads: with generations, an old object keeps its mark
 // through a young collection, so a young collection never finalizes or clears for old objects.
-// Everything here runs on one thread. Nothing is allocated with the C library (finalization_state.h's
-// invariants); the ephemeron pass takes metadata memory for its waiting table and gives it back.
+// Everything here runs on one thread. Nothing is allocated with the C library
+// (finalization_state.h's invariants); the ephemeron pass takes metadata memory for its waiting
+// table and gives it back.
 #include "alloc/arena.h"
 #include "alloc/black_allocation.h"
 #include "alloc/metadata.h"
