@@ -4,9 +4,10 @@
 // finalizers; it sleeps on queue_filled and runs entries one at a time, registered, the lock
 // released around each call, so a finalizer may allocate, collect, set finalizers and wait. On
 // demand (options.finalize_on_demand), only shade_run_finalizers runs them, and the notifier is
-// called instead of waking the thread (on a program thread: see finalization_announce). The collector only sets `news` (world stopped: it must not touch
-// a condition variable a stopped thread may be inside); finalization_announce, called when the
-// collector lock is released, acts on it.
+// called instead of waking the thread (on a program thread: see finalization_announce). The
+// collector only sets `news` (world stopped: it must not touch a condition variable a stopped
+// thread may be inside); finalization_announce, called when the collector lock is released and
+// from the allocation slow path, acts on it.
 //
 // An entry leaves the queue only under the lock, into a local of the thread that runs it: the
 // queue is a root, and that thread's stack is one too, so the object stays alive throughout.

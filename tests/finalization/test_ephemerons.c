@@ -21,7 +21,8 @@ static void test_live_key_keeps_value(void) {
   int intact = 0;
   for (int i = 0; i < COUNT; i++) {
     struct fin_node *v = shade_ephemeron_value(eph[i]);
-    intact += shade_ephemeron_key(eph[i]) == keys[i] && v && fin_node_intact(v, (uintptr_t)i + COUNT);
+    intact += shade_ephemeron_key(eph[i]) == keys[i] && v &&
+              fin_node_intact(v, (uintptr_t)i + COUNT);
   }
   SHADE_TEST_EXPECT_EQ(intact, COUNT);
   __asm__ volatile("" : : "r"(keys), "r"(eph) : "memory");
@@ -29,7 +30,8 @@ static void test_live_key_keeps_value(void) {
 
 // Keys dropped, each value pointing back to its key: key and value both die, the ephemeron
 // reads NULL, and the values are freed.
-SHADE_TEST_NOINLINE static void make_cyclic(struct shade_ephemeron **eph, shade_test_hidden *values) {
+SHADE_TEST_NOINLINE static void make_cyclic(struct shade_ephemeron **eph,
+                                            shade_test_hidden *values) {
   for (int i = 0; i < COUNT; i++) {
     struct fin_node *key = fin_node_new((uintptr_t)i);
     struct fin_node *value = fin_node_new((uintptr_t)i + COUNT);

@@ -238,7 +238,8 @@ static void test_finalizable_object_keeps_what_it_reaches(void) {
     shade_malloc(1 << 20); // some garbage to reuse freed memory, were anything freed too early
     fin_test_collect_and_finalize();
   }
-  SHADE_TEST_EXPECTF(atomic_load(&chain_intact) >= 18, "%d chains intact", atomic_load(&chain_intact));
+  SHADE_TEST_EXPECTF(atomic_load(&chain_intact) >= 18, "%d chains intact",
+                     atomic_load(&chain_intact));
   SHADE_TEST_EXPECT_EQ(atomic_load(&chain_broken), 0);
 }
 
