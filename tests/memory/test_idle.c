@@ -92,7 +92,9 @@ static void test_an_idle_collection_that_finds_the_heap_live_is_tried_again(void
   fprintf(stderr, "  held through %llu idle collection(s); back under %.1f MB after %.2f s\n",
           (unsigned long long)(shade_test_stats().idle_collections - idle_before), limit / MB,
           back_at);
-  if (MEMORY_TEST_RSS_EXACT)
+  // Under the sanitizers a stale copy of the pointer (ASan's fake frames, TSan's shadow of the
+  // stack) can outlive the drop: there the retries themselves are what is checked.
+  if (MEMORY_TEST_RSS_EXACT && !SHADE_TEST_SANITIZED)
     SHADE_TEST_EXPECTF(back_at >= 0, "RSS never came back after the drop");
   else
     SHADE_TEST_EXPECT(shade_test_stats().idle_collections >= idle_before + 2);
