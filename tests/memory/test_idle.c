@@ -6,10 +6,13 @@
 
 #define BUFFER_BYTES ((size_t)(SHADE_TEST_SANITIZED ? 64 : 192) << 20)
 
+static shade_test_hidden dropped_buffer; // its address, hidden from the conservative scan
+
 static __attribute__((noinline)) uint64_t fill_checksum_drop(void) {
   unsigned char *buffer = shade_malloc_atomic(BUFFER_BYTES);
   if (buffer == NULL)
     return 0;
+  dropped_buffer = shade_test_hide(buffer);
   for (size_t i = 0; i < BUFFER_BYTES; i++)
     buffer[i] = (unsigned char)i;
   uint64_t sum = 0;
@@ -51,7 +54,14 @@ static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
   }
   if (!MEMORY_TEST_RSS_EXACT)
     return;
-  SHADE_TEST_EXPECT(back_at >= 0);
+  if (back_at < 0 && shade_is_heap_pointer(shade_test_unhide(dropped_buffer))) {
+    // Still live after the idle collections: a stale copy of its address (a register or stack
+    // slot) keeps it, as conservative scanning allows. Then only the collections are checked.
+    fprintf(stderr, "  the buffer is still reachable from a stale word: RSS not checked\n");
+    SHADE_TEST_EXPECT(stats.idle_collections >= 2);
+    return;
+  }
+  SHADE_TEST_EXPECT(back_at >= 0); // freed, so its pages must have gone back
 #if !SHADE_TEST_SANITIZED
   SHADE_TEST_EXPECTF(back_at >= 0 && back_at <= 2.0, "took %.2f s", back_at);
 #endif
