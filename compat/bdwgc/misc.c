@@ -65,40 +65,26 @@ void compat_abort(const char *message) {
   abort();
 }
 
-// printf-style output for bdwgc's test programs (gc_priv.h declares these).
-__attribute__((visibility("default"))) void GC_printf(const char *format, ...) {
+// printf-style output for bdwgc's test programs (gc_priv.h declares these): one line, written
+// with a single write(2) (no stdio lock: they may be called while threads are stopped).
+static void print_line(int fd, const char *format, va_list args) {
   char line[1024];
-  va_list args;
-  va_start(args, format);
   int n = vsnprintf(line, sizeof line, format, args);
-  va_end(args);
   if (n > 0) {
-    ssize_t ignored = write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    ssize_t ignored = write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     (void)ignored;
   }
 }
-__attribute__((visibility("default"))) void GC_log_printf(const char *format, ...) {
-  char line[1024];
-  va_list args;
-  va_start(args, format);
-  int n = vsnprintf(line, sizeof line, format, args);
-  va_end(args);
-  if (n > 0) {
-    ssize_t ignored = write(log_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    (void)ignored;
+#define COMPAT_PRINTF(name, fd)                                                                 \
+  __attribute__((visibility("default"))) void name(const char *format, ...) {                   \
+    va_list args;                                                                               \
+    va_start(args, format);                                                                     \
+    print_line((fd), format, args);                                                             \
+    va_end(args);                                                                               \
   }
-}
-__attribute__((visibility("default"))) void GC_err_printf(const char *format, ...) {
-  char line[1024];
-  va_list args;
-  va_start(args, format);
-  int n = vsnprintf(line, sizeof line, format, args);
-  va_end(args);
-  if (n > 0) {
-    ssize_t ignored = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    (void)ignored;
-  }
-}
+COMPAT_PRINTF(GC_printf, 1)
+COMPAT_PRINTF(GC_log_printf, log_fd)
+COMPAT_PRINTF(GC_err_printf, 2)
 
 GC_API void GC_CALL GC_noop1(GC_word word) {
   __asm__ __volatile__("" : : "r"(word) : "memory");
