@@ -1,4 +1,4 @@
-// core_bridge.c: the only file of the bdwgc layer that reaches Shade's internals, for three
+// core_bridge.c: the only file of the bdwgc layer that reaches Shade's internals, for four
 // things bdwgc programs need and shade.h does not offer:
 //
 //   - The allocation lock (GC_call_with_alloc_lock, GC_alloc_lock): bdwgc programs read weak
@@ -7,6 +7,11 @@
 //     phase holds it. It is taken with lock_stoppable, so the waiting thread can still be
 //     stopped by a collection that holds it.
 //   - The suspend signal (GC_get_suspend_signal): programs unblock it in their own threads.
+//   - Objects without Shade's byte past the end (compat_malloc_unpadded), for programs that
+//     turned interior pointers off: bdwgc gives them exactly the granules they asked for, and
+//     a pair of two words taking 32 bytes would double such a program's heap. And objects by
+//     the batch (compat_malloc_batch, for GC_generic_malloc_many): one call fills a free list
+//     of a span's worth, where one call per object cost Guile a tenth of its time.
 //   - Messages: Shade's message channel (shade_set_message_handler's handler, else stderr), so
 //     that the layer's messages go where the program sent Shade's.
 //
@@ -14,6 +19,7 @@
 // (hidden) functions are reachable from here without being exported.
 #include "compat.h"
 
+#include "api/api_internal.h"
 #include "base/message.h"
 #include "gc/collector.h"
 #include "gc/stop_world.h"
@@ -21,4 +27,16 @@
 void compat_collections_lock(void) { collector_lock(); }
 void compat_collections_unlock(void) { collector_unlock(); }
 int compat_suspend_signal(void) { return stop_world_signal(); }
+void *compat_malloc_unpadded(size_t bytes, bool atomic) {
+  if (bytes == SIZE_MAX)
+    return NULL;
+  return api_allocate_unpadded(bytes, atomic, atomic ? "GC_malloc_atomic" : "GC_malloc");
+}
+size_t compat_malloc_batch(size_t bytes, bool atomic, size_t max, void **list) {
+  if (bytes == SIZE_MAX) {
+    *list = NULL;
+    return 0;
+  }
+  return api_allocate_batch(bytes, atomic, max, list, "GC_generic_malloc_many");
+}
 void compat_shade_message(const char *line) { shade_message("%s", line); }

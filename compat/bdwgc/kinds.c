@@ -242,11 +242,15 @@ void *compat_kind_malloc(size_t bytes, int kind, const char *call) {
   void *p;
   switch (k->storage) {
   case STORE_ATOMIC:
-    p = shade_malloc_atomic(request);
+    p = compat_pads_objects() ? shade_malloc_atomic(request)
+                              : compat_malloc_unpadded(compat_unpadded_size(bytes), true);
     if (p && k->clear)
       memset(p, 0, bytes);
     break;
-  case STORE_CONSERVATIVE: p = shade_malloc(request); break;
+  case STORE_CONSERVATIVE:
+    p = compat_pads_objects() ? shade_malloc(request)
+                              : compat_malloc_unpadded(compat_unpadded_size(bytes), false);
+    break;
   case STORE_UNCOLLECTABLE: p = shade_malloc_uncollectable(request); break;
   default: p = shade_malloc_typed(request, &k->type); break;
   }
@@ -280,11 +284,28 @@ GC_API void *GC_CALL GC_generic_malloc_uncollectable(size_t bytes, int kind) {
   return GC_malloc_uncollectable(bytes);
 }
 
-// About a page's worth of objects, linked through their first word (gc_inline.h refills).
+// Up to a page's worth of objects, linked through their first word (gc_inline.h refills); the
+// two standard kinds come a span's free slots at a time, others one allocation each.
 GC_API void GC_CALL GC_generic_malloc_many(size_t bytes, int kind, void **result) {
   size_t count = bytes >= 2048 ? 1 : 4096 / (bytes ? bytes : COMPAT_GRANULE);
   if (count > 256)
     count = 256;
+  if (kind == COMPAT_KIND_NORMAL || kind == COMPAT_KIND_PTRFREE) { // a span's slots at a time
+    compat_ready();
+    size_t size = compat_pads_objects() ? compat_request_size(bytes) + 1 // (Shade's byte)
+                                        : compat_unpadded_size(bytes);
+    void *list;
+    if (compat_malloc_batch(size, kind == COMPAT_KIND_PTRFREE, count, &list) == 0) {
+      list = compat_out_of_memory(bytes);
+      if (list != NULL)
+        *(void **)list = NULL;
+    } else if (COMPAT_UNLIKELY(atomic_load_explicit(&compat_finalizers_waiting,
+                                                    memory_order_relaxed))) {
+      compat_run_waiting_finalizers();
+    }
+    *result = list;
+    return;
+  }
   void *list = NULL;
   for (size_t i = 0; i < count; i++) {
     void *p = GC_malloc_kind(bytes, kind);

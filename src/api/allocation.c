@@ -49,6 +49,41 @@ SHADE_API void *shade_malloc(size_t size) {
   return allocate(size, KIND_CONSERVATIVE, NULL, "shade_malloc");
 }
 
+void *api_allocate_unpadded(size_t size, bool atomic, const char *call) {
+  struct shade_thread *t = api_thread(call);
+  enum object_kind kind = atomic ? KIND_ATOMIC : KIND_CONSERVATIVE;
+  if (SHADE_LIKELY(size <= MAX_SMALL_SIZE)) {
+    void *p = allocate_small_fast(&t->cache, size, kind);
+    if (SHADE_LIKELY(p != NULL))
+      return p;
+  }
+  return allocate_slow(t, size, 0, kind, NULL);
+}
+
+size_t api_allocate_batch(size_t size, bool atomic, size_t max, void **list, const char *call) {
+  struct shade_thread *t = api_thread(call);
+  enum object_kind kind = atomic ? KIND_ATOMIC : KIND_CONSERVATIVE;
+  void *head = NULL;
+  size_t count = 0;
+  if (size > MAX_SMALL_SIZE)
+    max = max > 0 ? 1 : 0;
+  while (count < max) {
+    void *p = size <= MAX_SMALL_SIZE ? allocate_small_fast(&t->cache, size, kind) : NULL;
+    if (p == NULL) {
+      if (count > 0)
+        break; // the cached span is used up: what it gave is enough for one batch
+      p = allocate_slow(t, size, 0, kind, NULL);
+      if (p == NULL)
+        break;
+    }
+    *(void **)p = head; // (head stays in this frame: a collection meanwhile sees the list)
+    head = p;
+    count++;
+  }
+  *list = head;
+  return count;
+}
+
 // size: the requested size (it decides the alignment); footprint: size plus the padding byte.
 static void *allocate_tiny(struct shade_thread *t, size_t requested, size_t size) {
   size_t alignment = requested == 0 || (requested & 7) == 0 ? 8
