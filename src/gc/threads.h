@@ -29,6 +29,7 @@ struct shade_thread {
   // Concurrent marking (concurrent.c): one-thread stops ("handshakes") scan the stack.
   _Atomic uint32_t handshake_request, handshake_claimed, handshake_ack, handshake_resume;
   bool stack_scanned;               // this cycle's marking has scanned the stack (black)
+  uint64_t allocated_since_stack_clear; // span bytes taken since allocate_slow last cleared
   // The write-barrier buffer: values shaded by this thread, not yet marked (barrier.c).
   _Atomic uint32_t barrier_count;
   uintptr_t barrier_buffer[BARRIER_BUFFER_ENTRIES];
