@@ -107,9 +107,14 @@ void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum o
       span_object_born_old(s, 0);
     store_relaxed(&s->freeindex, 1); // the one object is allocated
     s->alloc_cache = 0;
-    store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
-    store_relaxed(&s->black_from, BLACK_NONE);
+    // Allocated while a marking runs: that marking's sweep keeps it even if it ends before the
+    // mark below is set (black_allocation.h); allocated after, it is of the next sweep
+    // generation, which that sweep keeps too (black allocation ends after the generation moves:
+    // read in the other order, so that "not black" implies the new generation).
+    bool black = load_acquire(&allocate_black);
     epoch = load_relaxed(&black_allocation_epoch);
+    store_release(&s->sweepgen, load_acquire(&heap_sweepgen));
+    store_relaxed(&s->black_from, black ? black_allocation_large_tag(epoch) : BLACK_NONE);
     span_publish(s, SPAN_LARGE);
     large_add(s);
     base = (void *)s->base;
@@ -122,8 +127,9 @@ void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum o
   if (zero) // outside the critical section: a large memset must not hold up a stop
     memset(base, 0, align_up(size, WORD_SIZE));
   // Black only now that it holds zeros, and only if the marking it was allocated in still runs
-  // (else mark termination found it in a register and marked and scanned it, or a later mark
-  // start's stack scan will): a mark set after termination would outlive the cycle.
+  // (else that marking's sweep kept it unmarked, see black_from above, or a stop-the-world mark
+  // termination found it in a register and marked and scanned it, or a later mark start's stack
+  // scan will): a mark set after termination would outlive the cycle.
   critical_enter(c);
   if (load_relaxed(&black_allocation_epoch) == epoch)
     black_allocation_large(arena_span_of((uintptr_t)base));

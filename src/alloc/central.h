@@ -44,6 +44,10 @@ uint64_t central_sweep_class(unsigned span_class);
 // World stopped, marking done: every span becomes unswept (the caller then advances
 // heap_sweepgen by 2). Returns the pages they hold.
 uint64_t central_mark_all_unswept(void);
+// The same with the world running, after heap_sweepgen advanced: under each class's lock, the
+// spans of the old generation move to unswept (spans swept since stay). Spans still in caches
+// follow when they are given back (central_release), and central_acquire passes over old ones.
+uint64_t central_mark_unswept_running(void);
 // World stopped, a collection of generation 0 done: only the spans a cache took since the last
 // marking (and those of explicit kinds, whose marks are roots' marks) become unswept, and
 // heap_sweepgen stays: every other span holds old objects and free slots only, which such a

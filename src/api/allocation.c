@@ -20,6 +20,7 @@
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "alloc/sweep.h"
+#include "alloc/black_allocation.h"
 #include "api/api_internal.h"
 #include "base/message.h"
 #include "gc/allocate_slow.h"
@@ -129,8 +130,14 @@ static struct span *live_object(const void *p, uint32_t *index) {
       continue;
     }
     bool live;
-    if (s->state == SPAN_SMALL && before == heap_generation - 2 && !explicit_kind)
-      live = span_object_is_marked(s, *index) && !span_object_is_freed(s, *index);
+    if (s->state == SPAN_SMALL && before == heap_generation - 2 && !explicit_kind) {
+      // Not yet swept: the marks say what lives, and so does black allocation still pending in
+      // a span some cache took before the marking ended (its marks come when the cache gives it
+      // back, before black_from is cleared: so ask in this order).
+      bool pending = black_allocation_pending(s, *index);
+      atomic_thread_fence(memory_order_acquire);
+      live = (pending || span_object_is_marked(s, *index)) && !span_object_is_freed(s, *index);
+    }
     else
       live = span_object_is_allocated(s, *index);
     atomic_thread_fence(memory_order_acquire);

@@ -47,6 +47,10 @@ static uint64_t take_credit(uint64_t debt) {
 // Scan up to `budget` bytes, adding the bytes scanned to *scanned; false when no work was left.
 static bool assist_slice(struct shade_thread *t, uint64_t budget, uint64_t *scanned) {
   critical_enter(&t->cache);
+  if (!phase_is_marking()) { // it ended without stopping this thread (mark_handshakes.c)
+    critical_leave(&t->cache);
+    return false;
+  }
   atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);

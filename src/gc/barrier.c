@@ -41,6 +41,12 @@ void barrier_all_stacks_black(void) {
                               __ATOMIC_RELAXED);
 }
 
+void barrier_some_stack_grey(void) {
+  int expected = 2;
+  __atomic_compare_exchange_n(&shade_barrier_active_, &expected, 1, false, __ATOMIC_SEQ_CST,
+                              __ATOMIC_RELAXED);
+}
+
 uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
   uint32_t count = load_relaxed(&t->barrier_count);
   uint64_t before = m->marked_objects;
@@ -54,10 +60,18 @@ uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
 void barrier_flush(struct shade_thread *t) {
   if (load_relaxed(&t->barrier_count) == 0)
     return;
+  if (!phase_is_marking()) { // it ended: what the buffer holds was marked or is garbage
+    store_relaxed(&t->barrier_count, 0);
+    return;
+  }
+  // An active marker while its grey objects are its own: a termination that finds no marker
+  // active and no shared work knows that none is hidden here (mark_handshakes.c).
+  atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);
   barrier_flush_into(t, &m);
   marking_marker_end(&m);
+  atomic_fetch_sub(&marking.active_markers, 1);
 }
 
 static inline void buffer_append(struct shade_thread *t, uintptr_t value, uintptr_t low,

@@ -23,6 +23,7 @@
 #include "gc/marking.h"
 
 #include "alloc/black_allocation.h"
+#include "alloc/sweep.h"
 #include "gc/barrier.h"
 #include "gc/events.h"
 #include "gc/pacer.h"
@@ -69,7 +70,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycl
     }
   }
   marking_marker_end(&m);
-  black_allocation_begin();
+  black_allocation_begin(load_relaxed(&heap_sweepgen));
   barrier_set_active(true);
   if (grey_all_roots)
     barrier_all_stacks_black(); // every stack was scanned above

@@ -28,5 +28,28 @@ void lock_stoppable(pthread_mutex_t *mutex);
 // holds the registry lock and the collector lock. handshake_end lets it go.
 bool handshake_begin(struct shade_thread *t);
 void handshake_end(struct shade_thread *t);
+// The same, parking t at a safe point (stop_world.c): between calls, never inside the inline
+// sequence of shade_write. ANYWHERE: t reached none in time and was stopped where it was (its
+// registers and stack then hold whatever a store of its own has not yet shaded).
+enum handshake_park { HANDSHAKE_FAILED, HANDSHAKE_SAFE, HANDSHAKE_ANYWHERE };
+enum handshake_park handshake_begin_safe(struct shade_thread *t);
+
+// Make the caller's earlier stores visible to every registered thread without stopping them
+// (membarrier); false where the kernel does not offer it.
+bool membarrier_all(void);
+// After stores that every critical section from now on must see (phase, barrier, black
+// allocation): make them visible, then wait until no other thread is still inside a critical
+// section it entered before (one-thread handshakes for those found inside; every thread without
+// membarrier). The caller holds the registry lock and is `self` (or NULL).
+void stop_world_grace(struct shade_thread *self);
+
+// What stopping has cost since start-up (shade_stats).
+struct stop_counts {
+  _Atomic uint64_t world_stops, threads_stopped; // stops of the world; threads they stopped
+  _Atomic uint64_t verify_stops;                 // of world_stops: the verifier's own
+  _Atomic uint64_t handshakes, handshakes_anywhere, handshake_max_ns;
+  _Atomic uint64_t graces;                       // stop_world_grace calls
+};
+extern struct stop_counts stop_counts;
 
 #endif
