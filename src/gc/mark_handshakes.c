@@ -90,23 +90,41 @@ void marking_start_running(void) {
   events_phase_begin(SHADE_PHASE_MARK_CONCURRENT, r->end_ns);
 }
 
+struct round {
+  struct marker *m;
+  uint64_t greyed;
+  bool all_black;
+};
+
+static void flush_one(struct shade_thread *t, enum handshake_park how, void *context) {
+  struct round *r = context;
+  if (how == HANDSHAKE_FAILED)
+    return; // never signalled: its stack is not black, and termination stops the world
+  if (how == HANDSHAKE_ANYWHERE) { // a store of its own may not have run its check yet
+    uint64_t before = r->m->marked_objects;
+    roots_mark_thread(r->m, t, t->stack_pointer);
+    r->greyed += r->m->marked_objects - before;
+  }
+  r->greyed += barrier_flush_into(t, r->m);
+}
+
 // One round of safe-point handshakes (registry locked). Returns the objects it greyed.
 static uint64_t flush_round(struct marker *m) {
-  uint64_t greyed = 0;
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    enum handshake_park how = handshake_begin_safe(t);
-    if (how == HANDSHAKE_FAILED)
-      continue; // never signalled: its stack is not black, and termination stops the world
-    if (how == HANDSHAKE_ANYWHERE) {
-      uint64_t before = m->marked_objects;
-      roots_mark_thread(m, t, t->stack_pointer);
-      greyed += m->marked_objects - before;
-    }
-    greyed += barrier_flush_into(t, m);
-    handshake_end(t);
-  }
-  return greyed;
+  struct round r = {m, 0, true};
+  handshake_each(NULL, true, NULL, flush_one, &r);
+  return r.greyed;
 }
+
+static void release_one(struct shade_thread *t, enum handshake_park how, void *context) {
+  (void)context;
+  if (how == HANDSHAKE_FAILED)
+    return; // (cannot happen to a thread whose stack was scanned)
+  thread_cache_flush(&t->cache);
+  store_relaxed(&t->barrier_count, 0);
+}
+
+// Give back every span cached during the marking and drop the barrier buffers (registry locked).
+static void release_round(void) { handshake_each(NULL, false, NULL, release_one, NULL); }
 
 void marking_scan_thread(struct marker *m, struct shade_thread *t) {
   roots_mark_thread(m, t, t->stack_pointer);
@@ -116,38 +134,24 @@ void marking_scan_thread(struct marker *m, struct shade_thread *t) {
   t->stack_scanned = true;
 }
 
+static bool grey(struct shade_thread *t) { return !t->stack_scanned; }
+
+static void scan_one(struct shade_thread *t, enum handshake_park how, void *context) {
+  struct round *r = context;
+  if (how == HANDSHAKE_FAILED)
+    r->all_black = false; // a thread that cannot be signalled: termination stops the world
+  else
+    marking_scan_thread(r->m, t);
+}
+
 bool marking_scan_grey_stacks(struct marker *m) {
-  bool all_black = true;
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (t->stack_scanned)
-      continue;
-    if (!handshake_begin(t)) {
-      all_black = false; // a thread that cannot be signalled: termination stops the world
-      continue;
-    }
-    marking_scan_thread(m, t);
-    handshake_end(t);
-  }
-  if (all_black) // (until another thread registers)
+  struct round r = {m, 0, true};
+  handshake_each(NULL, false, grey, scan_one, &r);
+  if (r.all_black) // (until another thread registers)
     barrier_all_stacks_black();
-  return all_black;
+  return r.all_black;
 }
 
-// Give back every span cached during the marking and drop the barrier buffers (registry locked).
-static void release_round(void) {
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (!handshake_begin(t))
-      continue; // (cannot happen to a thread whose stack was scanned)
-    thread_cache_flush(&t->cache);
-    store_relaxed(&t->barrier_count, 0);
-    handshake_end(t);
-  }
-}
-
-// The verifier, with the world stopped. Black allocation ranges get their marks first; a large
-// object whose thread was stopped between its two allocation steps (allocate.c) has no mark yet
-// and may still hold an old object's words: it is marked and scanned here, as the verifier will
-// scan it (the sweep would keep it anyway).
 static void verify_stopped(void) {
   roots_lock();
   stop_world(NULL);

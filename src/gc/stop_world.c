@@ -9,13 +9,16 @@
 // waits on a futex until the epoch changes. Signals interrupt blocking system calls, so threads
 // blocked in read() or nanosleep() stop too; SA_RESTART resumes the call.
 //
-// Handshakes stop one thread (concurrent marking scans stacks one at a time, Go-style): the
+// Handshakes stop one thread at a time (concurrent marking scans stacks that way, Go-style): the
 // collector raises t->handshake_request, sends the same signal, and waits for handshake_ack; the
 // thread parks the same way (registers spilled, stack pointer saved; deferred out of critical
 // sections the same way) until handshake_resume reaches the request. handshake_claimed plays the
-// part parked_epoch plays for whole-world stops: one acknowledgement per request.
+// part parked_epoch plays for whole-world stops: one acknowledgement per request. handshake_each
+// asks many threads at once and serves each as its acknowledgement comes (every acknowledgement
+// also bumps handshake_acks, one futex to wait on), releasing it at once: no thread waits for
+// another, and a round costs about one scheduling delay, not one per thread.
 //
-// A handshake may ask for a park at a safe point (handshake_begin_safe): outside critical
+// A handshake may ask for a park at a safe point (safe_only): outside critical
 // sections the signal handler then only records stop_pending, and the thread parks when it next
 // leaves a critical section (every allocation and every barrier slow path has one) or polls a
 // safepoint. A thread parked there is between two calls, never inside the inline sequence of
@@ -55,6 +58,7 @@ static _Atomic uint32_t world_epoch;
 static sem_t acknowledgements;
 static int suspend_signal;
 static bool membarrier_ready;
+static _Atomic uint32_t handshake_acks; // bumped by every acknowledgement, for handshake_each
 struct stop_counts stop_counts;
 
 static uint64_t now_ns(void) {
@@ -105,6 +109,8 @@ static SHADE_NOINLINE void handshake_park(struct shade_thread *t, bool safe) {
   store_relaxed(&t->handshake_parked_safe, safe);
   store_release(&t->handshake_ack, request);
   futex_wake_all(&t->handshake_ack);
+  atomic_fetch_add_explicit(&handshake_acks, 1, memory_order_release); // (handshake_each)
+  futex_wake_all(&handshake_acks);
   // Until resumed for this request or a later one: the signal of the next request can nest a
   // second handshake_park inside this one, which returns only after `resume` has moved past.
   for (uint32_t resume; (int32_t)((resume = load_acquire(&t->handshake_resume)) - request) < 0;)
@@ -249,50 +255,72 @@ static bool handshake_request(struct shade_thread *t, bool safe_only, uint32_t *
   return true;
 }
 
-// Wait for t's acknowledgement of `request`; with safe_only, after 2 ms with t blocked (or 20 ms
-// in all) the request is widened to "park anywhere" and the signal sent again.
-static void handshake_wait(struct shade_thread *t, uint32_t request, bool safe_only) {
-  uint64_t waited_ms = 0;
-  for (uint32_t ack; (ack = load_acquire(&t->handshake_ack)) != request;) {
-    struct timespec timeout = {0, 1000 * 1000};
-    syscall(SYS_futex, (uint32_t *)&t->handshake_ack, FUTEX_WAIT_PRIVATE, ack, &timeout, NULL, 0);
-    ++waited_ms;
-    if (safe_only && waited_ms >= 2 &&
-        (waited_ms >= 20 || thread_state(t->tid) != 'R')) {
-      safe_only = false;
-      store_release(&t->handshake_safe_only, 0);
-      pthread_kill(t->pthread, suspend_signal);
-    }
-    if (waited_ms % 10000 == 0)
-      shade_message("shade: still waiting for thread %lu to stop for its stack scan "
-                    "(is it blocking signal %d?)", (unsigned long)t->pthread, suspend_signal);
-  }
-  t->handshake_began_ns = now_ns();
-}
-
-bool handshake_begin(struct shade_thread *t) {
-  uint32_t request;
-  if (!handshake_request(t, false, &request))
-    return false;
-  handshake_wait(t, request, false);
-  return true;
-}
-
-enum handshake_park handshake_begin_safe(struct shade_thread *t) {
-  uint32_t request;
-  if (!handshake_request(t, true, &request))
-    return HANDSHAKE_FAILED;
-  handshake_wait(t, request, true);
-  if (load_relaxed(&t->handshake_parked_safe))
-    return HANDSHAKE_SAFE;
-  atomic_fetch_add(&stop_counts.handshakes_anywhere, 1);
-  return HANDSHAKE_ANYWHERE;
-}
-
 void handshake_end(struct shade_thread *t) {
   count_max(&stop_counts.handshake_max_ns, now_ns() - t->handshake_began_ns);
   store_release(&t->handshake_resume, load_relaxed(&t->handshake_request));
   futex_wake_all(&t->handshake_resume);
+}
+
+void handshake_each(struct shade_thread *self, bool safe_only, bool (*wanted)(struct shade_thread *),
+                    void (*work)(struct shade_thread *, enum handshake_park, void *),
+                    void *context) {
+  struct shade_thread *pending[HANDSHAKE_BATCH];
+  uint32_t requests[HANDSHAKE_BATCH];
+  uint64_t asked_ns[HANDSHAKE_BATCH];
+  bool widened[HANDSHAKE_BATCH];
+  struct shade_thread *next = threads_first();
+  unsigned count = 0;
+  for (;;) {
+    while (count < HANDSHAKE_BATCH && next != NULL) { // ask the next ones
+      struct shade_thread *t = next;
+      next = t->next;
+      if (t == self || (wanted && !wanted(t)))
+        continue;
+      if (!handshake_request(t, safe_only, &requests[count])) {
+        work(t, HANDSHAKE_FAILED, context);
+        continue;
+      }
+      pending[count] = t;
+      asked_ns[count] = now_ns();
+      widened[count] = !safe_only;
+      count++;
+    }
+    if (count == 0)
+      return;
+    uint32_t seen = load_acquire(&handshake_acks);
+    bool progress = false;
+    for (unsigned i = 0; i < count;) {
+      struct shade_thread *t = pending[i];
+      if (load_acquire(&t->handshake_ack) == requests[i]) {
+        t->handshake_began_ns = now_ns();
+        enum handshake_park how = HANDSHAKE_SAFE;
+        if (!load_relaxed(&t->handshake_parked_safe)) {
+          how = HANDSHAKE_ANYWHERE;
+          if (safe_only)
+            atomic_fetch_add(&stop_counts.handshakes_anywhere, 1);
+        }
+        work(t, how, context);
+        handshake_end(t);
+        pending[i] = pending[--count];
+        requests[i] = requests[count];
+        asked_ns[i] = asked_ns[count];
+        widened[i] = widened[count];
+        progress = true;
+        continue;
+      }
+      uint64_t waited_ms = (now_ns() - asked_ns[i]) / 1000000;
+      if (!widened[i] && waited_ms >= 2 && (waited_ms >= 20 || thread_state(t->tid) != 'R')) {
+        widened[i] = true; // no safe point in sight: park it where it is
+        store_release(&t->handshake_safe_only, 0);
+        pthread_kill(t->pthread, suspend_signal);
+      }
+      i++;
+    }
+    if (!progress && count > 0) {
+      struct timespec timeout = {0, 1000 * 1000};
+      syscall(SYS_futex, (uint32_t *)&handshake_acks, FUTEX_WAIT_PRIVATE, seen, &timeout, NULL, 0);
+    }
+  }
 }
 
 // A thread's allocator critical-section depth, read from another thread: a racy read on purpose
@@ -301,13 +329,18 @@ static SHADE_NO_SANITIZE int critical_depth(struct shade_thread *t) {
   return __atomic_load_n((const int *)&t->cache.in_critical, __ATOMIC_RELAXED);
 }
 
+static bool fenced_grace;
+static bool inside_critical(struct shade_thread *t) {
+  return !fenced_grace || critical_depth(t) != 0;
+}
+static void nothing(struct shade_thread *t, enum handshake_park how, void *context) {
+  (void)t;
+  (void)how;
+  (void)context;
+}
+
 void stop_world_grace(struct shade_thread *self) {
-  bool fenced = membarrier_all();
+  fenced_grace = membarrier_all(); // (the registry lock serialises graces)
   atomic_fetch_add(&stop_counts.graces, 1);
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (t == self || (fenced && critical_depth(t) == 0))
-      continue;
-    if (handshake_begin(t)) // parks it as it leaves the critical section
-      handshake_end(t);
-  }
+  handshake_each(self, false, inside_critical, nothing, NULL); // each parks as it leaves
 }
