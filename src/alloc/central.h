@@ -4,7 +4,10 @@
 //   partial  swept, has free slots
 //   full     swept, no free slot known (or returned by a cache at a collection)
 //   unswept  marked by the last cycle, not yet swept
-// At the end of marking (world stopped) partial and full move to unswept. A thread needing a span
+// At the end of marking partial and full move to unswept: all at once with the world stopped, or,
+// after a marking that ended without stopping it, spans of the old generation found on partial
+// by a thread needing a span, or given back by a cache, go to unswept as they are met, and the
+// rest are moved under each class's lock (central_mark_unswept_running). A thread needing a span
 // takes a partial one, else sweeps unswept ones until one has room, else asks the page heap.
 #ifndef SHADE_ALLOC_CENTRAL_H
 #define SHADE_ALLOC_CENTRAL_H

@@ -22,9 +22,16 @@
 // Why the store comes before the check (shade.h): the stop signal can interrupt the inline path
 // anywhere. Had the check come first, a thread stopped between a check that saw "off" and its
 // store could store unshaded after mark start. Store-then-check leaves the opposite window: a
-// store made during marking whose check runs after mark termination. Mark termination closes it
-// by rescanning the stacks (mark_phase.c): the two values are still in that thread's registers or
-// frame.
+// store made during marking whose check runs after mark termination. A concurrent termination
+// closes it by stopping each thread at a safe point (stop_world.c: never inside this inline
+// sequence) in the round that ends marking, or by scanning the stack of a thread it had to stop
+// elsewhere; the stop-the-world termination by scanning every stack again (mark_phase.c): the
+// two values are still in that thread's registers or frame.
+//
+// The flag's changes reach running threads without stopping them: it is written, then made
+// visible with membarrier, and mark_handshakes.c waits until no thread is inside a critical
+// section that read the old value. A buffer flush that finds the marking over drops the buffer:
+// what it holds was marked, or is garbage.
 #include "gc/barrier.h"
 
 #include "alloc/arena.h"
