@@ -134,9 +134,10 @@ static struct span *live_object(const void *p, uint32_t *index) {
       // Not yet swept: the marks say what lives, and so does black allocation still pending in
       // a span some cache took before the marking ended (its marks come when the cache gives it
       // back, before black_from is cleared: so ask in this order).
-      bool pending = black_allocation_pending(s, *index);
-      atomic_thread_fence(memory_order_acquire);
-      live = (pending || span_object_is_marked(s, *index)) && !span_object_is_freed(s, *index);
+      uint32_t from = load_acquire(&s->black_from), i = *index;
+      bool pending = from != BLACK_NONE && i >= from && i < load_relaxed(&s->freeindex) &&
+                     !atomic_bit_test(s->alloc_bits, i); // (black_allocation_pending)
+      live = (pending || span_object_is_marked(s, i)) && !span_object_is_freed(s, i);
     }
     else
       live = span_object_is_allocated(s, *index);

@@ -71,7 +71,7 @@ static void yield_to_workers(struct shade_thread *t) {
 }
 
 void marking_assist(struct shade_thread *t, uint64_t bytes) {
-  bool incremental = marking.record.driver == DRIVER_INCREMENTAL;
+  bool incremental = load_relaxed(&marking.driver) == DRIVER_INCREMENTAL;
   uint64_t begin = cycle_now_ns();
   double ratio = pacer_assist_ratio(load_relaxed(&marking.scanned_bytes));
   uint64_t debt = (uint64_t)((double)bytes * ratio);

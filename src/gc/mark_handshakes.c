@@ -57,6 +57,7 @@
 void marking_start_running(void) {
   struct cycle_record *r = &marking.record;
   *r = (struct cycle_record){.driver = DRIVER_CONCURRENT, .generation = 2};
+  store_relaxed(&marking.driver, DRIVER_CONCURRENT);
   phase_sweep_termination(r);
   roots_prepare();
   threads_lock();
@@ -74,8 +75,7 @@ void marking_start_running(void) {
   black_allocation_begin(load_relaxed(&heap_sweepgen));
   barrier_set_active(true);
   store_relaxed(&marking.workers_allowed, true);
-  atomic_thread_fence(memory_order_release);
-  phase_set(PHASE_MARK_CONCURRENT);
+  phase_set_release(PHASE_MARK_CONCURRENT);
   stop_world_grace(NULL); // every store from now on runs the barrier
   struct marker m;
   marker_begin(&m, false);
@@ -177,8 +177,7 @@ static void end(struct cycle_record *r, uint64_t marked_before) {
     verify_stopped();
   events_phase_begin(SHADE_PHASE_MARK_TERMINATION, 0);
   barrier_set_active(false);
-  atomic_thread_fence(memory_order_release);
-  phase_set(PHASE_OFF);
+  phase_set_release(PHASE_OFF);
   stop_world_grace(NULL); // nothing marks from here on
   uint64_t traced = load_relaxed(&marking.marked_bytes);
   (void)marked_before;

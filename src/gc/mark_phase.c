@@ -50,6 +50,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycl
   bool grey_all_roots = driver == DRIVER_INCREMENTAL;
   struct cycle_record *r = &marking.record;
   *r = (struct cycle_record){.driver = driver, .generation = 2};
+  store_relaxed(&marking.driver, (int)driver);
   phase_sweep_termination(r);
   phase_stop(self, r);
   phase_flush_caches();

@@ -23,7 +23,8 @@
 // Every field is written by markers and the collecting thread while a marking is under way;
 // atomics are read racily by anyone, the plain fields only under the collector lock.
 struct marking_state {
-  struct cycle_record record;      // the marking under way, or the last one
+  struct cycle_record record;      // the marking under way, or the last one (collector lock)
+  _Atomic int driver;              // record.driver, for assists (read without the lock)
   _Atomic bool ranges_scanned;     // data segments and user ranges greyed this cycle
   _Atomic uint64_t scanned_bytes;  // scan work done this cycle (all markers)
   _Atomic uint64_t marked_bytes;   // bytes greyed this cycle by markers that have finished

@@ -43,6 +43,8 @@ static inline bool phase_is_marking(void) {
   return phase == PHASE_MARK_CONCURRENT || phase == PHASE_MARK_TERMINATION;
 }
 static inline void phase_set(enum gc_phase phase) { store_relaxed(&gc_phase, (int)phase); }
+// The same, after stores every thread that sees the new phase must see too (mark_handshakes.c).
+static inline void phase_set_release(enum gc_phase phase) { store_release(&gc_phase, (int)phase); }
 
 // Who ran a collection (the trace line's form).
 enum cycle_driver { DRIVER_STW, DRIVER_INCREMENTAL, DRIVER_CONCURRENT };
