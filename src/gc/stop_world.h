@@ -39,7 +39,7 @@ void handshake_end(struct shade_thread *t);
 // as long as the slowest thread takes to answer, not their sum). safe_only as for
 // handshake_park above; how is HANDSHAKE_FAILED (not signalled: t is not stopped), _SAFE or
 // _ANYWHERE. Registry locked.
-#define HANDSHAKE_BATCH 64
+#define HANDSHAKE_BATCH 512
 void handshake_each(struct shade_thread *self, bool safe_only, bool (*wanted)(struct shade_thread *),
                     void (*work)(struct shade_thread *, enum handshake_park, void *),
                     void *context);
