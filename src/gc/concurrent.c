@@ -11,9 +11,10 @@
 // one CPU (Go's fractional worker: on 2 CPUs, 25% is half of one), with more dedicated workers
 // on machines where 25% is two CPUs or more. When no work is left anywhere it tries to end the
 // marking (mark_handshakes.c: a round of handshakes that must find nothing); if the round turns
-// up work, marking goes on; after RAGGED_ROUNDS_MAX rounds, or when the marking needs the world
-// stopped (bailout objects), it runs the stop-the-world mark termination (mark_phase.c). Last, it
-// sweeps in the background, beside the lazy sweeping of allocating threads.
+// up work, marking goes on; once a round is clean (or after RAGGED_ROUNDS_MAX rounds, or when the
+// marking needs the world stopped: bailout objects) it runs the stop-the-world mark termination
+// (mark_phase.c), which the rounds left little to do. Last, it sweeps in the background, beside
+// the lazy sweeping of allocating threads.
 //
 // Workers hold local work only inside a chunk and publish it at the chunk's end; mark termination
 // first clears workers_allowed and waits until no worker is inside a chunk.

@@ -1,7 +1,7 @@
 // mark_phase.c: the two stop-the-world steps of an incremental cycle, and the stop-the-world
-// mark termination a concurrent cycle falls back to (bailout objects, a thread that cannot be
-// signalled, too many rounds; shade_collect and fork finishing a marking). A concurrent cycle
-// normally starts and ends without stopping the world (mark_handshakes.c).
+// mark termination of a concurrent cycle (after its rounds of handshakes, mark_handshakes.c;
+// also shade_collect and fork finishing a marking). A concurrent cycle starts without stopping
+// the world (mark_handshakes.c).
 //
 // Mark start (sweep termination + barrier on): sweep what the last cycle left (world running),
 // stop the world, take every span back from the caches (so that each span entering a cache from

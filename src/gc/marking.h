@@ -7,7 +7,7 @@
 //                globals, then each stack with a one-thread stop -> background workers (about 25%
 //                of the CPUs, a fractional worker where that is not a whole CPU) and mark assists
 //                drain the worklists -> rounds of one-thread handshakes until one finds nothing
-//                -> mark termination (no thread stopped) -> background sweeping (concurrent.c)
+//                -> mark termination (STW) -> background sweeping (concurrent.c)
 // The stop-the-world mark start and mark termination are mark_phase.c (incremental marking, and
 // the concurrent termination's fallbacks); the concurrent ones are mark_handshakes.c; which one
 // runs when is the controller's decision. A marking knows its own driver (marking.record.driver) and behaves accordingly.

@@ -5,9 +5,9 @@
 // collector must stop them where they are, and scan their stacks). (Not read() on a pipe: under
 // TSan a thread blocked there takes no signal.) Counts, not timings, say what each cycle cost:
 //
-//   concurrent   no stop of the world at all (stats.world_stops counts only the verifier's own,
-//                stats.verify_stops), so neither mark start nor mark termination stops any
-//                thread but through one-thread handshakes; those are bounded per thread and per
+//   concurrent   mark start stops no thread; mark termination at most once per cycle
+//                (stats.world_stops, the verifier's own stops, stats.verify_stops, left out);
+//                per-thread work is done through one-thread handshakes, bounded per thread and per
 //                cycle (a stack scan, the rounds of termination, the last round that takes the
 //                caches back, and the grace periods' handshakes of threads found inside the
 //                allocator), every thread was handshaked at least once per cycle (its stack
@@ -139,8 +139,10 @@ static void test_pauses_do_not_grow_with_threads(void) {
   if (cycles < 2)
     return;
   if (conc_mode == SHADE_MODE_CONCURRENT) {
-    // No stop of the world: mark start and termination work through handshakes only.
-    SHADE_TEST_EXPECT_EQ(stops, 0);
+    // Mark start stops no thread; termination stops the world at most once (none when it ends
+    // with handshakes only: SHADE_RAGGED_TERMINATION). Per-thread work is done in handshakes.
+    SHADE_TEST_EXPECTF(stops <= cycles + 1, "%" PRIu64 " stops for %" PRIu64 " cycles", stops,
+                       cycles);
     // Each thread is handshaked a bounded number of times per cycle, and at least once.
     uint64_t per_thread_bound = 1 + 8 /* termination rounds */ + 1 + 3 /* graces */;
     SHADE_TEST_EXPECTF(handshakes <= (cycles + 1) * registered * per_thread_bound,

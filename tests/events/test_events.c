@@ -200,7 +200,7 @@ static void test_cycles_pauses_and_phases(void) {
   SHADE_TEST_EXPECT_EQ(begins, after.cycles - before.cycles);
   SHADE_TEST_EXPECT_EQ(ends, after.cycles - before.cycles);
   // Every stop of the world but the verifier's is a pause: one per stop-the-world cycle, two per
-  // incremental cycle, none for a concurrent one (unless it had to end stopping the world).
+  // incremental cycle, one for a concurrent one (its mark termination).
   uint64_t expected_pauses = (after.world_stops - before.world_stops) -
                              (after.verify_stops - before.verify_stops);
   SHADE_TEST_EXPECT_EQ(pauses, expected_pauses);
