@@ -39,15 +39,18 @@
 // (SHADE_TYPE_SCAN_STOPPED), a thread whose stack was never scanned (it could not be signalled),
 // or RAGGED_ROUNDS_MAX rounds that were never clean.
 //
+// Mark start publishes its words in two steps, barrier and phase first, black allocation only
+// after a grace: a thread that took a black slot must see the barrier too. (In one step, a thread
+// could take a black slot, miss the phase and copy pointers into it unshaded: shade_realloc does
+// such a copy, then frees the original, and nothing traced what the copy held. The checkmark
+// caught it about one run in sixteen of conc_alloc_during_mark under load.)
+//
 // SHADE_RAGGED_TERMINATION (compile time, default 0): the termination above, which stops no
-// thread, is built but not used: with it, the checkmark reported a reachable object unmarked in
-// about one run in five to ten of conc_hide and conc_alloc_during_mark under load, cause not
-// found. (Without it, conc_alloc_during_mark_concurrent still reported, about one run in eight
-// under load, a 16-byte atomic block, a tiny allocator's, unmarked: the cause may be in the mark
-// start above, which no longer takes the caches back at once; not found either.) With 0, a
-// clean round is followed by the stop-the-world termination: the rounds have emptied every
-// barrier buffer, so that pause scans the stacks again (mark_phase.c) and drains what little
-// turns up; it still waits for every thread to stop.
+// thread, is built but not used; with 0, a clean round is followed by the stop-the-world
+// termination: the rounds have emptied every barrier buffer, so that pause scans the stacks
+// again (mark_phase.c) and drains what little turns up; it still waits for every thread to stop.
+// The finalization pass (weak_resolution.c) needs the world stopped, so that termination stays
+// whenever a finalizer, weak reference or ephemeron is registered.
 #define _GNU_SOURCE
 #include "gc/marking.h"
 
@@ -59,6 +62,7 @@
 #include "alloc/sweep.h"
 #include "gc/barrier.h"
 #include "gc/events.h"
+#include "gc/finalization.h"
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/stop_world.h"
@@ -86,11 +90,16 @@ void marking_start_running(void) {
   store_relaxed(&marking.assist_credit, 0);
   store_relaxed(&marking.ranges_scanned, false);
   worklist_begin(1);
-  black_allocation_begin(load_relaxed(&heap_sweepgen));
   barrier_set_active(true);
   store_relaxed(&marking.workers_allowed, true);
   phase_set_release(PHASE_MARK_CONCURRENT);
   stop_world_grace(NULL); // every store from now on runs the barrier
+  // Only now may allocation turn black: a thread that takes a black slot must also see the
+  // barrier and the phase (else shade_realloc, say, could copy unshaded pointers into a black
+  // object and free the original: nothing would trace them). Threads may see black allocation
+  // late, not early: white allocation while their stack is grey is what the barrier expects.
+  black_allocation_begin(load_relaxed(&heap_sweepgen));
+  stop_world_grace(NULL);
   struct marker m;
   marker_begin(&m, false);
   roots_mark_uncollectable_running(&m);
@@ -180,7 +189,7 @@ static void verify_stopped(void) {
   worklist_begin(1);
   mark_drain(&m);
   marking_marker_end(&m);
-  verify_marking(NULL, 0);
+  verify_marking(NULL, 0, true);
   start_world();
   roots_unlock();
 }
@@ -256,7 +265,7 @@ enum termination marking_try_finish_running(unsigned round) {
     threads_unlock();
     return TERMINATION_NOT_YET;
   }
-  if (!SHADE_RAGGED_TERMINATION) { // (see the top of this file)
+  if (!SHADE_RAGGED_TERMINATION || finalization_in_use()) { // (see the top of this file)
     threads_unlock();
     return TERMINATION_STOP_THE_WORLD;
   }

@@ -164,6 +164,9 @@ SHADE_NO_SANITIZE void roots_mark_uncollectable_running(struct marker *m) {
     if (s->kind == KIND_UNCOLLECTABLE && span_object_is_allocated(s, 0))
       mark_object_and_scan(m, s, 0);
   large_unlock();
+  finalization_lock(); // (the world runs: registrations wait; later ones shade their data)
+  finalization_mark_roots(m);
+  finalization_unlock();
 }
 
 void roots_mark_cached_uncollectable(struct marker *m, struct shade_thread *t) {

@@ -19,20 +19,19 @@
 // objects) and every heap edge is checked in full. What the verifier can no longer see is an
 // object that only some thread's stack or registers hold, unmarked: a store that skipped the
 // barrier loses such an object only if no object reachable from the roots through the heap
-// still refers to it (the collector's own tests find those by their contents). A stop-the-world
-// marking (young or full) scans the same stacks the verifier does: after one, every stack word is
-// a root for the verifier too, as any other (a word naming an unmarked object is an error).
+// still refers to it (the collector's own tests find those by their contents). This applies only
+// after a termination that stops no thread: a stop-the-world marking (young or full) and the
+// stop-the-world termination of a concurrent or incremental one scan the same stacks the
+// verifier does, so after them every stack word is a root for the verifier too, as any other (a
+// word naming an unmarked object is an error).
 #define _GNU_SOURCE
 #include "gc/verify.h"
 
 #include <stdio.h>
 
 #include "alloc/arena.h"
-#include "alloc/black_allocation.h"
-#include "alloc/sweep.h"
 #include "alloc/large.h"
 #include "base/message.h"
-#include "gc/phases.h"
 #include "gc/roots.h"
 
 static uint64_t checked_objects;
@@ -87,15 +86,10 @@ static void describe_referrer(uintptr_t lo, uintptr_t hi, char *text, size_t siz
     return;
   }
   verify_missed_referrer = span_object_address(s, search.index);
-  snprintf(text, size, "object %p (%s, kind %u, generation %u, %s) points to it "
-           "[DIAG ref idx %u freeidx %u black_from %u sweepgen %u in_cache %u alloc_bit %d; "
-           "black_gen %u heap_sweepgen %u]",
+  snprintf(text, size, "object %p (%s, kind %u, generation %u, %s) points to it",
            (void *)verify_missed_referrer, s->state == SPAN_LARGE ? "large" : "small",
            (unsigned)s->kind, span_object_generation(s, search.index),
-           span_object_is_marked(s, search.index) ? "marked" : "unmarked", search.index,
-           load_relaxed(&s->freeindex), load_relaxed(&s->black_from), load_relaxed(&s->sweepgen),
-           s->in_cache, (int)atomic_bit_test(s->alloc_bits, search.index),
-           load_relaxed(&black_generation), load_relaxed(&heap_sweepgen));
+           span_object_is_marked(s, search.index) ? "marked" : "unmarked");
 }
 
 static void compare_span(struct span *s, void *unused) {
@@ -121,8 +115,8 @@ static void compare_span(struct span *s, void *unused) {
       describe_referrer(verify_missed_object, verify_missed_object + object_bytes(s), referrer,
                         sizeof referrer);
       shade_fatal("shade: verifier: object %p (size %zu, kind %u) is reachable but unmarked; "
-                  "it would have been freed; %s [DIAG missed idx %u freeidx %u black_from %u sweepgen %u in_cache %u]", (void *)verify_missed_object, object_bytes(s),
-                  (unsigned)s->kind, referrer, index, load_relaxed(&s->freeindex), load_relaxed(&s->black_from), load_relaxed(&s->sweepgen), s->in_cache);
+                  "it would have been freed; %s", (void *)verify_missed_object, object_bytes(s),
+                  (unsigned)s->kind, referrer);
     }
   }
 }
@@ -152,10 +146,11 @@ static void mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stac
     mark_root_range(m, t->tls_ranges[i][0], t->tls_ranges[i][1]);
 }
 
-void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer) {
+void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer,
+                    bool stacks_scanned_once) {
   struct marker m;
   marker_begin(&m, true);
-  excuse_stacks = phase_now() != PHASE_MARK;
+  excuse_stacks = stacks_scanned_once;
   for (struct shade_thread *t = threads_first(); t; t = t->next)
     mark_thread(&m, t, t == self ? self_stack_pointer : t->stack_pointer);
   roots_mark_ranges(&m);
