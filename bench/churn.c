@@ -25,19 +25,24 @@
 // max_ns, over_1ms (operations slower than 1 ms), verified (trees checked); for Shade also mode,
 // concurrent_cycles, mark_assist_ns, mark_worker_ns, concurrent_mark_ns, heap_peak_mb. Percentiles
 // inside the histogram are the upper edge of their 10 ns bucket. bench/churn/run.sh parses it.
+// slowest_nivcsw, slowest_steal_ms, slowest_window_ms: the host around the slowest operation
+// (host_note_slow below), so that a delay of the machine can be told from one of the collector.
 // CHURN_SLOW_LOG_MS=x prints every operation of x ms or more (x >= 1) with the time it ended since
 // start, to line up with SHADE_TRACE=gc's "@1.234s".
+#define _GNU_SOURCE // RUSAGE_THREAD
 #if defined(BENCH_SHADE) && !defined(BENCH_BARRIER)
 #define BENCH_BARRIER 1
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "allocator.h"
 
@@ -160,6 +165,54 @@ static void record(uint64_t ns, uint64_t end) {
   slow_ops[slow_count++] = ns;
 }
 
+// The host around the slowest operation: involuntary context switches of this thread
+// (getrusage RUSAGE_THREAD, sampled every 256 operations) and the machine's steal time
+// (/proc/stat, every 4096 operations: a hypervisor that ran another guest on our vCPU). When an
+// operation of 1 ms or more becomes the slowest, both are sampled again: the differences cover
+// that operation and at most the 4096 before it (host_window_ns says how long that was).
+struct host_sample {
+  uint64_t at_ns, nivcsw, steal_ticks;
+};
+static struct host_sample host_last_switches, host_last_steal;
+static uint64_t host_slowest_ns, host_nivcsw, host_steal_ticks, host_window_ns;
+static int host_stat_fd = -1;
+
+static uint64_t host_switches(void) {
+  struct rusage usage;
+  return getrusage(RUSAGE_THREAD, &usage) == 0 ? (uint64_t)usage.ru_nivcsw : 0;
+}
+
+static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ticks
+  char text[512];
+  if (host_stat_fd < 0)
+    return 0;
+  ssize_t n = pread(host_stat_fd, text, sizeof text - 1, 0);
+  if (n <= 0)
+    return 0;
+  text[n] = '\0';
+  unsigned long long v[8] = {0};
+  if (sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+             &v[4], &v[5], &v[6], &v[7]) != 8)
+    return 0;
+  return v[7];
+}
+
+static void host_sample(uint64_t ops, uint64_t now) {
+  if (ops % 256 == 0)
+    host_last_switches = (struct host_sample){now, host_switches(), 0};
+  if (ops % 4096 == 0)
+    host_last_steal = (struct host_sample){now, 0, host_steal()};
+}
+
+static void host_note_slow(uint64_t ns, uint64_t now) {
+  if (ns < SLOW_NS || ns <= host_slowest_ns)
+    return;
+  host_slowest_ns = ns;
+  host_nivcsw = host_switches() - host_last_switches.nivcsw;
+  host_steal_ticks = host_steal() - host_last_steal.steal_ticks;
+  host_window_ns = now - host_last_steal.at_ns;
+}
+
 static int compare_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
@@ -209,6 +262,8 @@ int main(void) {
   uint64_t start = now_ns();
   uint64_t end = start + (uint64_t)(seconds * 1e9);
   uint64_t previous = start, now = start;
+  host_stat_fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+  host_sample(0, start);
   do {
     size_t slot = xorshift32(&rng) % slots;
     struct node *tree = new_tree(slot, (int64_t)++ops);
@@ -221,6 +276,8 @@ int main(void) {
 #endif
     now = now_ns();
     record(now - previous, now);
+    host_note_slow(now - previous, now);
+    host_sample(ops, now);
     previous = now;
   } while (now < end);
   double elapsed_s = (double)(now - start) * 1e-9;
@@ -282,15 +339,23 @@ int main(void) {
   printf("  latency: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, slowest %.3f ms, %zu over 1 ms\n",
          (double)p50 / 1e3, (double)p99 / 1e3, (double)p999 / 1e3, (double)max_ns / 1e6,
          slow_count);
+  long ticks = sysconf(_SC_CLK_TCK);
+  double steal_ms = ticks > 0 ? (double)host_steal_ticks * 1e3 / (double)ticks : 0.0;
+  if (host_slowest_ns)
+    printf("  host around the slowest operation (%.3f ms, in a window of %.1f ms): %" PRIu64
+           " involuntary context switches of this thread, %.1f ms of steal time (all CPUs)\n",
+           (double)host_slowest_ns / 1e6, (double)host_window_ns / 1e6, host_nivcsw, steal_ms);
   printf("  verified %zu trees\n", verified);
 
-  char extra[512];
+  char extra[640];
   int length = snprintf(extra, sizeof extra,
                         " slots=%zu seconds=%.3f build_s=%.3f ops=%" PRIu64 " ops_per_s=%.0f"
                         " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64
-                        " max_ns=%" PRIu64 " over_1ms=%zu verified=%zu",
+                        " max_ns=%" PRIu64 " over_1ms=%zu verified=%zu slowest_nivcsw=%" PRIu64
+                        " slowest_steal_ms=%.1f slowest_window_ms=%.1f",
                         slots, elapsed_s, build_s, ops, ops_per_s, p50, p99, p999, max_ns,
-                        slow_count, verified);
+                        slow_count, verified, host_nivcsw, steal_ms,
+                        (double)host_window_ns / 1e6);
 #if defined(BENCH_SHADE)
   struct shade_stats stats;
   shade_get_stats(&stats);

@@ -53,6 +53,8 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
   export BENCH_RESULTS=${BENCH_RESULTS-$SMOKE_RESULTS/latest.md}
   export CHURN_RESULTS=${CHURN_RESULTS-$SMOKE_RESULTS/churn.md}
   export CACHE_RESULTS=${CACHE_RESULTS-$SMOKE_RESULTS/cache.md}
+  export THREADS_RESULTS=${THREADS_RESULTS-$SMOKE_RESULTS/threads.md} THREADS_SECONDS=${THREADS_SECONDS:-1}
+  export THREADS_COUNTS=${THREADS_COUNTS:-16}
   export BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$SMOKE_RESULTS}
   echo "BENCH_SMOKE=1: tiny sizes, results in $SMOKE_RESULTS (the figures mean nothing)"
 fi
@@ -333,6 +335,9 @@ if [ "${BENCH_ONLY_CORE:-0}" != 1 ]; then
   echo
   echo "==== programs built for bdwgc (Guile 3.0, w3m) on bdwgc and on Shade's libgc.so.1 ===="
   bash "$SCRIPT_DIR/guile/run.sh" "$BUILD_DIR" || FAILED[guile]="bench/guile/run.sh failed"
+  echo
+  echo "==== many threads, few CPUs: 64 and 256 threads, Shade concurrent/stw vs bdwgc ===="
+  bash "$SCRIPT_DIR/threads/run.sh" "$BUILD_DIR" || FAILED[threads]="bench/threads/run.sh failed"
   if [ "${BENCH_SKIP_CACHE:-0}" != 1 ]; then
     echo
     echo "==== generational: cache (1 GB long-lived, short-lived requests), Shade vs bdwgc, malloc, mimalloc, jemalloc, Go, Mono SGen ===="

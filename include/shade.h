@@ -337,6 +337,13 @@ struct shade_stats {
   uint64_t gen0_budget;          // bytes allocated between young collections now
   uint64_t gen1_budget;          // 0: gen1 collections run as full ones (docs/generations.md)
   uint64_t remembered_bytes;     // written old pages the last young collection scanned
+  // stopping threads (docs/concurrent.md): whole-world stops and one-thread handshakes
+  uint64_t world_stops;          // stops of every registered thread (the verifier's included)
+  uint64_t threads_stopped;      // threads those stops stopped, added up
+  uint64_t verify_stops;         // of world_stops: the heap verifier's (SHADE_VERIFY=1)
+  uint64_t handshakes;           // one-thread stops (concurrent marking)
+  uint64_t handshakes_anywhere;  // of those: threads stopped outside a safe point (stack rescanned)
+  uint64_t handshake_max_ns;     // longest one-thread stop, from its park to its release
 };
 void shade_get_stats(struct shade_stats *out);
 

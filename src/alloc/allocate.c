@@ -116,11 +116,18 @@ void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum o
     span_object_born_old(s, 0);
   store_relaxed(&s->freeindex, 1); // the one object is allocated
   s->alloc_cache = 0;
-  store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
-  store_relaxed(&s->black_from, BLACK_NONE);
+  // Allocated while a marking runs: black (below), and black_from records that marking's epoch,
+  // so that its sweep keeps the object however the marking ends; allocated after, it is of the
+  // next sweep generation, which that sweep keeps too (black allocation ends after the
+  // generation moves: read in the other order, so that "not black" implies the new generation).
+  bool black = load_acquire(&allocate_black);
+  uint64_t epoch = load_relaxed(&black_allocation_epoch);
+  store_release(&s->sweepgen, load_acquire(&heap_sweepgen));
+  store_relaxed(&s->black_from, black ? black_allocation_large_tag(epoch) : BLACK_NONE);
   span_publish(s, SPAN_LARGE);
   large_add(s);
-  black_allocation_large(s);
+  if (black)
+    black_allocation_large(s);
   void *base = (void *)s->base;
   critical_leave(c);
   heap_account_taken(pages * PAGE_SIZE);

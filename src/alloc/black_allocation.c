@@ -2,15 +2,19 @@
 #include "alloc/black_allocation.h"
 
 _Atomic bool allocate_black;
+_Atomic uint32_t black_generation;
 _Atomic uint64_t black_allocated_bytes;
+_Atomic uint64_t black_allocation_epoch;
 
-void black_allocation_begin(void) {
+void black_allocation_begin(uint32_t generation) {
   store_relaxed(&black_allocated_bytes, 0);
-  store_relaxed(&allocate_black, true);
+  store_release(&black_generation, generation);
+  store_release(&allocate_black, true);
 }
 
 uint64_t black_allocation_end(void) {
-  store_relaxed(&allocate_black, false);
+  atomic_fetch_add(&black_allocation_epoch, 1);
+  store_release(&allocate_black, false);
   return load_relaxed(&black_allocated_bytes);
 }
 

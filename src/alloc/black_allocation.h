@@ -4,27 +4,43 @@
 // The fast path stays as it is: it takes slots by advancing the span's freeindex and writes no
 // bit. Instead, a span that enters a cache during marking records black_from = its freeindex;
 // when it leaves the cache (refill, flush at mark termination, thread exit) every slot taken since
-// (at or above black_from, below freeindex, alloc bit clear) gets its mark. Mark start
-// flushes every cache with the world stopped, so no span is in a cache when allocate_black turns
-// on, and mark termination flushes them all again before it turns off. Large objects are marked
-// when allocated. The bytes marked this way count as live for the pacer.
+// (at or above black_from, below freeindex, alloc bit clear) gets its mark. Exactly the spans of
+// the last marking's sweep generation record black_from (black_generation, the heap's sweep
+// generation when that marking began): they are swept with its marks; a span swept after the
+// marking ended belongs to the next cycle, and a mark set there would make the next marking skip
+// the object's contents. (Once a marking's spans are all swept, none of that generation is left
+// to take: between cycles, and in stop-the-world cycles, no span allocates black.) So black
+// allocation may end raggedly: a span taken before the end keeps allocating black until its cache gives it back
+// (its marks are set before anyone can sweep it), one taken after never does. Spans cached before
+// the marking began allocate white until their cache is flushed (the thread's stack scan, or mark
+// start with the world stopped): until then the thread's stack is grey, and the insertion half of
+// the barrier shades what it stores. Large objects are marked black when allocated (allocate.c);
+// black_from of a large span records the black_allocation_epoch it was allocated in, so that the
+// sweep of a marking that ended raggedly keeps it. The bytes marked this way count as live for the pacer.
 #ifndef SHADE_ALLOC_BLACK_ALLOCATION_H
 #define SHADE_ALLOC_BLACK_ALLOCATION_H
 #include "alloc/span.h"
 
 #define BLACK_NONE UINT32_MAX
 
-extern _Atomic bool allocate_black;         // set and cleared with the world stopped
+extern _Atomic bool allocate_black;         // set when a marking begins, cleared at its end
+extern _Atomic uint32_t black_generation;   // the marking's heap sweep generation
 extern _Atomic uint64_t black_allocated_bytes; // bytes marked black this cycle
+extern _Atomic uint64_t black_allocation_epoch; // advanced each time black allocation ends
 
-// World stopped, every cache flushed: objects allocated from now on are black.
-void black_allocation_begin(void);
-// World stopped, every cache flushed: allocation is white again. Returns the bytes marked black.
+// Every span is swept (sweep generation `generation`): objects allocated from spans of that
+// generation taken into caches from now on are black.
+void black_allocation_begin(uint32_t generation);
+// Allocation is white again (for spans taken from now on, and large objects). Returns the bytes
+// marked black so far.
 uint64_t black_allocation_end(void);
 
+// By the span's generation alone, not allocate_black: a thread may take a span of the marking's
+// generation just before a ragged end, and read allocate_black just after; that span is swept
+// with this marking's marks, so what it hands out must be marked.
 static inline void black_allocation_span_acquired(struct span *s) {
-  store_relaxed(&s->black_from,
-                load_relaxed(&allocate_black) ? load_relaxed(&s->freeindex) : BLACK_NONE);
+  bool black = load_relaxed(&s->sweepgen) == load_acquire(&black_generation);
+  store_relaxed(&s->black_from, black ? load_relaxed(&s->freeindex) : BLACK_NONE);
 }
 
 // Whether slot i of s was allocated black and is still waiting for its mark (markers leave it
@@ -38,6 +54,12 @@ static inline bool black_allocation_pending(const struct span *s, uint32_t i) {
 }
 
 void black_allocation_span_released(struct span *s);
+
+// What black_from of a large span records: the epoch it was allocated in, tagged so that it never
+// reads as a slot index (black_allocation_pending) nor as BLACK_NONE.
+static inline uint32_t black_allocation_large_tag(uint64_t epoch) {
+  return 0x80000000u | (uint32_t)(epoch & 0x3fffffff);
+}
 
 static inline void black_allocation_large(struct span *s) {
   if (load_relaxed(&allocate_black)) {

@@ -125,6 +125,10 @@ struct span *central_acquire(unsigned span_class) {
   struct central_list *c = &central_lists[span_class];
   pthread_mutex_lock(&c->lock);
   struct span *s = span_list_pop(&c->partial);
+  while (s && span_needs_sweeping(s)) { // a marking just ended (central_mark_unswept_running)
+    span_list_push(&c->unswept, s);
+    s = span_list_pop(&c->partial);
+  }
   // At most SWEEP_PER_ACQUIRE full spans are swept for one refill (this runs inside a critical
   // section, which a stop waits for): on a heap full of live objects, a refill that swept until
   // it found room took tens of milliseconds. Past that, a fresh span; the rest is left to the
@@ -168,7 +172,9 @@ void central_release(struct span *s) {
   pthread_mutex_lock(&c->lock);
   s->in_cache = 0;
   bool has_room = load_relaxed(&s->freeindex) < s->object_count;
-  span_list_push(has_room ? &c->partial : &c->full, s);
+  // Cached across the end of a marking that ended without stopping the world: it waits for its
+  // sweep like the spans that were on the lists then.
+  span_list_push(span_needs_sweeping(s) ? &c->unswept : has_room ? &c->partial : &c->full, s);
   pthread_mutex_unlock(&c->lock);
 }
 
@@ -213,6 +219,29 @@ uint64_t central_mark_all_unswept(void) {
     span_list_append_all(&c->unswept, &c->partial);
     span_list_append_all(&c->unswept, &c->full);
     pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
+  }
+  return pages;
+}
+
+uint64_t central_mark_unswept_running(void) {
+  uint64_t pages = 0;
+  for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
+    struct central_list *c = &central_lists[i];
+    pthread_mutex_lock(&c->lock);
+    take_allocated_from(c);
+    struct span_list *lists[] = {&c->partial, &c->full};
+    for (unsigned l = 0; l < 2; l++) {
+      struct span *next;
+      for (struct span *s = lists[l]->head; s; s = next) {
+        next = s->next;
+        if (span_needs_sweeping(s)) {
+          span_list_remove(lists[l], s);
+          span_list_push(&c->unswept, s);
+        }
+      }
+    }
+    pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
+    pthread_mutex_unlock(&c->lock);
   }
   return pages;
 }

@@ -134,13 +134,17 @@ uint32_t sweep_small_span(struct span *s, enum sweep_kind kind) {
   return live;
 }
 
-void sweep_large_objects(enum sweep_kind kind) {
+void sweep_large_objects(enum sweep_kind kind) { sweep_large_objects_keeping(kind, UINT32_MAX); }
+
+void sweep_large_objects_keeping(enum sweep_kind kind, uint32_t epoch) {
   struct span *s = large_first();
   while (s) {
     struct span *next = s->next;
     bool explicit_kind = s->kind == KIND_UNCOLLECTABLE || s->kind == KIND_MANUAL;
     bool marked = span_object_is_marked(s, 0);
-    bool keep = (explicit_kind || marked) && !span_object_is_freed(s, 0);
+    bool young = epoch != UINT32_MAX && (load_relaxed(&s->black_from) == epoch ||
+                                         load_acquire(&s->sweepgen) == load_relaxed(&heap_sweepgen));
+    bool keep = (explicit_kind || marked || young) && !span_object_is_freed(s, 0);
     if (kind != SWEEP_FULL && keep && marked && !explicit_kind)
       store_relaxed(&s->object_states[0], aged_state(load_relaxed(&s->object_states[0]), kind));
     else

@@ -35,6 +35,11 @@ static inline enum sweep_kind sweep_current_kind(void) {
 uint32_t sweep_small_span(struct span *s, enum sweep_kind kind);
 // Sweep the large objects (world stopped): unmarked ones go back to the page heap.
 void sweep_large_objects(enum sweep_kind kind);
+// The same, large_lock held, the world running after a marking that ended raggedly, heap_sweepgen
+// advanced: unmarked objects allocated while it ran (black_from == epoch, its tagged
+// black_allocation_epoch; their allocating thread may not have set their mark yet) or since it
+// ended (of the new sweep generation) are kept too (black_allocation.h).
+void sweep_large_objects_keeping(enum sweep_kind kind, uint32_t epoch);
 // The generation of live object i of s, its sweep included if the span still waits for it (a
 // survivor of the last collection is one generation older than its state says until then).
 unsigned sweep_object_generation(const struct span *s, uint32_t i);

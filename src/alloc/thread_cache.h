@@ -3,9 +3,11 @@
 //
 // A critical section is a stretch in which the owning thread must not be stopped: it holds an
 // allocator lock (central, page heap, metadata, large objects), or it is between reading its
-// cached span and advancing the span's freeindex. The collector takes spans back from every cache
-// while the world is stopped, so a thread stopped there would leave the cache inconsistent, or
-// leave the collector waiting on a lock forever. A stop that arrives inside a critical section is
+// cached span and advancing the span's freeindex. The collector takes spans back from a cache
+// while its thread is stopped, so a thread stopped there would leave the cache inconsistent, or
+// leave the collector waiting on a lock forever. The collector also reads in_critical of running
+// threads (racily, after a membarrier: stop_world_grace) to learn that none is still inside a
+// critical section begun before a change it made. A stop that arrives inside a critical section is
 // only recorded (stop_pending); the thread carries it out when it leaves the outermost one, by
 // calling thread_cache_stop_handler, which the collector installs at start-up (the allocator
 // knows nothing of how threads are stopped).

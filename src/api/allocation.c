@@ -20,6 +20,7 @@
 #include "alloc/metadata.h"
 #include "alloc/pageheap.h"
 #include "alloc/sweep.h"
+#include "alloc/black_allocation.h"
 #include "api/api_internal.h"
 #include "base/message.h"
 #include "gc/allocate_slow.h"
@@ -165,8 +166,15 @@ static struct span *live_object(const void *p, uint32_t *index) {
       continue;
     }
     bool live;
-    if (s->state == SPAN_SMALL && before == heap_generation - 2 && !explicit_kind)
-      live = span_object_is_marked(s, *index) && !span_object_is_freed(s, *index);
+    if (s->state == SPAN_SMALL && before == heap_generation - 2 && !explicit_kind) {
+      // Not yet swept: the marks say what lives, and so does black allocation still pending in
+      // a span some cache took before the marking ended (its marks come when the cache gives it
+      // back, before black_from is cleared: so ask in this order).
+      uint32_t from = load_acquire(&s->black_from), i = *index;
+      bool pending = from != BLACK_NONE && i >= from && i < load_relaxed(&s->freeindex) &&
+                     !atomic_bit_test(s->alloc_bits, i); // (black_allocation_pending)
+      live = (pending || span_object_is_marked(s, i)) && !span_object_is_freed(s, i);
+    }
     else
       live = span_object_is_allocated(s, *index);
     atomic_thread_fence(memory_order_acquire);

@@ -5,6 +5,7 @@
 #include "api/api_internal.h"
 #include "base/message.h"
 #include "gc/barrier.h"
+#include "gc/stop_world.h"
 #include "gc/collector.h"
 #include "gc/generations.h"
 #include "gc/marking.h"
@@ -118,6 +119,12 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->mark_worker_ns = load_relaxed(&marking.worker_ns);
   out->concurrent_mark_ns = load_relaxed(&marking.concurrent_ns);
   out->barrier_flushes = load_relaxed(&barrier_flush_count);
+  out->world_stops = load_relaxed(&stop_counts.world_stops);
+  out->threads_stopped = load_relaxed(&stop_counts.threads_stopped);
+  out->verify_stops = load_relaxed(&stop_counts.verify_stops);
+  out->handshakes = load_relaxed(&stop_counts.handshakes);
+  out->handshakes_anywhere = load_relaxed(&stop_counts.handshakes_anywhere);
+  out->handshake_max_ns = load_relaxed(&stop_counts.handshake_max_ns);
   out->bailout_objects = load_relaxed(&marking.bailouts);
   out->sweep_paced_pages = sweep_pacer_paced_pages();
   out->sweep_termination_pages = sweep_pacer_termination_pages();

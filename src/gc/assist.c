@@ -47,6 +47,10 @@ static uint64_t take_credit(uint64_t debt) {
 // Scan up to `budget` bytes, adding the bytes scanned to *scanned; false when no work was left.
 static bool assist_slice(struct shade_thread *t, uint64_t budget, uint64_t *scanned) {
   critical_enter(&t->cache);
+  if (!phase_is_marking()) { // it ended without stopping this thread (mark_handshakes.c)
+    critical_leave(&t->cache);
+    return false;
+  }
   atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);
@@ -67,7 +71,7 @@ static void yield_to_workers(struct shade_thread *t) {
 }
 
 void marking_assist(struct shade_thread *t, uint64_t bytes) {
-  bool incremental = marking.record.driver == DRIVER_INCREMENTAL;
+  bool incremental = load_relaxed(&marking.driver) == DRIVER_INCREMENTAL;
   uint64_t begin = cycle_now_ns();
   double ratio = pacer_assist_ratio(load_relaxed(&marking.scanned_bytes));
   uint64_t debt = (uint64_t)((double)bytes * ratio);

@@ -22,9 +22,16 @@
 // Why the store comes before the check (shade.h): the stop signal can interrupt the inline path
 // anywhere. Had the check come first, a thread stopped between a check that saw "off" and its
 // store could store unshaded after mark start. Store-then-check leaves the opposite window: a
-// store made during marking whose check runs after mark termination. Mark termination closes it
-// by rescanning the stacks (mark_phase.c): the two values are still in that thread's registers or
-// frame.
+// store made during marking whose check runs after mark termination. A concurrent termination
+// closes it by stopping each thread at a safe point (stop_world.c: never inside this inline
+// sequence) in the round that ends marking, or by scanning the stack of a thread it had to stop
+// elsewhere; the stop-the-world termination by scanning every stack again (mark_phase.c): the
+// two values are still in that thread's registers or frame.
+//
+// The flag's changes reach running threads without stopping them: it is written, then made
+// visible with membarrier, and mark_handshakes.c waits until no thread is inside a critical
+// section that read the old value. A buffer flush that finds the marking over drops the buffer:
+// what it holds was marked, or is garbage.
 #include "gc/barrier.h"
 
 #include "alloc/arena.h"
@@ -41,6 +48,12 @@ void barrier_all_stacks_black(void) {
                               __ATOMIC_RELAXED);
 }
 
+void barrier_some_stack_grey(void) {
+  int expected = 2;
+  __atomic_compare_exchange_n(&shade_barrier_active_, &expected, 1, false, __ATOMIC_SEQ_CST,
+                              __ATOMIC_RELAXED);
+}
+
 uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
   uint32_t count = load_relaxed(&t->barrier_count);
   uint64_t before = m->marked_objects;
@@ -54,10 +67,18 @@ uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
 void barrier_flush(struct shade_thread *t) {
   if (load_relaxed(&t->barrier_count) == 0)
     return;
+  if (!phase_is_marking()) { // it ended: what the buffer holds was marked or is garbage
+    store_relaxed(&t->barrier_count, 0);
+    return;
+  }
+  // An active marker while its grey objects are its own: a termination that finds no marker
+  // active and no shared work knows that none is hidden here (mark_handshakes.c).
+  atomic_fetch_add(&marking.active_markers, 1);
   struct marker m;
   marker_begin(&m, false);
   barrier_flush_into(t, &m);
   marking_marker_end(&m);
+  atomic_fetch_sub(&marking.active_markers, 1);
 }
 
 static inline void buffer_append(struct shade_thread *t, uintptr_t value, uintptr_t low,

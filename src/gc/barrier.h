@@ -1,6 +1,8 @@
 // barrier.h: the write barrier's slow path and the per-thread buffers it fills (barrier.c has the
-// algorithm). Invariants: shade_barrier_active_ turns on (1) and off (0) only with the world
-// stopped, and goes from 1 to 2 once every registered thread's stack is black; a thread's
+// algorithm). Invariants: shade_barrier_active_ turns on (1) and off (0) only while no thread
+// can be inside a barrier's critical section that saw the old value (the world stopped, or
+// mark_handshakes.c's grace periods); it is 2 only while every registered thread's stack is
+// black; a thread's
 // buffer is written by that thread inside a critical section, and emptied by it or, while it is
 // stopped (handshake, mark termination), by the collector; every buffer is empty when marking ends.
 #ifndef SHADE_GC_BARRIER_H
@@ -18,6 +20,9 @@ void barrier_set_active(bool on); // world stopped; on: both halves (shade_barri
 // Every thread's stack is black: from now on the inline path skips stores over NULL (the
 // insertion half is off for every thread, and the deletion half has nothing to shade).
 void barrier_all_stacks_black(void);
+// A thread with a grey stack joined the marking (registered while it runs): back from 2 to 1,
+// so that its stores into new objects are shaded too (registry locked).
+void barrier_some_stack_grey(void);
 
 // Mark what t's buffer holds with marker m and empty it. t is the caller, or stopped.
 // Returns the number of objects that turned grey.

@@ -2,16 +2,19 @@
 //
 // The controller sleeps until an allocating thread finds the heap at the trigger, then, holding
 // the collector lock for each step:
-//   1. mark start (mark_phase.c, stop-the-world: barrier on);
+//   1. mark start (mark_handshakes.c: barrier on, no thread stopped);
 //   2. greys the data segments and user ranges (world running: the program stores into them
 //      through the barrier);
 //   3. scans each thread's stack with a handshake (one thread stopped at a time), emptying its
-//      barrier buffer at the same time;
+//      barrier buffer and taking its cached spans back at the same time;
 // then marks as a background worker, its CPU share held at `worker_share` when that is under
 // one CPU (Go's fractional worker: on 2 CPUs, 25% is half of one), with more dedicated workers
-// on machines where 25% is two CPUs or more. When no work is left anywhere it empties the barrier
-// buffers thread by thread (a ragged flush); if that turns up no new work, it runs mark
-// termination. Last, it sweeps in the background, beside the lazy sweeping of allocating threads.
+// on machines where 25% is two CPUs or more. When no work is left anywhere it tries to end the
+// marking (mark_handshakes.c: a round of handshakes that must find nothing); if the round turns
+// up work, marking goes on; once a round is clean (or after RAGGED_ROUNDS_MAX rounds, or when the
+// marking needs the world stopped: bailout objects) it runs the stop-the-world mark termination
+// (mark_phase.c), which the rounds left little to do. Last, it sweeps in the background, beside
+// the lazy sweeping of allocating threads.
 //
 // Workers hold local work only inside a chunk and publish it at the chunk's end; mark termination
 // first clears workers_allowed and waits until no worker is inside a chunk.
@@ -30,10 +33,10 @@
 #include "gc/pacer.h"
 #include "gc/roots.h"
 #include "gc/stop_world.h"
+#include "gc/verify.h"
 #include "alloc/sweep.h"
 
 #define WORKER_CHUNK_BYTES ((uint64_t)128 << 10)
-#define RAGGED_ROUNDS_MAX 8
 
 static pthread_mutex_t request_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t request_cond = PTHREAD_COND_INITIALIZER;
@@ -138,7 +141,9 @@ static bool worker_chunk(void) {
   return more || scanned > 0;
 }
 
-// Greys data segments and user ranges, then each stack with a handshake.
+// Greys data segments and user ranges, then each stack with a handshake, which also greys the
+// thread's cached uncollectable objects, empties its barrier buffer and takes its cached spans
+// back (from then on it allocates black: mark_handshakes.c).
 static void scan_roots(void) {
   collector_lock();
   if (!phase_is_marking()) {
@@ -152,41 +157,10 @@ static void scan_roots(void) {
   roots_unlock();
   store_relaxed(&marking.ranges_scanned, true);
   threads_lock();
-  bool all_black = true;
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (t->stack_scanned)
-      continue;
-    if (!handshake_begin(t)) {
-      all_black = false; // a thread that cannot be signalled is scanned at mark termination
-      continue;
-    }
-    roots_mark_thread(&m, t, t->stack_pointer);
-    barrier_flush_into(t, &m);
-    t->stack_scanned = true;
-    handshake_end(t);
-  }
-  if (all_black) // (threads born from here on start black)
-    barrier_all_stacks_black();
+  marking_scan_grey_stacks(&m);
   threads_unlock();
   marking_marker_end(&m);
   collector_unlock();
-}
-
-// Empty every barrier buffer; returns the objects that turned grey.
-static uint64_t ragged_flush(void) {
-  struct marker m;
-  marker_begin(&m, false);
-  uint64_t greyed = 0;
-  threads_lock();
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
-    if (load_relaxed(&t->barrier_count) == 0 || !handshake_begin(t))
-      continue;
-    greyed += barrier_flush_into(t, &m);
-    handshake_end(t);
-  }
-  threads_unlock();
-  marking_marker_end(&m);
-  return greyed;
 }
 
 // Mark termination once no work is left; false if work turned up (or the cycle ended elsewhere:
@@ -197,14 +171,11 @@ static bool try_terminate(unsigned *rounds) {
     collector_unlock();
     return true;
   }
-  uint64_t greyed = ++*rounds <= RAGGED_ROUNDS_MAX ? ragged_flush() : 0;
-  if (greyed == 0 && marking_out_of_work()) {
+  enum termination done = marking_try_finish_running(++*rounds);
+  if (done == TERMINATION_STOP_THE_WORLD)
     marking_finish(NULL, 0);
-    collector_unlock();
-    return true;
-  }
   collector_unlock();
-  return false;
+  return done != TERMINATION_NOT_YET;
 }
 
 // Go's idle mark worker: whether the program's other threads left a whole CPU unused over the
@@ -283,7 +254,7 @@ static void *controller_main(void *unused) {
                  (force ? load_relaxed(&pacer.disable_depth) == 0 : pacer_should_collect());
     if (start) {
       events_set_reason(force ? events_background_reason() : REASON_ALLOCATION);
-      marking_start(NULL, 0, DRIVER_CONCURRENT);
+      marking_start_running();
     }
     collector_unlock();
     store_relaxed(&request_hint, false);

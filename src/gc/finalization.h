@@ -51,6 +51,9 @@ void *weak_read(struct shade_thread *t, const uintptr_t *hidden);
 // finalizers chosen and queued (what they reach marked), long links and dead ephemerons cleared.
 // Returns the bytes it marked. Does nothing (one load) when nothing is registered.
 uint64_t finalization_resolve(void);
+// Whether a finalizer, weak reference or ephemeron was ever registered: a marking must then end
+// with the world stopped (finalization_resolve needs it).
+bool finalization_in_use(void);
 // Roots (called from roots_mark_uncollectable): the queue of ready finalizers, objects and data,
 // and the data of every finalizer set (as bdwgc's client data and Go's closures, it lives while
 // its finalizer is set; if it reaches the object, that object is never finalized).

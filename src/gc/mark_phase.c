@@ -1,4 +1,7 @@
-// mark_phase.c: the two stop-the-world steps of an incremental or concurrent cycle.
+// mark_phase.c: the two stop-the-world steps of an incremental cycle, and the stop-the-world
+// mark termination of a concurrent cycle (after its rounds of handshakes, mark_handshakes.c;
+// also shade_collect and fork finishing a marking). A concurrent cycle starts without stopping
+// the world (mark_handshakes.c).
 //
 // Mark start (sweep termination + barrier on): sweep what the last cycle left (world running),
 // stop the world, take every span back from the caches (so that each span entering a cache from
@@ -8,15 +11,14 @@
 // otherwise the concurrent controller scans them while the program runs (concurrent.c).
 //
 // Mark termination: stop the workers, stop the world, then for every thread: scan its stack
-// again, empty its barrier buffer, give its spans back (marking what it allocated black).
-// The stacks are rescanned because they are scanned conservatively. A stack word is a root
-// whether or not the program will read it again, and a dead slot below the stack pointer at the
-// first scan can come back into the scanned range later, holding a pointer to an object that was
-// already garbage at mark start (nothing live can point to it: no barrier ever sees it). bdwgc's
-// contract, and the checkmark's roots, keep such an object; so the final pause scans the stacks
-// again, as V8's cppgc does for its conservative stack. It finds almost everything marked
-// already: the first scans, the hybrid barrier and black allocation did the work. The rescan also
-// covers a store made while marking whose barrier check runs after termination (barrier.c).
+// again, empty its barrier buffer, give its spans back (marking what it allocated black). The
+// threads were stopped wherever the signal found them, possibly between a store made while
+// marking and that store's barrier check (barrier.c: store first, check second): the old value
+// the check would shade is in the thread's registers or frame, so the stacks are scanned again
+// (it costs their length in word reads: the first scans, the barrier and black allocation marked
+// almost everything). A thread that was never scanned (it could not be signalled) is covered the
+// same way. Dead stack slots are not the reason: what a dead slot names the program never reads,
+// and the verifier does not follow stack words naming unmarked objects (verify.c).
 // Then: drain with the parallel markers, resolve finalizers, weak references and ephemerons
 // (weak_resolution.c), check with the verifier if asked, turn the barrier off,
 // free unmarked large objects, make every span unswept, set the next goal, restart.
@@ -24,6 +26,7 @@
 #include "gc/marking.h"
 
 #include "alloc/black_allocation.h"
+#include "alloc/sweep.h"
 #include "gc/barrier.h"
 #include "gc/events.h"
 #include "gc/finalization.h"
@@ -49,6 +52,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycl
   bool grey_all_roots = driver == DRIVER_INCREMENTAL;
   struct cycle_record *r = &marking.record;
   *r = (struct cycle_record){.driver = driver, .generation = 2};
+  store_relaxed(&marking.driver, (int)driver);
   phase_sweep_termination(r);
   phase_stop(self, r);
   phase_flush_caches();
@@ -71,7 +75,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycl
     }
   }
   marking_marker_end(&m);
-  black_allocation_begin();
+  black_allocation_begin(load_relaxed(&heap_sweepgen));
   barrier_set_active(true);
   if (grey_all_roots)
     barrier_all_stacks_black(); // every stack was scanned above

@@ -3,13 +3,14 @@
 //
 //   incremental  mark start (STW: every root greyed) -> marking in slices on allocating threads,
 //                sized by what they allocate (assist.c) -> mark termination (STW)
-//   concurrent   mark start (STW: barrier on) -> the controller thread scans globals, then each
-//                stack with a one-thread stop -> background workers (about 25% of the CPUs, a
-//                fractional worker where that is not a whole CPU) and mark assists drain the
-//                worklists -> ragged flushes of the barrier buffers -> mark termination (STW)
-//                -> background sweeping (concurrent.c)
-// Mark start and mark termination are mark_phase.c; which one runs when is the controller's
-// decision. A marking knows its own driver (marking.record.driver) and behaves accordingly.
+//   concurrent   mark start (barrier on, no thread stopped) -> the controller thread scans
+//                globals, then each stack with a one-thread stop -> background workers (about 25%
+//                of the CPUs, a fractional worker where that is not a whole CPU) and mark assists
+//                drain the worklists -> rounds of one-thread handshakes until one finds nothing
+//                -> mark termination (STW) -> background sweeping (concurrent.c)
+// The stop-the-world mark start and mark termination are mark_phase.c (incremental marking, and
+// the concurrent termination's fallbacks); the concurrent ones are mark_handshakes.c; which one
+// runs when is the controller's decision. A marking knows its own driver (marking.record.driver) and behaves accordingly.
 // Invariants while marking (phase_is_marking()): the barrier is on; allocation is black; every
 // thread whose stack_scanned is set holds only pointers to marked objects or to objects still
 // reachable from a grey or white heap object (hybrid barrier).
@@ -22,7 +23,8 @@
 // Every field is written by markers and the collecting thread while a marking is under way;
 // atomics are read racily by anyone, the plain fields only under the collector lock.
 struct marking_state {
-  struct cycle_record record;      // the marking under way, or the last one
+  struct cycle_record record;      // the marking under way, or the last one (collector lock)
+  _Atomic int driver;              // record.driver, for assists (read without the lock)
   _Atomic bool ranges_scanned;     // data segments and user ranges greyed this cycle
   _Atomic uint64_t scanned_bytes;  // scan work done this cycle (all markers)
   _Atomic uint64_t marked_bytes;   // bytes greyed this cycle by markers that have finished
@@ -48,6 +50,24 @@ void marking_assist(struct shade_thread *t, uint64_t bytes);
 // in the start pause) or DRIVER_CONCURRENT (the controller thread scans them).
 void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycle_driver driver);
 void marking_finish(struct shade_thread *self, uintptr_t stack_pointer);
+
+// mark_handshakes.c: the concurrent controller's mark start and mark termination, which stop no
+// more than one thread at a time. Collector lock held, caller unregistered.
+void marking_start_running(void);
+// Thread t is stopped (a handshake): scan its stack and thread-locals, grey its cached
+// uncollectable objects, mark its barrier buffer, take its cached spans back; its stack is black.
+void marking_scan_thread(struct marker *m, struct shade_thread *t);
+// Every grey stack, one handshake each (registry locked); then, if every stack is black, the
+// barrier's flag 2. false if some thread could not be signalled.
+bool marking_scan_grey_stacks(struct marker *m);
+#define RAGGED_ROUNDS_MAX 8 // rounds of handshakes before a termination stops the world instead
+enum termination {
+  TERMINATION_DONE,           // the marking ended
+  TERMINATION_NOT_YET,        // work turned up (or some marker was busy): mark on
+  TERMINATION_STOP_THE_WORLD, // this marking must end with marking_finish
+};
+// Round number `round` (1, 2, ...) of trying to end the marking once no work is left.
+enum termination marking_try_finish_running(unsigned round);
 // A marker is done for now: publish its remaining work, add its counts to the cycle's.
 void marking_marker_end(struct marker *m);
 // No work anywhere: nothing shared, no marker holding local work.

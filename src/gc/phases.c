@@ -81,7 +81,7 @@ uint64_t phase_drain(struct marker *m) {
 uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer,
                            enum sweep_kind kind) {
   if (cycle_config.verify)
-    verify_marking(self, stack_pointer);
+    verify_marking(self, stack_pointer, false);
   store_relaxed(&heap_sweep_kind, kind);
   sweep_large_objects(kind);
   if (kind == SWEEP_GEN0) // only the spans allocated from need sweeping (central.h)

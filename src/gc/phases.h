@@ -15,9 +15,10 @@
 //   report             statistics, the trace line, what the memory policy does after a cycle
 //
 // Invariants: the collector lock (collector.h) is held from sweep termination to report; the
-// phase moves into and out of PHASE_MARK_CONCURRENT and PHASE_MARK_TERMINATION only with the
-// world stopped, so a running thread that sees phase_is_marking() also sees the barrier on and
-// allocation black (they are set in the same stop).
+// phase moves into and out of PHASE_MARK_CONCURRENT and PHASE_MARK_TERMINATION with the world
+// stopped, or (a concurrent cycle, mark_handshakes.c) after the barrier and black allocation
+// changed, with release ordering, followed by a grace period; so a thread that sees
+// phase_is_marking() inside a critical section also sees the barrier on and allocation black.
 #ifndef SHADE_GC_PHASES_H
 #define SHADE_GC_PHASES_H
 #include "alloc/sweep.h"
@@ -42,6 +43,8 @@ static inline bool phase_is_marking(void) {
   return phase == PHASE_MARK_CONCURRENT || phase == PHASE_MARK_TERMINATION;
 }
 static inline void phase_set(enum gc_phase phase) { store_relaxed(&gc_phase, (int)phase); }
+// The same, after stores every thread that sees the new phase must see too (mark_handshakes.c).
+static inline void phase_set_release(enum gc_phase phase) { store_release(&gc_phase, (int)phase); }
 
 // Who ran a collection (the trace line's form).
 enum cycle_driver { DRIVER_STW, DRIVER_INCREMENTAL, DRIVER_CONCURRENT };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc/arena.h"
 #include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "base/message.h"
@@ -95,7 +96,8 @@ void roots_remove(uintptr_t lo, uintptr_t hi) {
   pthread_mutex_unlock(&roots_mutex);
 }
 
-static void mark_uncollectable_span(struct span *s, void *context) {
+// (No sanitizer: roots_mark_uncollectable_running calls it on spans other threads allocate from.)
+static SHADE_NO_SANITIZE void mark_uncollectable_span(struct span *s, void *context) {
   struct marker *m = context;
   for (uint32_t i = 0; i < s->object_count; i++)
     if (span_object_is_allocated(s, i))
@@ -133,6 +135,46 @@ void roots_mark_uncollectable(struct marker *m) {
     if (s->kind == KIND_UNCOLLECTABLE && span_object_is_allocated(s, 0))
       mark_object_and_scan(m, s, 0);
   finalization_mark_roots(m); // finalizers' data, and objects whose finalizer waits to run
+}
+
+// The page map lists every span wherever it is (a list, a cache, on its way between them). Span
+// records are read while other threads create and free spans (a record is reused, never
+// unmapped): what is not a published uncollectable span is passed over, and a stale answer only
+// greys more.
+SHADE_NO_SANITIZE void roots_mark_uncollectable_running(struct marker *m) {
+  uintptr_t low = heap_lowest_address(), high = heap_highest_address();
+  for (uintptr_t a = low & ~(uintptr_t)(ARENA_SIZE - 1); a < high && low < high; a += ARENA_SIZE) {
+    struct arena *arena = load_acquire(&arena_index[a >> ARENA_SHIFT]);
+    if (arena == NULL)
+      continue;
+    struct span *last = NULL;
+    for (size_t p = 0; p < PAGES_PER_ARENA; p++) {
+      struct span *s = load_relaxed(&arena->pages[p]);
+      if (s == NULL || s == last)
+        continue;
+      last = s;
+      uint8_t state = *(volatile const uint8_t *)&s->state; // (racy on purpose: see above)
+      if (state == SPAN_SMALL && s->kind == KIND_UNCOLLECTABLE &&
+          s->base == a + p * PAGE_SIZE) // (its first page: each span once)
+        mark_uncollectable_span(s, m);
+    }
+  }
+  large_lock();
+  for (struct span *s = large_first(); s; s = s->next)
+    if (s->kind == KIND_UNCOLLECTABLE && span_object_is_allocated(s, 0))
+      mark_object_and_scan(m, s, 0);
+  large_unlock();
+  finalization_lock(); // (the world runs: registrations wait; later ones shade their data)
+  finalization_mark_roots(m);
+  finalization_unlock();
+}
+
+void roots_mark_cached_uncollectable(struct marker *m, struct shade_thread *t) {
+  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++) {
+    struct span *s = t->cache.spans[c];
+    if (s != &empty_span && s->kind == KIND_UNCOLLECTABLE)
+      mark_uncollectable_span(s, m);
+  }
 }
 
 void roots_for_each_range(roots_range_fn fn, void *context) {

@@ -18,6 +18,11 @@ void roots_mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack
 void roots_mark_ranges(struct marker *m);
 // uncollectable objects (world stopped: the central lists are walked without their locks).
 void roots_mark_uncollectable(struct marker *m);
+// The same with the world running (mark start of a concurrent cycle): spans found through the
+// page map, large objects under their lock.
+void roots_mark_uncollectable_running(struct marker *m);
+// The uncollectable objects of the spans thread t holds in its cache (t stopped).
+void roots_mark_cached_uncollectable(struct marker *m, struct shade_thread *t);
 // The ranges roots_mark_ranges scans, one call each, for the heap snapshot (roots locked;
 // roots_prepare ran). Data segments come with the loader's path of their object ("" for the
 // program itself) and its load address; user ranges with NULL and 0.

@@ -9,16 +9,42 @@
 // waits on a futex until the epoch changes. Signals interrupt blocking system calls, so threads
 // blocked in read() or nanosleep() stop too; SA_RESTART resumes the call.
 //
-// Handshakes stop one thread (concurrent marking scans stacks one at a time, Go-style): the
+// Handshakes stop one thread at a time (concurrent marking scans stacks that way, Go-style): the
 // collector raises t->handshake_request, sends the same signal, and waits for handshake_ack; the
 // thread parks the same way (registers spilled, stack pointer saved; deferred out of critical
 // sections the same way) until handshake_resume reaches the request. handshake_claimed plays the
-// part parked_epoch plays for whole-world stops: one acknowledgement per request.
+// part parked_epoch plays for whole-world stops: one acknowledgement per request. handshake_each
+// asks many threads at once and serves each as its acknowledgement comes (every acknowledgement
+// also bumps handshake_acks, one futex to wait on), releasing it at once: no thread waits for
+// another, and a round costs about one scheduling delay, not one per thread.
+//
+// A handshake may ask for a park at a safe point (safe_only): outside critical
+// sections the signal handler then only records stop_pending, and the thread parks when it next
+// leaves a critical section (every allocation and every barrier slow path has one) or polls a
+// safepoint. A thread parked there is between two calls, never inside the inline sequence of
+// shade_write (store, then check the flag), so no store of its own waits for its barrier check.
+// A thread that reaches no safe point (blocked in a system call, or computing without allocating
+// or storing) is asked again, after 2 ms blocked or 20 ms running, to park wherever it is; the
+// caller learns which (HANDSHAKE_ANYWHERE) and scans that thread's stack and registers.
+//
+// Making a store visible to every thread without stopping any: membarrier_all() (the kernel's
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED: a full barrier on every CPU running one of our threads; a
+// thread that is not running passes one when it is scheduled). stop_world_grace() then waits,
+// without stopping the others, until no thread is still inside a critical section it entered
+// before the store (reading each in_critical; a thread found inside is handshaked, which parks it
+// as it leaves). After that, every critical section sees the store.
+//
+// Counters (stop_counts): world stops and the threads they stopped, handshakes, the longest
+// one-thread stop, and how many handshakes had to park a thread outside a safe point.
 #define _GNU_SOURCE
 #include "gc/stop_world.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <stdio.h>
+#include <string.h>
 #include <semaphore.h>
 #include "gc/registers.h"
 #include <signal.h>
@@ -31,6 +57,21 @@
 static _Atomic uint32_t world_epoch;
 static sem_t acknowledgements;
 static int suspend_signal;
+static bool membarrier_ready;
+static _Atomic uint32_t handshake_acks; // bumped by every acknowledgement, for handshake_each
+struct stop_counts stop_counts;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void count_max(_Atomic uint64_t *max, uint64_t value) {
+  uint64_t seen = load_relaxed(max);
+  while (value > seen && !atomic_compare_exchange_weak(max, &seen, value))
+    ;
+}
 
 int stop_world_signal(void) { return suspend_signal; }
 bool world_is_stopping(void) { return load_acquire(&world_epoch) & 1; }
@@ -48,17 +89,28 @@ static void futex_wake_all(_Atomic uint32_t *word) {
 // claimed with a compare-and-swap before anything else, so of two nested parks only the one that
 // claims it acknowledges (an extra acknowledgement would let the next stop start marking while
 // a thread still runs).
-static SHADE_NOINLINE void handshake_park(struct shade_thread *t) {
+// safe: reached from a safe point (a critical section's end, a safepoint poll), not from the
+// signal handler at an arbitrary instruction. A request for a safe point that finds the thread
+// elsewhere is only recorded (stop_pending) for the next one.
+static SHADE_NOINLINE void handshake_park(struct shade_thread *t, bool safe) {
   uint32_t request = load_acquire(&t->handshake_request);
   uint32_t claimed = load_relaxed(&t->handshake_claimed);
-  if (request == claimed ||
-      !atomic_compare_exchange_strong(&t->handshake_claimed, &claimed, request))
+  if (request == claimed)
+    return;
+  if (!safe && load_acquire(&t->handshake_safe_only)) {
+    t->cache.stop_pending = 1;
+    return;
+  }
+  if (!atomic_compare_exchange_strong(&t->handshake_claimed, &claimed, request))
     return;
   volatile uintptr_t registers[REGISTER_SPILL_WORDS];
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
+  store_relaxed(&t->handshake_parked_safe, safe);
   store_release(&t->handshake_ack, request);
   futex_wake_all(&t->handshake_ack);
+  atomic_fetch_add_explicit(&handshake_acks, 1, memory_order_release); // (handshake_each)
+  futex_wake_all(&handshake_acks);
   // Until resumed for this request or a later one: the signal of the next request can nest a
   // second handshake_park inside this one, which returns only after `resume` has moved past.
   for (uint32_t resume; (int32_t)((resume = load_acquire(&t->handshake_resume)) - request) < 0;)
@@ -70,9 +122,9 @@ static inline bool handshake_requested(struct shade_thread *t) {
   return load_relaxed(&t->handshake_request) != load_relaxed(&t->handshake_claimed);
 }
 
-static SHADE_NOINLINE void park(struct shade_thread *t) {
+static SHADE_NOINLINE void park(struct shade_thread *t, bool safe) {
   if (handshake_requested(t))
-    handshake_park(t);
+    handshake_park(t, safe);
   uint32_t epoch = load_acquire(&world_epoch);
   uint32_t previous = load_relaxed(&t->parked_epoch);
   if (!(epoch & 1) || previous == epoch ||
@@ -97,14 +149,14 @@ static void suspend_handler(int signal_number, siginfo_t *info, void *context) {
     if (t->cache.in_critical)
       t->cache.stop_pending = 1;
     else
-      park(t);
+      park(t, false);
   }
   errno = saved_errno;
 }
 
 void stop_world_park_pending(struct shade_thread *t) {
   t->cache.stop_pending = 0;
-  park(t);
+  park(t, true);
 }
 
 void lock_stoppable(pthread_mutex_t *mutex) {
@@ -123,7 +175,7 @@ void lock_stoppable(pthread_mutex_t *mutex) {
 void stop_world_safepoint(struct shade_thread *t) {
   if (SHADE_UNLIKELY((load_relaxed(&world_epoch) & 1) || handshake_requested(t)) &&
       !t->cache.in_critical)
-    park(t);
+    park(t, true);
 }
 
 int stop_world_init(int signal_number) {
@@ -133,11 +185,18 @@ int stop_world_init(int signal_number) {
   action.sa_sigaction = suspend_handler;
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&action.sa_mask);
+  membarrier_ready =
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
   return sigaction(signal_number, &action, NULL);
+}
+
+bool membarrier_all(void) {
+  return membarrier_ready && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 void stop_world(struct shade_thread *self) {
   atomic_fetch_add(&world_epoch, 1); // odd: stopping
+  atomic_fetch_add(&stop_counts.world_stops, 1);
   unsigned expected = 0;
   for (struct shade_thread *t = threads_first(); t; t = t->next) {
     if (t == self)
@@ -149,6 +208,7 @@ void stop_world(struct shade_thread *self) {
       shade_message("shade: cannot stop thread %lu for a collection: error %d; its stack is "
                     "not scanned", (unsigned long)t->pthread, error);
   }
+  atomic_fetch_add(&stop_counts.threads_stopped, expected);
   for (unsigned received = 0; received < expected;) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -167,25 +227,120 @@ void start_world(void) {
   futex_wake_all(&world_epoch);
 }
 
-bool handshake_begin(struct shade_thread *t) {
-  uint32_t request = load_relaxed(&t->handshake_request) + 1;
-  store_release(&t->handshake_request, request);
+// The scheduler's state of thread tid ('R' running or runnable, 'S', 'D', ...), '?' if unknown.
+static char thread_state(pid_t tid) {
+  char path[64], text[512];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return '?';
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0)
+    return '?';
+  text[n] = '\0';
+  const char *end = strrchr(text, ')'); // the name may hold spaces and parentheses
+  return end && end[1] == ' ' ? end[2] : '?';
+}
+
+static bool handshake_request(struct shade_thread *t, bool safe_only, uint32_t *request) {
+  *request = load_relaxed(&t->handshake_request) + 1;
+  store_release(&t->handshake_safe_only, safe_only);
+  store_release(&t->handshake_request, *request);
   if (pthread_kill(t->pthread, suspend_signal) != 0) {
-    store_relaxed(&t->handshake_claimed, request); // nobody will answer: withdraw the request
+    store_relaxed(&t->handshake_claimed, *request); // nobody will answer: withdraw the request
     return false;
   }
-  uint64_t waited_ms = 0;
-  for (uint32_t ack; (ack = load_acquire(&t->handshake_ack)) != request;) {
-    struct timespec timeout = {0, 1000 * 1000};
-    syscall(SYS_futex, (uint32_t *)&t->handshake_ack, FUTEX_WAIT_PRIVATE, ack, &timeout, NULL, 0);
-    if (++waited_ms % 10000 == 0)
-      shade_message("shade: still waiting for thread %lu to stop for its stack scan "
-                    "(is it blocking signal %d?)", (unsigned long)t->pthread, suspend_signal);
-  }
+  atomic_fetch_add(&stop_counts.handshakes, 1);
   return true;
 }
 
 void handshake_end(struct shade_thread *t) {
+  count_max(&stop_counts.handshake_max_ns, now_ns() - t->handshake_began_ns);
   store_release(&t->handshake_resume, load_relaxed(&t->handshake_request));
   futex_wake_all(&t->handshake_resume);
+}
+
+void handshake_each(struct shade_thread *self, bool safe_only, bool (*wanted)(struct shade_thread *),
+                    void (*work)(struct shade_thread *, enum handshake_park, void *),
+                    void *context) {
+  struct shade_thread *pending[HANDSHAKE_BATCH];
+  uint32_t requests[HANDSHAKE_BATCH];
+  uint64_t asked_ns[HANDSHAKE_BATCH];
+  bool widened[HANDSHAKE_BATCH];
+  struct shade_thread *next = threads_first();
+  unsigned count = 0;
+  for (;;) {
+    while (count < HANDSHAKE_BATCH && next != NULL) { // ask the next ones
+      struct shade_thread *t = next;
+      next = t->next;
+      if (t == self || (wanted && !wanted(t)))
+        continue;
+      if (!handshake_request(t, safe_only, &requests[count])) {
+        work(t, HANDSHAKE_FAILED, context);
+        continue;
+      }
+      pending[count] = t;
+      asked_ns[count] = now_ns();
+      widened[count] = !safe_only;
+      count++;
+    }
+    if (count == 0)
+      return;
+    uint32_t seen = load_acquire(&handshake_acks);
+    bool progress = false;
+    for (unsigned i = 0; i < count;) {
+      struct shade_thread *t = pending[i];
+      if (load_acquire(&t->handshake_ack) == requests[i]) {
+        t->handshake_began_ns = now_ns();
+        enum handshake_park how = HANDSHAKE_SAFE;
+        if (!load_relaxed(&t->handshake_parked_safe)) {
+          how = HANDSHAKE_ANYWHERE;
+          if (safe_only)
+            atomic_fetch_add(&stop_counts.handshakes_anywhere, 1);
+        }
+        work(t, how, context);
+        handshake_end(t);
+        pending[i] = pending[--count];
+        requests[i] = requests[count];
+        asked_ns[i] = asked_ns[count];
+        widened[i] = widened[count];
+        progress = true;
+        continue;
+      }
+      uint64_t waited_ms = (now_ns() - asked_ns[i]) / 1000000;
+      if (!widened[i] && waited_ms >= 2 && (waited_ms >= 20 || thread_state(t->tid) != 'R')) {
+        widened[i] = true; // no safe point in sight: park it where it is
+        store_release(&t->handshake_safe_only, 0);
+        pthread_kill(t->pthread, suspend_signal);
+      }
+      i++;
+    }
+    if (!progress && count > 0) {
+      struct timespec timeout = {0, 1000 * 1000};
+      syscall(SYS_futex, (uint32_t *)&handshake_acks, FUTEX_WAIT_PRIVATE, seen, &timeout, NULL, 0);
+    }
+  }
+}
+
+// A thread's allocator critical-section depth, read from another thread: a racy read on purpose
+// (the owner writes it with plain stores); the membarrier before it orders what matters.
+static SHADE_NO_SANITIZE int critical_depth(struct shade_thread *t) {
+  return __atomic_load_n((const int *)&t->cache.in_critical, __ATOMIC_RELAXED);
+}
+
+static bool fenced_grace;
+static bool inside_critical(struct shade_thread *t) {
+  return !fenced_grace || critical_depth(t) != 0;
+}
+static void nothing(struct shade_thread *t, enum handshake_park how, void *context) {
+  (void)t;
+  (void)how;
+  (void)context;
+}
+
+void stop_world_grace(struct shade_thread *self) {
+  fenced_grace = membarrier_all(); // (the registry lock serialises graces)
+  atomic_fetch_add(&stop_counts.graces, 1);
+  handshake_each(self, false, inside_critical, nothing, NULL); // each parks as it leaves
 }

@@ -17,6 +17,7 @@
 #include "alloc/metadata.h"
 #include "base/message.h"
 #include "gc/barrier.h"
+#include "gc/phases.h"
 #include "gc/stop_world.h"
 
 __thread struct shade_thread *current_thread __attribute__((tls_model("initial-exec")));
@@ -90,10 +91,15 @@ struct shade_thread *threads_register_current(void) {
   thread_cache_init(&t->cache);
   t->pthread = pthread_self();
   t->tid = (pid_t)syscall(SYS_gettid);
-  t->stack_scanned = true; // a thread born during marking starts black: its stack is empty
   find_stack_bounds(t);
   dl_iterate_phdr(record_tls_range, t);
   pthread_mutex_lock(&registry_mutex);
+  // A thread registered while marking runs starts grey, as every stack does at mark start: it
+  // may hold what its creator passed it (pthread_create's argument, for one) and nothing has
+  // scanned that. The barrier shades what it stores until the collector scans its stack.
+  t->stack_scanned = !phase_is_marking();
+  if (!t->stack_scanned)
+    barrier_some_stack_grey();
   t->next = registry;
   if (registry)
     registry->prev = t;

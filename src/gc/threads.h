@@ -28,7 +28,12 @@ struct shade_thread {
   _Atomic uint32_t parked_epoch;    // the stop this thread last acknowledged
   // Concurrent marking (concurrent.c): one-thread stops ("handshakes") scan the stack.
   _Atomic uint32_t handshake_request, handshake_claimed, handshake_ack, handshake_resume;
-  bool stack_scanned;               // this cycle's marking has scanned the stack (black)
+  _Atomic uint32_t handshake_safe_only; // the request wants a park at a safe point (stop_world.c)
+  _Atomic uint32_t handshake_parked_safe; // the last handshake parked at a safe point
+  uint64_t handshake_began_ns;      // when the collector saw the current handshake's park
+  _Atomic bool stack_scanned;       // this cycle's marking has scanned the stack (black); written
+                                    // by the collector (registry locked), read by the thread;
+                                    // a thread registered while marking starts grey
   uint64_t allocated_since_stack_clear; // span bytes taken since allocate_slow last cleared
   // The write-barrier buffer: values shaded by this thread, not yet marked (barrier.c).
   _Atomic uint32_t barrier_count;

@@ -3,10 +3,33 @@
 // be freed while reachable, so the verifier stops the program there, naming the object and an
 // object that points to it (found by a walk of the heap: the program stops anyway). The check
 // bits are cleared as they are compared, ready for the next cycle.
+//
+// Stacks. The marking scans each thread's stack conservatively, and a concurrent one scans it
+// once, early, from where the thread stood then; nothing scans it again. A stack word is not a
+// root the program promises to read again: dead slots below the stack pointer come back inside
+// the scanned range when the stack grows again without writing them, and frames and registers
+// keep words the program no longer uses (spilled registers, the frames Shade's own code ran in
+// on that thread: allocation, assists, barrier flushes, signal frames). Such a word may name an
+// object that was already garbage when the marking began. A correct C program never reads it
+// (an unwritten or dead local is indeterminate), so the object may be freed; but a verifier that
+// took every stack word as a root would report it. So a stack word is a root for the verifier
+// only if it names an object the marking marked: then everything reachable from it must be marked
+// too (its fields are heap edges). A stack word naming an unmarked object is not followed
+// (`excused`). Every other root (data segments, root ranges, thread-locals, uncollectable
+// objects) and every heap edge is checked in full. What the verifier can no longer see is an
+// object that only some thread's stack or registers hold, unmarked: a store that skipped the
+// barrier loses such an object only if no object reachable from the roots through the heap
+// still refers to it (the collector's own tests find those by their contents). This applies only
+// after a termination that stops no thread: a stop-the-world marking (young or full) and the
+// stop-the-world termination of a concurrent or incremental one scan the same stacks the
+// verifier does, so after them every stack word is a root for the verifier too, as any other (a
+// word naming an unmarked object is an error).
+#define _GNU_SOURCE
 #include "gc/verify.h"
 
 #include <stdio.h>
 
+#include "alloc/arena.h"
 #include "alloc/large.h"
 #include "base/message.h"
 #include "gc/roots.h"
@@ -98,10 +121,40 @@ static void compare_span(struct span *s, void *unused) {
   }
 }
 
-void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer) {
+static uint64_t excused;
+static bool excuse_stacks; // the marking scanned the stacks while the program ran
+uint64_t verify_excused_words(void) { return excused; }
+
+// One thread's stack and registers (spilled at its park): only words naming marked objects.
+static SHADE_NO_SANITIZE void mark_stack(struct marker *m, uintptr_t lo, uintptr_t hi) {
+  for (uintptr_t a = align_up(lo, WORD_SIZE); a + WORD_SIZE <= hi; a += WORD_SIZE) {
+    uint32_t index;
+    struct span *s = arena_object_of(*(volatile uintptr_t *)a, &index);
+    if (s == NULL || s->kind == KIND_MANUAL || !span_object_is_allocated(s, index))
+      continue;
+    if (!excuse_stacks || span_object_is_marked(s, index))
+      mark_object_and_scan(m, s, index);
+    else
+      excused++;
+  }
+}
+
+static void mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack_pointer) {
+  if (stack_pointer >= t->stack_low && stack_pointer <= t->stack_high)
+    mark_stack(m, stack_pointer, t->stack_high);
+  for (unsigned i = 0; i < t->tls_range_count; i++)
+    mark_root_range(m, t->tls_ranges[i][0], t->tls_ranges[i][1]);
+}
+
+void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer,
+                    bool stacks_scanned_once) {
   struct marker m;
   marker_begin(&m, true);
-  roots_mark(&m, self, self_stack_pointer);
+  excuse_stacks = stacks_scanned_once;
+  for (struct shade_thread *t = threads_first(); t; t = t->next)
+    mark_thread(&m, t, t == self ? self_stack_pointer : t->stack_pointer);
+  roots_mark_ranges(&m);
+  roots_mark_uncollectable(&m);
   worklist_begin(1);
   mark_drain(&m);
   marker_end(&m);

@@ -5,6 +5,12 @@
 
 // World stopped, marking finished: re-mark from the roots, serially, with separate check bits,
 // and abort with a message naming the object if something reachable was left unmarked.
-void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer);
+// stacks_scanned_once: the marking scanned the stacks only early, while the program ran (a
+// termination that stops no thread); then a stack word is followed only if it names a marked
+// object (verify.c says why).
+void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer,
+                    bool stacks_scanned_once);
+// Stack words naming an unmarked object, not followed, since start-up.
+uint64_t verify_excused_words(void);
 
 #endif

@@ -310,6 +310,8 @@ static void finalizers_choose(struct marker *m) {
   }
 }
 
+bool finalization_in_use(void) { return load_relaxed(&finalization.registered); }
+
 uint64_t finalization_resolve(void) {
   if (!load_relaxed(&finalization.registered))
     return 0;

@@ -71,6 +71,15 @@ int finalizers_set(uintptr_t object, shade_finalizer_fn fn, void *data, unsigned
   e->flags = flags;
   store_relaxed(&finalization.registered, true);
   finalization_unlock();
+  // The table keeps the data alive, but a marking under way read the table when it began: shade
+  // the data, or a program that drops its own reference now would leave it unmarked.
+  struct shade_thread *t = current_thread;
+  if (data != NULL && t != NULL && barrier_active()) {
+    critical_enter(&t->cache);
+    if (barrier_active())
+      barrier_record(t, data, NULL);
+    critical_leave(&t->cache);
+  }
   return 0;
 }
 

@@ -150,6 +150,13 @@ void worklist_bailout_push(struct work_item item) {
   pthread_mutex_unlock(&bailout_mutex);
 }
 
+bool worklist_bailout_pending(void) {
+  pthread_mutex_lock(&bailout_mutex);
+  bool pending = bailout != NULL;
+  pthread_mutex_unlock(&bailout_mutex);
+  return pending;
+}
+
 uint64_t worklist_bailout_move_into(struct worklist *w) {
   uint64_t moved = 0;
   pthread_mutex_lock(&bailout_mutex);

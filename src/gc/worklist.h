@@ -43,6 +43,7 @@ bool worklist_shared_empty(void);
 // the world stopped. Any thread may add; items wait in work buffers under their own lock.
 void worklist_bailout_push(struct work_item item);
 uint64_t worklist_bailout_move_into(struct worklist *w); // returns the items moved
+bool worklist_bailout_pending(void); // some object waits for a stopped world
 unsigned worklist_idle_workers(void);
 
 static inline void worklist_push(struct worklist *w, uintptr_t start, uintptr_t end) {

@@ -51,12 +51,14 @@ int main(int argc, char **argv) {
   if (f) {
     fprintf(f,
             "{\"mode\":\"%s\",\"cycles\":%" PRIu64 ",\"concurrent_cycles\":%" PRIu64
-            ",\"pause_total_ns\":%" PRIu64 ",\"pause_max_ns\":%" PRIu64 "}\n",
-            argv[1], s.cycles, s.concurrent_cycles, s.pause_total_ns, s.pause_max_ns);
+            ",\"pauses\":%" PRIu64 ",\"pause_total_ns\":%" PRIu64 ",\"pause_max_ns\":%" PRIu64
+            "}\n",
+            argv[1], s.cycles, s.concurrent_cycles, s.world_stops - s.verify_stops,
+            s.pause_total_ns, s.pause_max_ns);
     fclose(f);
   }
   fprintf(stderr, "%" PRIu64 " cycles, %" PRIu64 " pauses\n", s.cycles,
-          s.cycles + s.concurrent_cycles);
+          s.world_stops - s.verify_stops);
   shade_enable();
   return shade_test_finish();
 }
