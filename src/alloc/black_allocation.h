@@ -10,13 +10,15 @@
 // marking ended belongs to the next cycle, and a mark set there would make the next marking skip
 // the object's contents. (Once a marking's spans are all swept, none of that generation is left
 // to take: between cycles, and in stop-the-world cycles, no span allocates black.) So black
-// allocation may end raggedly: a span taken before the end keeps allocating black until its cache gives it back
-// (its marks are set before anyone can sweep it), one taken after never does. Spans cached before
-// the marking began allocate white until their cache is flushed (the thread's stack scan, or mark
-// start with the world stopped): until then the thread's stack is grey, and the insertion half of
-// the barrier shades what it stores. Large objects are marked black when allocated (allocate.c);
-// black_from of a large span records the black_allocation_epoch it was allocated in, so that the
-// sweep of a marking that ended raggedly keeps it. The bytes marked this way count as live for the pacer.
+// allocation may end raggedly: a span taken before the end keeps allocating black until its
+// cache gives it back (its marks are set before anyone can sweep it), one taken after never
+// does. Spans cached before the marking began allocate white until their cache is flushed (the
+// thread's stack scan, or mark start with the world stopped): until then the thread's stack is
+// grey, and the insertion half of the barrier shades what it stores. Black allocation begins only
+// once every thread sees the barrier (mark_handshakes.c). Large objects are marked black when
+// allocated (allocate.c); black_from of a large span records the black_allocation_epoch it was
+// allocated in, so that the sweep of a marking that ended raggedly keeps it. The bytes marked
+// this way count as live for the pacer.
 #ifndef SHADE_ALLOC_BLACK_ALLOCATION_H
 #define SHADE_ALLOC_BLACK_ALLOCATION_H
 #include "alloc/span.h"
