@@ -45,6 +45,28 @@ static inline void *allocate_small_fast(struct thread_cache *c, size_t size,
   return p;
 }
 
+// Up to `max` objects of `size` from the cached span's current bitmap word, in one critical
+// section, each zeroed (unless atomic) and then linked through its first word onto *list (a
+// free list the caller hands out, as bdwgc's GC_malloc_many does). Returns how many; 0 when the
+// word is used up (the caller takes the slow path for one object, then comes back).
+static inline size_t allocate_small_batch(struct thread_cache *c, size_t size,
+                                          enum object_kind kind, size_t max, void **list) {
+  critical_enter(c);
+  struct span *s = c->spans[span_class_of(size_class_of(size), kind)];
+  bool zero = kind != KIND_ATOMIC && s->needs_zeroing;
+  void *head = *list;
+  size_t count = 0;
+  for (void *p; count < max && (p = span_take_fast(s)) != NULL; count++) {
+    if (zero)
+      zero_object(p, s->object_size);
+    *(void **)p = head;
+    head = p;
+  }
+  *list = head;
+  critical_leave(c);
+  return count;
+}
+
 // A slot from the span the cache holds (past the cached bitmap word); NULL when it is used up.
 void *allocate_small_from_cache(struct thread_cache *c, unsigned span_class,
                                 const struct shade_type *type);

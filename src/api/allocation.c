@@ -66,17 +66,22 @@ size_t api_allocate_batch(size_t size, bool atomic, size_t max, void **list, con
   enum object_kind kind = atomic ? KIND_ATOMIC : KIND_CONSERVATIVE;
   void *head = NULL;
   size_t count = 0;
-  if (size > MAX_SMALL_SIZE)
-    max = max > 0 ? 1 : 0;
-  while (count < max) {
-    void *p = size <= MAX_SMALL_SIZE ? allocate_small_fast(&t->cache, size, kind) : NULL;
-    if (p == NULL) {
-      if (count > 0)
-        break; // the cached span is used up: what it gave is enough for one batch
-      p = allocate_slow(t, size, 0, kind, NULL);
-      if (p == NULL)
-        break;
-    }
+  if (max == 0 || size > MAX_SMALL_SIZE) {
+    head = max == 0 ? NULL : allocate_slow(t, size, 0, kind, NULL);
+    if (head != NULL)
+      *(void **)head = NULL;
+    *list = head;
+    return head != NULL;
+  }
+  // Whole bitmap words of the cached span at a time; when one is used up, the slow path gives
+  // one object (a fresh word or span behind it), and the batch goes on from there.
+  for (unsigned refills = 0; count < max; refills++) {
+    count += allocate_small_batch(&t->cache, size, kind, max - count, &head);
+    if (count == max || refills == 2)
+      break;
+    void *p = allocate_slow(t, size, 0, kind, NULL);
+    if (p == NULL)
+      break;
     *(void **)p = head; // (head stays in this frame: a collection meanwhile sees the list)
     head = p;
     count++;

@@ -18,8 +18,8 @@ void api_free(void *p, const char *call);
 // layers whose programs never keep such pointers (bdwgc's with interior pointers off).
 void *api_allocate_unpadded(size_t size, bool atomic, const char *call);
 // Up to `max` objects of exactly `size` bytes (as above), linked through their first word into
-// *list; returns how many. It stops early where the thread's cached span runs out, so a batch
-// costs no more than one span refill. 0: out of memory.
+// *list; returns how many. Slots come a bitmap word at a time (allocate_small_batch), and a batch
+// takes at most three words: it may return fewer than `max`. 0: out of memory.
 size_t api_allocate_batch(size_t size, bool atomic, size_t max, void **list, const char *call);
 // shade_init, once: SHADE_HEAP_SNAPSHOT (at exit) and SHADE_HEAP_SNAPSHOT_SIGNAL (heap_snapshot_api.c).
 void api_heap_snapshot_init(void);
