@@ -12,6 +12,7 @@
 #include <link.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc/metadata.h"
@@ -77,9 +78,48 @@ static void find_stack_bounds(struct shade_thread *t) {
   t->stack_high = (uintptr_t)stack_address + stack_size;
 }
 
-struct shade_thread *threads_register_current(void) {
-  if (current_thread)
-    return current_thread;
+// Starts, registrations and fork. A thread being created is inside the C library's and the
+// sanitizer runtime's start-up code until its start routine runs, and registration calls
+// pthread_getattr_np (malloc) and dl_iterate_phdr (the loader's lock): both take locks of the C
+// library or of the sanitizer runtime (ASan's allocator locks are not made safe across fork by the
+// runtimes in use). A fork() then copies such a lock held, with no thread in the child to release
+// it: the child's next thread start or registration (a marker helper at its first collection)
+// blocks on it forever, and the collection waiting for that helper with it. So every start Shade
+// makes (threads_start_internal, shade_pthread_create) counts in `starting` from before
+// pthread_create until the new thread is past that code (registered, for a program thread), and
+// every registration counts while it runs; threads_prepare_fork takes start_mutex (no count
+// begins) and waits until `starting` is 0. What those threads do meanwhile takes no lock the
+// fork handler holds: the handler takes start_mutex right after the collector lock, and neither
+// start-up code nor registration needs the collector lock; start_mutex is otherwise held only
+// to add to the count (a leaf).
+static pthread_mutex_t start_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic unsigned starting; // starts and registrations under way
+
+void threads_start_begin(void) {
+  pthread_mutex_lock(&start_mutex);
+  atomic_fetch_add_explicit(&starting, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&start_mutex);
+}
+
+void threads_start_done(void) { atomic_fetch_sub_explicit(&starting, 1, memory_order_release); }
+
+void threads_prepare_fork(void) {
+  pthread_mutex_lock(&start_mutex);
+  while (load_acquire(&starting) != 0) {
+    struct timespec pause = {0, 50 * 1000};
+    nanosleep(&pause, NULL);
+  }
+}
+
+void threads_after_fork_parent(void) { pthread_mutex_unlock(&start_mutex); }
+
+void threads_start_after_fork_child(void) {
+  pthread_mutex_init(&start_mutex, NULL);
+  store_relaxed(&starting, 0); // (it was 0 at fork)
+}
+
+// The registration itself; counted by the caller.
+static struct shade_thread *register_counted(void) {
   // A registered thread must take the stop signal. One created by a thread that blocks it (every
   // Shade thread does; a program may too) would otherwise leave each collection waiting forever.
   sigset_t suspend;
@@ -103,6 +143,19 @@ struct shade_thread *threads_register_current(void) {
   pthread_mutex_unlock(&registry_mutex);
   pthread_setspecific(exit_key, t);
   return t;
+}
+
+struct shade_thread *threads_register_started(void) {
+  struct shade_thread *t = current_thread ? current_thread : register_counted();
+  threads_start_done();
+  return t;
+}
+
+struct shade_thread *threads_register_current(void) {
+  if (current_thread)
+    return current_thread;
+  threads_start_begin(); // a fork waits for the registration (the comment above)
+  return threads_register_started();
 }
 
 void threads_unregister_current(void) {
@@ -155,10 +208,12 @@ typedef void *(*internal_main_fn)(void *);
 static void *internal_thread_main(void *main_as_pointer) { // (no allocation: see the callers)
   internal_main_fn main = (internal_main_fn)(uintptr_t)main_as_pointer;
   thread_is_shade_internal = true;
+  threads_start_done(); // past the start-up code
   return main(NULL);
 }
 
 int threads_start_internal(void *(*main)(void *), const char *name) {
+  threads_start_begin();
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -171,5 +226,7 @@ int threads_start_internal(void *(*main)(void *), const char *name) {
   pthread_attr_destroy(&attr);
   if (error == 0)
     pthread_setname_np(thread, name);
+  else
+    threads_start_done();
   return error;
 }
