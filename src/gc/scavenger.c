@@ -55,10 +55,12 @@
 #define TICK_NS ((uint64_t)50 * 1000000)
 #define MIN_PACE_NS ((uint64_t)1 * 1000000)
 #define CPU_BUDGET_INVERSE 100 // 1% of one CPU
-// Minor page faults in one tick that make the program active: a quiet program may make one now
-// and then (a stack or a metadata page touched first), filling memory makes hundreds per tick
-// (4 KiB pages) or one per 2 MiB (transparent huge pages).
-#define PROGRAM_FAULTS_ACTIVE 4
+// Minor page faults in one tick that make the program active (256 KiB of 4 KiB pages): filling
+// memory makes hundreds or thousands; a quiet program makes a few now and then (a stack or a
+// metadata page touched first), a polling one under ASan a dozen (its quarantine hands out fresh
+// memory for every malloc). Where transparent huge pages back the heap, a fault covers 2 MiB and a
+// slow fill may stay below this: there CPU and allocation alone tell, as before.
+#define PROGRAM_FAULTS_ACTIVE 64
 // A step holds the collector lock through its madvise: small steps keep a collection that wants
 // to start from waiting long behind one (idle returns, with the program quiet, use 64 MiB).
 #define BACKGROUND_CHUNK ((size_t)16 << 20)

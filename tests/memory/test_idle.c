@@ -116,7 +116,7 @@ static void test_an_idle_collection_that_finds_the_heap_live_is_tried_again(void
 // A program filling memory on a loaded machine may get less than a tenth of a CPU: its page
 // faults still say it is busy. (Idle collections run while it filled a buffer found the buffer
 // live, and each doubled the quiet time the next one waited for: memory dropped just after came
-// back seconds late.) Here four new pages every 2 ms, with hardly any CPU, for over a
+// back seconds late.) Here 32 new pages every 5 ms, with hardly any CPU, for over a
 // second: no idle collection may run meanwhile; one runs soon after.
 static void *volatile held_while_touching;
 
@@ -125,7 +125,7 @@ static __attribute__((noinline)) void allocate_and_hold(void) {
 }
 
 static void test_a_program_touching_new_pages_is_not_idle(void) {
-  const size_t region_bytes = (size_t)16 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+  const size_t region_bytes = (size_t)64 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
   char *region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                       -1, 0);
   SHADE_TEST_EXPECT(region != MAP_FAILED);
@@ -136,10 +136,10 @@ static void test_a_program_touching_new_pages_is_not_idle(void) {
   uint64_t idle_before = shade_test_stats().idle_collections;
   double start = shade_test_now();
   size_t touched = 0;
-  while (shade_test_now() - start < 1.2 && touched + 4 <= region_bytes / page) {
-    for (int i = 0; i < 4; i++) // a few per wake-up: a loaded machine wakes it late
+  while (shade_test_now() - start < 1.2 && touched + 32 <= region_bytes / page) {
+    for (int i = 0; i < 32; i++) // many per wake-up: a loaded machine wakes it late
       region[touched++ * page] = 1;
-    sleep_seconds(0.002);
+    sleep_seconds(0.005);
   }
   uint64_t idle_while_touching = shade_test_stats().idle_collections - idle_before;
   double touching = shade_test_now() - start;
