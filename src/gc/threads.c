@@ -87,35 +87,43 @@ static void find_stack_bounds(struct shade_thread *t) {
 // blocks on it forever, and the collection waiting for that helper with it. So every start Shade
 // makes (threads_start_internal, shade_pthread_create) counts in `starting` from before
 // pthread_create until the new thread is past that code (registered, for a program thread), and
-// every registration counts while it runs; threads_prepare_fork takes start_mutex (no count
-// begins) and waits until `starting` is 0. What those threads do meanwhile takes no lock the
-// fork handler holds: the handler takes start_mutex right after the collector lock, and neither
-// start-up code nor registration needs the collector lock; start_mutex is otherwise held only
-// to add to the count (a leaf).
-static pthread_mutex_t start_mutex = PTHREAD_MUTEX_INITIALIZER;
+// every registration counts while it runs; threads_prepare_fork raises fork_pending and waits
+// until `starting` is 0, and a count that begins meanwhile steps back and waits for the fork.
+// Both sides write their own word, then read the other's (sequentially consistent): at least one
+// sees the other, so no count begins unseen. No lock: a registered thread may be stopped for a
+// collection anywhere in this, and nothing the counted threads do needs a lock the fork handler
+// holds (it holds only the collector lock then, which neither start-up nor registration takes).
 static _Atomic unsigned starting; // starts and registrations under way
+static _Atomic bool fork_pending; // threads_prepare_fork until the fork is over
 
 void threads_start_begin(void) {
-  pthread_mutex_lock(&start_mutex);
-  atomic_fetch_add_explicit(&starting, 1, memory_order_relaxed);
-  pthread_mutex_unlock(&start_mutex);
+  for (;;) {
+    atomic_fetch_add(&starting, 1);
+    if (!atomic_load(&fork_pending))
+      return;
+    atomic_fetch_sub(&starting, 1);
+    while (atomic_load(&fork_pending)) {
+      struct timespec pause = {0, 50 * 1000};
+      nanosleep(&pause, NULL);
+    }
+  }
 }
 
-void threads_start_done(void) { atomic_fetch_sub_explicit(&starting, 1, memory_order_release); }
+void threads_start_done(void) { atomic_fetch_sub(&starting, 1); }
 
 void threads_prepare_fork(void) {
-  pthread_mutex_lock(&start_mutex);
-  while (load_acquire(&starting) != 0) {
+  atomic_store(&fork_pending, true);
+  while (atomic_load(&starting) != 0) {
     struct timespec pause = {0, 50 * 1000};
     nanosleep(&pause, NULL);
   }
 }
 
-void threads_after_fork_parent(void) { pthread_mutex_unlock(&start_mutex); }
+void threads_after_fork_parent(void) { atomic_store(&fork_pending, false); }
 
 void threads_start_after_fork_child(void) {
-  pthread_mutex_init(&start_mutex, NULL);
-  store_relaxed(&starting, 0); // (it was 0 at fork)
+  atomic_store(&starting, 0); // (it was 0 at fork; a count that stepped back is not in the child)
+  atomic_store(&fork_pending, false);
 }
 
 // The registration itself; counted by the caller.

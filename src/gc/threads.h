@@ -58,9 +58,9 @@ int threads_start_internal(void *(*main)(void *), const char *name);
 void threads_start_begin(void);
 void threads_start_done(void);
 struct shade_thread *threads_register_started(void);
-// fork: before it (collector lock held), no start or registration may begin and every one under
-// way is over (the locks those take are then not held by a thread the child will not have);
-// after it, in the parent, they may begin again; in the child, the state is re-created.
+// fork: before it (collector lock held), no start or registration may begin (they wait) and every
+// one under way is over (the locks those take are then not held by a thread the child will not
+// have); after it, in the parent, they may begin again; in the child, the state is re-created.
 void threads_prepare_fork(void);
 void threads_after_fork_parent(void);
 void threads_start_after_fork_child(void);
