@@ -156,6 +156,79 @@ static void test_child_of_multithreaded_program_uses_shade(void) {
   SHADE_TEST_EXPECT(objects_before_fork_intact() == BEFORE);
 }
 
+// Threads being started take locks of the C library and, under ASan, of the sanitizer's allocator
+// (their start-up code and their registration call malloc). A fork at that moment waits for them:
+// a lock copied while held would hang the child's first thread start (a marker helper at its first
+// collection) for good. Each round forks right after starting a thread; the child's first
+// collection starts its scavenger and marker helpers, and it forks again at once. (The threads
+// end only after the fork: ASan's thread exit takes its allocator's locks too, and no handler
+// can wait for a thread that has left Shade's code.)
+enum { FORK_AT_START_ROUNDS = 20 };
+
+static atomic_int started_may_end;
+
+static void *wait_until_released(void *unused) {
+  (void)unused;
+  while (!atomic_load(&started_may_end)) {
+    struct timespec pause = {0, 100 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  return NULL;
+}
+
+static int start_thread_ending_later(pthread_t *thread) {
+  atomic_store(&started_may_end, 0);
+  return shade_pthread_create(thread, NULL, wait_until_released, NULL) == 0;
+}
+
+static void release_and_join(pthread_t thread) {
+  atomic_store(&started_may_end, 1);
+  pthread_join(thread, NULL);
+}
+
+static _Noreturn void collect_and_exit(void) {
+  alarm(20);
+  shade_test_allocate_garbage(4 << 20);
+  shade_collect(); // starts marker helpers (and the scavenger) in this process
+  pthread_t thread;
+  int errors = !start_thread_ending_later(&thread);
+  if (!errors)
+    release_and_join(thread);
+  _exit(errors);
+}
+
+static _Noreturn void collect_and_fork_at_once(void) {
+  alarm(40);
+  shade_collect(); // the first collection of a child: its threads start now
+  pthread_t thread;
+  int created = start_thread_ending_later(&thread);
+  pid_t grandchild = fork();
+  if (grandchild == 0)
+    collect_and_exit();
+  int status = 0;
+  int ok = grandchild > 0 && waitpid(grandchild, &status, 0) == grandchild &&
+           WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (created)
+    release_and_join(thread);
+  _exit(ok && created ? 0 : 1);
+}
+
+static void test_fork_while_threads_start(void) {
+  for (int i = 0; i < FORK_AT_START_ROUNDS; i++) {
+    pthread_t thread;
+    int created = start_thread_ending_later(&thread);
+    SHADE_TEST_EXPECT(created);
+    pid_t child = fork();
+    if (child == 0)
+      collect_and_fork_at_once();
+    if (created)
+      release_and_join(thread);
+    char when[64];
+    snprintf(when, sizeof when, "round %d", i);
+    expect_child_succeeds(child, when);
+  }
+}
+
 int main(void) {
   SHADE_TEST_EXPECT(shade_init(NULL) == 0);
   // TSan checks that a thread holds at most 64 mutexes; Shade's fork handler holds one per span
@@ -163,10 +236,12 @@ int main(void) {
 #ifdef SHADE_SANITIZER_THREAD
   (void)test_child_of_single_threaded_program_uses_shade;
   (void)test_child_of_multithreaded_program_uses_shade;
+  (void)test_fork_while_threads_start;
   shade_test_skip("TSan allows 64 held mutexes; Shade's fork handler holds 340");
 #else
   SHADE_TEST_RUN(test_child_of_single_threaded_program_uses_shade);
   SHADE_TEST_RUN(test_child_of_multithreaded_program_uses_shade);
+  SHADE_TEST_RUN(test_fork_while_threads_start);
 #endif
   return shade_test_finish();
 }

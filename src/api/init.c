@@ -6,9 +6,11 @@
 // after initialisation without being registered is an error (reported, then abort()), unless
 // auto-registration is on.
 //
-// fork: before it, take every Shade lock in lock order, so the child inherits consistent lists;
-// in the child, re-create the locks and forget the threads that did not come along (keeping the
-// spans their caches held), and the marker pool (its threads are gone too).
+// fork: before it, take every Shade lock in lock order, so the child inherits consistent lists,
+// and let every thread start Shade made and every registration finish (threads.c: a lock of the
+// C library or the sanitizer runtime held there would stay held in the child); in the child,
+// re-create the locks and forget the threads that did not come along (keeping the spans their
+// caches held), and the marker pool (its threads are gone too).
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ static void before_fork(void) {
   if (!load_acquire(&initialized))
     return;
   collector_prepare_fork(); // no marking half done across fork (its workers stay)
+  threads_prepare_fork();   // no thread start or registration under way (threads.c)
   threads_lock();
   roots_lock();
   finalization_lock();
@@ -56,12 +59,14 @@ static void after_fork_parent(void) {
   finalization_unlock();
   roots_unlock();
   threads_unlock();
+  threads_after_fork_parent();
   collector_unlock();
 }
 
 static void after_fork_child(void) {
   if (!load_acquire(&initialized))
     return;
+  threads_start_after_fork_child(); // first: the handlers below start threads
   metadata_after_fork_child();
   pageheap_after_fork_child();
   large_after_fork_child();
@@ -141,7 +146,7 @@ struct start_request {
 };
 
 static void *start_registered(void *request_pointer) {
-  shade_thread_register();
+  threads_register_started(); // (the start was counted by shade_pthread_create: threads.c)
   struct start_request request = *(struct start_request *)request_pointer;
   shade_free(request_pointer); // arg now lives on this registered thread's stack
   void *result = request.start_routine(request.arg);
@@ -157,9 +162,12 @@ SHADE_API int shade_pthread_create(pthread_t *thread, const pthread_attr_t *attr
     return EAGAIN;
   request->start_routine = start_routine;
   SHADE_STORE(request->arg, arg); // while marking, the request is black: arg must be shaded
+  threads_start_begin(); // a fork waits until the new thread has registered
   int error = pthread_create(thread, attr, start_registered, request);
-  if (error != 0)
+  if (error != 0) {
+    threads_start_done();
     shade_free(request);
+  }
   return error;
 }
 

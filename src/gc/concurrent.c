@@ -89,8 +89,12 @@ bool concurrent_collect(void) {
   if (!load_relaxed(&controller_running))
     return false;
   // A marking under way began before the call: the garbage made since needs the next one (the
-  // controller runs one cycle at a time, so it takes the request once that one is done).
-  uint64_t target = load_relaxed(&marking.cycles) + (phase_is_marking() ? 2 : 1);
+  // controller runs one cycle at a time, so it takes the request once that one is done). The
+  // phase is read first: read after the count, a marking that ended in between (the count moves
+  // before the phase) looked like none, and its end, of a cycle begun before the call, was taken
+  // for the cycle asked for. Read in this order, that ending costs at most one extra cycle.
+  bool marking_now = phase_is_marking();
+  uint64_t target = load_acquire(&marking.cycles) + (marking_now ? 2 : 1);
   for (bool first = true; load_acquire(&marking.cycles) < target; first = false) {
     if (!first && load_relaxed(&pacer.disable_depth) > 0 && !phase_is_marking())
       break; // shade_disable meanwhile: no cycle will start

@@ -2,8 +2,13 @@
 // program goes idle or when a periodic collection is due.
 //
 // Every tick (50 ms), or sooner when a cycle ends, the thread
-//   1. notes whether the program is active: it allocated (heap_account.total_allocated moved) or used
-//      more than a tenth of a CPU (process CPU time minus the scavenger's own) since the last tick;
+//   1. notes whether the program is active: it allocated (heap_account.total_allocated moved), used
+//      more than a tenth of a CPU (process CPU time minus the scavenger's own), or touched new
+//      pages (minor page faults, the scavenger's own not counted) since the last tick. The faults
+//      matter on a loaded machine: a program filling a buffer it just allocated may get less than
+//      a tenth of a CPU, and idle collections run while it fills find the buffer live, each one
+//      doubling the quiet time the next needs (step 3), so that memory it drops afterwards came
+//      back only seconds later;
 //   2. runs a periodic collection when one is configured (SHADE_PERIODIC_GC_MS) and none ran for
 //      that long;
 //   3. runs an idle collection when the program was active since the last idle collection and
@@ -33,6 +38,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "alloc/central.h"
@@ -49,6 +55,12 @@
 #define TICK_NS ((uint64_t)50 * 1000000)
 #define MIN_PACE_NS ((uint64_t)1 * 1000000)
 #define CPU_BUDGET_INVERSE 100 // 1% of one CPU
+// Minor page faults in one tick that make the program active (256 KiB of 4 KiB pages): filling
+// memory makes hundreds or thousands; a quiet program makes a few now and then (a stack or a
+// metadata page touched first), a polling one under ASan a dozen (its quarantine hands out fresh
+// memory for every malloc). Where transparent huge pages back the heap, a fault covers 2 MiB and a
+// slow fill may stay below this: there CPU and allocation alone tell, as before.
+#define PROGRAM_FAULTS_ACTIVE 64
 // A step holds the collector lock through its madvise: small steps keep a collection that wants
 // to start from waiting long behind one (idle returns, with the program quiet, use 64 MiB).
 #define BACKGROUND_CHUNK ((size_t)16 << 20)
@@ -63,6 +75,7 @@ static uint64_t wake_count;
 struct activity {
   uint64_t allocated;
   uint64_t process_cpu_ns, own_cpu_ns;
+  uint64_t process_faults, own_faults;
   uint64_t last_tick_ns;
   uint64_t quiet_since_ns;
   bool active_since_idle_collection;
@@ -76,10 +89,20 @@ static uint64_t cpu_clock_ns(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+// Minor page faults of the process or of the calling thread (getrusage), 0 if unknown.
+static uint64_t minor_faults(int who) {
+  struct rusage usage;
+  if (getrusage(who, &usage) != 0)
+    return 0;
+  return (uint64_t)usage.ru_minflt;
+}
+
 static void activity_reset(struct activity *a, bool active) { // (idle_backoff is kept)
   a->allocated = load_relaxed(&heap_account.total_allocated);
   a->process_cpu_ns = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   a->own_cpu_ns = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  a->process_faults = minor_faults(RUSAGE_SELF);
+  a->own_faults = minor_faults(RUSAGE_THREAD);
   a->last_tick_ns = a->quiet_since_ns = cycle_now_ns();
   a->active_since_idle_collection = active;
 }
@@ -90,8 +113,13 @@ static void activity_observe(struct activity *a, uint64_t now) {
   uint64_t own_cpu = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t process_used = process_cpu - a->process_cpu_ns, own_used = own_cpu - a->own_cpu_ns;
   uint64_t program_used = process_used > own_used ? process_used - own_used : 0;
+  uint64_t process_faults = minor_faults(RUSAGE_SELF), own_faults = minor_faults(RUSAGE_THREAD);
+  uint64_t process_faulted = process_faults - a->process_faults;
+  uint64_t own_faulted = own_faults - a->own_faults;
+  uint64_t program_faults = process_faulted > own_faulted ? process_faulted - own_faulted : 0;
   uint64_t elapsed = now - a->last_tick_ns;
-  if (allocated != a->allocated || program_used * 10 > elapsed) {
+  if (allocated != a->allocated || program_used * 10 > elapsed ||
+      program_faults >= PROGRAM_FAULTS_ACTIVE) {
     a->quiet_since_ns = now;
     a->active_since_idle_collection = true;
   }
@@ -100,6 +128,8 @@ static void activity_observe(struct activity *a, uint64_t now) {
   a->allocated = allocated;
   a->process_cpu_ns = process_cpu;
   a->own_cpu_ns = own_cpu;
+  a->process_faults = process_faults;
+  a->own_faults = own_faults;
   a->last_tick_ns = now;
 }
 

@@ -12,6 +12,7 @@
 #include <link.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc/metadata.h"
@@ -78,9 +79,56 @@ static void find_stack_bounds(struct shade_thread *t) {
   t->stack_high = (uintptr_t)stack_address + stack_size;
 }
 
-struct shade_thread *threads_register_current(void) {
-  if (current_thread)
-    return current_thread;
+// Starts, registrations and fork. A thread being created is inside the C library's and the
+// sanitizer runtime's start-up code until its start routine runs, and registration calls
+// pthread_getattr_np (malloc) and dl_iterate_phdr (the loader's lock): both take locks of the C
+// library or of the sanitizer runtime (ASan's allocator locks are not made safe across fork by the
+// runtimes in use). A fork() then copies such a lock held, with no thread in the child to release
+// it: the child's next thread start or registration (a marker helper at its first collection)
+// blocks on it forever, and the collection waiting for that helper with it. So every start Shade
+// makes (threads_start_internal, shade_pthread_create) counts in `starting` from before
+// pthread_create until the new thread is past that code (registered, for a program thread), and
+// every registration counts while it runs; threads_prepare_fork raises fork_pending and waits
+// until `starting` is 0, and a count that begins meanwhile steps back and waits for the fork.
+// Both sides write their own word, then read the other's (sequentially consistent): at least one
+// sees the other, so no count begins unseen. No lock: a registered thread may be stopped for a
+// collection anywhere in this, and nothing the counted threads do needs a lock the fork handler
+// holds (it holds only the collector lock then, which neither start-up nor registration takes).
+static _Atomic unsigned starting; // starts and registrations under way
+static _Atomic bool fork_pending; // threads_prepare_fork until the fork is over
+
+void threads_start_begin(void) {
+  for (;;) {
+    atomic_fetch_add(&starting, 1);
+    if (!atomic_load(&fork_pending))
+      return;
+    atomic_fetch_sub(&starting, 1);
+    while (atomic_load(&fork_pending)) {
+      struct timespec pause = {0, 50 * 1000};
+      nanosleep(&pause, NULL);
+    }
+  }
+}
+
+void threads_start_done(void) { atomic_fetch_sub(&starting, 1); }
+
+void threads_prepare_fork(void) {
+  atomic_store(&fork_pending, true);
+  while (atomic_load(&starting) != 0) {
+    struct timespec pause = {0, 50 * 1000};
+    nanosleep(&pause, NULL);
+  }
+}
+
+void threads_after_fork_parent(void) { atomic_store(&fork_pending, false); }
+
+void threads_start_after_fork_child(void) {
+  atomic_store(&starting, 0); // (it was 0 at fork; a count that stepped back is not in the child)
+  atomic_store(&fork_pending, false);
+}
+
+// The registration itself; counted by the caller.
+static struct shade_thread *register_counted(void) {
   // A registered thread must take the stop signal. One created by a thread that blocks it (every
   // Shade thread does; a program may too) would otherwise leave each collection waiting forever.
   sigset_t suspend;
@@ -109,6 +157,19 @@ struct shade_thread *threads_register_current(void) {
   pthread_mutex_unlock(&registry_mutex);
   pthread_setspecific(exit_key, t);
   return t;
+}
+
+struct shade_thread *threads_register_started(void) {
+  struct shade_thread *t = current_thread ? current_thread : register_counted();
+  threads_start_done();
+  return t;
+}
+
+struct shade_thread *threads_register_current(void) {
+  if (current_thread)
+    return current_thread;
+  threads_start_begin(); // a fork waits for the registration (the comment above)
+  return threads_register_started();
 }
 
 void threads_unregister_current(void) {
@@ -161,10 +222,12 @@ typedef void *(*internal_main_fn)(void *);
 static void *internal_thread_main(void *main_as_pointer) { // (no allocation: see the callers)
   internal_main_fn main = (internal_main_fn)(uintptr_t)main_as_pointer;
   thread_is_shade_internal = true;
+  threads_start_done(); // past the start-up code
   return main(NULL);
 }
 
 int threads_start_internal(void *(*main)(void *), const char *name) {
+  threads_start_begin();
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -177,5 +240,7 @@ int threads_start_internal(void *(*main)(void *), const char *name) {
   pthread_attr_destroy(&attr);
   if (error == 0)
     pthread_setname_np(thread, name);
+  else
+    threads_start_done();
   return error;
 }

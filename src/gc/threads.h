@@ -57,6 +57,19 @@ void threads_after_fork_child(void);
 // Start one of Shade's own threads (marker, controller, scavenger): detached, never registered,
 // every signal blocked (so a stop never reaches it), named `name`. Returns pthread_create's error.
 int threads_start_internal(void *(*main)(void *), const char *name);
+// A thread start Shade makes: begin before pthread_create; done on the new thread once it is past
+// the C library's and sanitizer runtime's start-up code, or by the creator when pthread_create
+// failed. A program thread started so (shade_pthread_create) calls threads_register_started
+// instead of done: registered, then done. threads_register_current counts itself (threads.c).
+void threads_start_begin(void);
+void threads_start_done(void);
+struct shade_thread *threads_register_started(void);
+// fork: before it (collector lock held), no start or registration may begin (they wait) and every
+// one under way is over (the locks those take are then not held by a thread the child will not
+// have); after it, in the parent, they may begin again; in the child, the state is re-created.
+void threads_prepare_fork(void);
+void threads_after_fork_parent(void);
+void threads_start_after_fork_child(void);
 // True on the threads threads_start_internal started (they block every signal; the program's
 // callbacks that may start threads of their own are not called there).
 extern __thread bool thread_is_shade_internal;
