@@ -63,6 +63,9 @@ struct shade_options {
   int gc_cpu_percent;    // background marking share of the CPUs (SHADE_GC_CPU; default 25)
   int idle_marking;      // -1: background marking never goes past gc_cpu_percent, even when the
                          // program leaves CPUs idle (SHADE_IDLE_MARKING=0); default on, as Go
+  int termination;       // how a concurrent marking ends (SHADE_TERMINATION): 1 (default) with the
+                         // world stopped briefly; 2 by rounds of handshakes, no thread stopped at
+                         // once, while no finalizer, weak reference or ephemeron is registered
   int write_barrier;     // 1: the program declares that every pointer store into Shade objects,
                          // globals and root ranges goes through shade_write / SHADE_STORE; only
                          // then may SHADE_MODE choose incremental or concurrent marking

@@ -109,6 +109,11 @@
                .fallback = 1,                                                                     \
                .doc = "the fractional mark worker also marks on CPUs the program leaves idle "    \
                       "(Go's idle mark workers)")                                                 \
+  SHADE_OPTION(termination, .variable = "SHADE_TERMINATION", .type = OPTION_ENUM,                 \
+               .names = "stop,handshakes", .fallback = 1,                                         \
+               .doc = "how a concurrent marking ends: `stop` stops every thread once, briefly; "   \
+                      "`handshakes` stops one thread at a time (pauses that do not grow with "    \
+                      "threads; used while nothing needs finalization)")                          \
   SHADE_OPTION(rc_debug, .variable = "SHADE_RC_DEBUG", .type = OPTION_FLAG,                       \
                .doc = "reference counting: the last 4096 freed objects wait in a quarantine, so " \
                       "that use after free is reported (always on in a library built without "    \

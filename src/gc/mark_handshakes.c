@@ -45,12 +45,12 @@
 // such a copy, then frees the original, and nothing traced what the copy held. The checkmark
 // caught it about one run in sixteen of conc_alloc_during_mark under load.)
 //
-// SHADE_RAGGED_TERMINATION (compile time, default 0): the termination above, which stops no
-// thread, is built but not used; with 0, a clean round is followed by the stop-the-world
-// termination: the rounds have emptied every barrier buffer, so that pause scans the stacks
-// again (mark_phase.c) and drains what little turns up; it still waits for every thread to stop.
-// The finalization pass (weak_resolution.c) needs the world stopped, so that termination stays
-// whenever a finalizer, weak reference or ephemeron is registered.
+// SHADE_TERMINATION=handshakes chooses the termination above, which stops no thread at once; by
+// default (stop) a clean round is followed by the stop-the-world termination instead: the rounds
+// have emptied every barrier buffer, so that pause scans the stacks again (mark_phase.c) and
+// drains what little turns up, but it waits for every thread to stop. The finalization pass
+// (weak_resolution.c) needs the world stopped, so that termination stays whenever a finalizer,
+// weak reference or ephemeron was registered.
 #define _GNU_SOURCE
 #include "gc/marking.h"
 
@@ -60,6 +60,7 @@
 #include "alloc/heap_account.h"
 #include "alloc/large.h"
 #include "alloc/sweep.h"
+#include "base/options.h"
 #include "gc/barrier.h"
 #include "gc/events.h"
 #include "gc/finalization.h"
@@ -68,9 +69,6 @@
 #include "gc/stop_world.h"
 #include "gc/verify.h"
 
-#ifndef SHADE_RAGGED_TERMINATION
-#define SHADE_RAGGED_TERMINATION 0
-#endif
 
 void marking_start_running(void) {
   struct cycle_record *r = &marking.record;
@@ -265,7 +263,7 @@ enum termination marking_try_finish_running(unsigned round) {
     threads_unlock();
     return TERMINATION_NOT_YET;
   }
-  if (!SHADE_RAGGED_TERMINATION || finalization_in_use()) { // (see the top of this file)
+  if (shade_options_in_force.termination != 2 || finalization_in_use()) { // (top of this file)
     threads_unlock();
     return TERMINATION_STOP_THE_WORLD;
   }
