@@ -1,8 +1,8 @@
 // alloc.c: bdwgc's allocation calls, explicit free, realloc, and the object queries.
 //
 // Every request goes through compat_request_size (compat.h), so objects are 16-byte granules,
-// 16-aligned, with at least one byte past the requested end; a program that turned interior
-// pointers off gets no such byte (compat_unpadded_size), as on bdwgc. GC_malloc is shade_malloc
+// 16-aligned, with at least one byte past the requested end (also for a program that turned
+// interior pointers off, which bdwgc gives exact granules: see compat.h). GC_malloc is shade_malloc
 // (conservative, zeroed), GC_malloc_atomic is shade_malloc_atomic (never scanned; bdwgc does
 // not zero it either), the uncollectable calls are shade_malloc_uncollectable (atomic
 // uncollectable objects are scanned too: conservative is the safe direction). A refused
@@ -32,15 +32,11 @@ void *compat_out_of_memory(size_t bytes) {
 
 GC_API void *GC_CALL GC_malloc(size_t bytes) {
   compat_ready();
-  if (!compat_pads_objects())
-    return compat_after_alloc(compat_malloc_unpadded(compat_unpadded_size(bytes), false), bytes);
   return compat_after_alloc(shade_malloc(compat_request_size(bytes)), bytes);
 }
 
 GC_API void *GC_CALL GC_malloc_atomic(size_t bytes) {
   compat_ready();
-  if (!compat_pads_objects())
-    return compat_after_alloc(compat_malloc_unpadded(compat_unpadded_size(bytes), true), bytes);
   return compat_after_alloc(shade_malloc_atomic(compat_request_size(bytes)), bytes);
 }
 

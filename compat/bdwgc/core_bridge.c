@@ -7,11 +7,9 @@
 //     phase holds it. It is taken with lock_stoppable, so the waiting thread can still be
 //     stopped by a collection that holds it.
 //   - The suspend signal (GC_get_suspend_signal): programs unblock it in their own threads.
-//   - Objects without Shade's byte past the end (compat_malloc_unpadded), for programs that
-//     turned interior pointers off: bdwgc gives them exactly the granules they asked for, and
-//     a pair of two words taking 32 bytes would double such a program's heap. And objects by
-//     the batch (compat_malloc_batch, for GC_generic_malloc_many): one call fills a free list
-//     of a span's worth, where one call per object cost Guile a tenth of its time.
+//   - Objects by the batch (compat_malloc_batch, for GC_generic_malloc_many): one call fills a
+//     free list with slots of the thread's cached span, where one call per object cost Guile a
+//     tenth of its time.
 //   - Messages: Shade's message channel (shade_set_message_handler's handler, else stderr), so
 //     that the layer's messages go where the program sent Shade's.
 //
@@ -27,11 +25,6 @@
 void compat_collections_lock(void) { collector_lock(); }
 void compat_collections_unlock(void) { collector_unlock(); }
 int compat_suspend_signal(void) { return stop_world_signal(); }
-void *compat_malloc_unpadded(size_t bytes, bool atomic) {
-  if (bytes == SIZE_MAX)
-    return NULL;
-  return api_allocate_unpadded(bytes, atomic, atomic ? "GC_malloc_atomic" : "GC_malloc");
-}
 size_t compat_malloc_batch(size_t bytes, bool atomic, size_t max, void **list) {
   if (bytes == SIZE_MAX) {
     *list = NULL;

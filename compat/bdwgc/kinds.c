@@ -242,15 +242,11 @@ void *compat_kind_malloc(size_t bytes, int kind, const char *call) {
   void *p;
   switch (k->storage) {
   case STORE_ATOMIC:
-    p = compat_pads_objects() ? shade_malloc_atomic(request)
-                              : compat_malloc_unpadded(compat_unpadded_size(bytes), true);
+    p = shade_malloc_atomic(request);
     if (p && k->clear)
       memset(p, 0, bytes);
     break;
-  case STORE_CONSERVATIVE:
-    p = compat_pads_objects() ? shade_malloc(request)
-                              : compat_malloc_unpadded(compat_unpadded_size(bytes), false);
-    break;
+  case STORE_CONSERVATIVE: p = shade_malloc(request); break;
   case STORE_UNCOLLECTABLE: p = shade_malloc_uncollectable(request); break;
   default: p = shade_malloc_typed(request, &k->type); break;
   }
@@ -292,8 +288,7 @@ GC_API void GC_CALL GC_generic_malloc_many(size_t bytes, int kind, void **result
     count = 256;
   if (kind == COMPAT_KIND_NORMAL || kind == COMPAT_KIND_PTRFREE) { // a span's slots at a time
     compat_ready();
-    size_t size = compat_pads_objects() ? compat_request_size(bytes) + 1 // (Shade's byte)
-                                        : compat_unpadded_size(bytes);
+    size_t size = compat_request_size(bytes) + 1; // (Shade's byte past the end)
     void *list;
     if (compat_malloc_batch(size, kind == COMPAT_KIND_PTRFREE, count, &list) == 0) {
       list = compat_out_of_memory(bytes);

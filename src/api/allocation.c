@@ -50,17 +50,6 @@ SHADE_API void *shade_malloc(size_t size) {
   return allocate(size, KIND_CONSERVATIVE, NULL, "shade_malloc");
 }
 
-void *api_allocate_unpadded(size_t size, bool atomic, const char *call) {
-  struct shade_thread *t = api_thread(call);
-  enum object_kind kind = atomic ? KIND_ATOMIC : KIND_CONSERVATIVE;
-  if (SHADE_LIKELY(size <= MAX_SMALL_SIZE)) {
-    void *p = allocate_small_fast(&t->cache, size, kind);
-    if (SHADE_LIKELY(p != NULL))
-      return p;
-  }
-  return allocate_slow(t, size, 0, kind, NULL);
-}
-
 size_t api_allocate_batch(size_t size, bool atomic, size_t max, void **list, const char *call) {
   struct shade_thread *t = api_thread(call);
   enum object_kind kind = atomic ? KIND_ATOMIC : KIND_CONSERVATIVE;

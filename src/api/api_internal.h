@@ -13,11 +13,8 @@ static inline struct shade_thread *api_thread(const char *call) {
 }
 
 void api_free(void *p, const char *call);
-// An object of exactly `size` bytes, without the byte past the end that shade_malloc adds
-// (a pointer just past its end is not one to it): conservative, or atomic if `atomic`. For
-// layers whose programs never keep such pointers (bdwgc's with interior pointers off).
-void *api_allocate_unpadded(size_t size, bool atomic, const char *call);
-// Up to `max` objects of exactly `size` bytes (as above), linked through their first word into
+// Up to `max` objects of exactly `size` bytes (no byte past the end is added: the caller's size
+// includes it if it wants one), linked through their first word into
 // *list; returns how many. Slots come a bitmap word at a time (allocate_small_batch), and a batch
 // takes at most three words: it may return fewer than `max`. 0: out of memory.
 size_t api_allocate_batch(size_t size, bool atomic, size_t max, void **list, const char *call);
