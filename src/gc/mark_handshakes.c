@@ -81,13 +81,7 @@ void marking_start_running(void) {
   r->stop_begin_ns = r->stopped_ns = cycle_now_ns();
   r->threads = threads_count();
   r->heap_before = heap_account_in_use();
-  for (struct shade_thread *t = threads_first(); t; t = t->next)
-    t->stack_scanned = false;
-  store_relaxed(&marking.scanned_bytes, 0);
-  store_relaxed(&marking.marked_bytes, 0);
-  store_relaxed(&marking.assist_credit, 0);
-  store_relaxed(&marking.ranges_scanned, false);
-  worklist_begin(1);
+  marking_reset(); // every stack grey, the counters at 0
   barrier_set_active(true);
   store_relaxed(&marking.workers_allowed, true);
   phase_set_release(PHASE_MARK_CONCURRENT);

@@ -48,6 +48,16 @@ void marking_marker_end(struct marker *m) {
   atomic_fetch_add(&marking.marked_bytes, m->marked_bytes);
 }
 
+void marking_reset(void) {
+  for (struct shade_thread *t = threads_first(); t; t = t->next)
+    t->stack_scanned = false;
+  store_relaxed(&marking.scanned_bytes, 0);
+  store_relaxed(&marking.marked_bytes, 0);
+  store_relaxed(&marking.assist_credit, 0);
+  store_relaxed(&marking.ranges_scanned, false);
+  worklist_begin(1);
+}
+
 void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycle_driver driver) {
   bool grey_all_roots = driver == DRIVER_INCREMENTAL;
   struct cycle_record *r = &marking.record;
@@ -56,13 +66,7 @@ void marking_start(struct shade_thread *self, uintptr_t stack_pointer, enum cycl
   phase_sweep_termination(r);
   phase_stop(self, r);
   phase_flush_caches();
-  for (struct shade_thread *t = threads_first(); t; t = t->next)
-    t->stack_scanned = false;
-  store_relaxed(&marking.scanned_bytes, 0);
-  store_relaxed(&marking.marked_bytes, 0);
-  store_relaxed(&marking.assist_credit, 0);
-  store_relaxed(&marking.ranges_scanned, false);
-  worklist_begin(1);
+  marking_reset(); // every stack grey, the counters at 0
   struct marker m;
   marker_begin(&m, false);
   roots_mark_uncollectable(&m);

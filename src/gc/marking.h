@@ -70,6 +70,9 @@ enum termination {
 enum termination marking_try_finish_running(unsigned round);
 // A marker is done for now: publish its remaining work, add its counts to the cycle's.
 void marking_marker_end(struct marker *m);
+// At mark start (registry locked): every thread's stack grey, the cycle's counters at 0, the
+// shared worklist empty.
+void marking_reset(void);
 // No work anywhere: nothing shared, no marker holding local work.
 bool marking_out_of_work(void);
 
