@@ -48,7 +48,8 @@ static inline size_t compat_request_size(size_t n) {
 // A program that turned interior pointers off (GC_set_all_interior_pointers(0), as Guile does)
 // gets exact granules on bdwgc; here it keeps the byte past the end. (Exact granules halved
 // Guile's heap, but Guile then lost an interned symbol that only guarded objects referred to
-// while it kept it on bdwgc and with the byte; not understood yet, so not done.)
+// while it kept it on bdwgc and with the byte: tests/compat/guile/guarded_symbols.scm; not
+// understood yet, so not done.)
 // Up to max objects of exactly `bytes` (a multiple of the granule; SIZE_MAX: none) linked
 // through their first word into *list; how many.
 size_t compat_malloc_batch(size_t bytes, bool atomic, size_t max, void **list);
