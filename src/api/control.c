@@ -4,6 +4,7 @@
 #include "alloc/pageheap.h"
 #include "api/api_internal.h"
 #include "base/message.h"
+#include "gc/allocate_slow.h"
 #include "gc/barrier.h"
 #include "gc/stop_world.h"
 #include "gc/collector.h"
@@ -18,6 +19,7 @@ _Atomic uint64_t api_freed_explicitly;
 
 SHADE_API void shade_collect(void) {
   api_thread("shade_collect");
+  allocate_clear_dead_stack(); // stale words of earlier, deeper calls are no roots
   collector_request(REASON_EXPLICIT, COLLECTION_FULL);
 }
 

@@ -21,6 +21,7 @@
 #include "api/api_internal.h"
 #include "base/message.h"
 #include "base/options.h"
+#include "gc/allocate_slow.h"
 #include "gc/heap_snapshot.h"
 #include "shade.h"
 
@@ -32,6 +33,7 @@ SHADE_API int shade_write_heap_snapshot(const char *path) {
   }
   if (shade_init(NULL) != 0)
     return -1;
+  allocate_clear_dead_stack(); // stale words of earlier, deeper calls are no roots
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     int error = errno;

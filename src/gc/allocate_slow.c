@@ -37,7 +37,7 @@ void *allocate_out_of_memory(size_t size) {
 #define DEAD_STACK_CLEAR_BYTES 8192
 #define DEAD_STACK_CLEAR_EVERY (64 * 1024)
 
-static SHADE_NOINLINE SHADE_NO_SANITIZE void clear_dead_stack(void) {
+SHADE_NOINLINE SHADE_NO_SANITIZE void allocate_clear_dead_stack(void) {
   volatile char dead[DEAD_STACK_CLEAR_BYTES];
   memset((char *)dead, 0, sizeof dead);
   __asm__ volatile("" : : "r"(dead) : "memory");
@@ -67,7 +67,7 @@ void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum ob
   bool collected = false, out_of_memory_once = false;
   if (t->allocated_since_stack_clear >= DEAD_STACK_CLEAR_EVERY) {
     t->allocated_since_stack_clear = 0;
-    clear_dead_stack();
+    allocate_clear_dead_stack();
   }
   for (;;) {
     void *p = allocate_small_from_cache(&t->cache, span_class, type);

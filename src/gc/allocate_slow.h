@@ -7,6 +7,10 @@
 // oom handler is told the size without them.
 void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum object_kind kind,
                     const struct shade_type *type);
+// Zeroes a slice of the calling thread's dead stack, below its caller's frame (allocate_slow.c
+// says why); explicit collections and heap snapshots call it first, as the allocation slow path
+// does now and then.
+void allocate_clear_dead_stack(void);
 // errno = ENOMEM, or what the program's oom handler returns.
 void *allocate_out_of_memory(size_t size);
 
