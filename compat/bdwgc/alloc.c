@@ -1,8 +1,8 @@
 // alloc.c: bdwgc's allocation calls, explicit free, realloc, and the object queries.
 //
 // Every request goes through compat_request_size (compat.h), so objects are 16-byte granules,
-// 16-aligned, with at least one byte past the requested end (also for a program that turned
-// interior pointers off, which bdwgc gives exact granules: see compat.h). GC_malloc is shade_malloc
+// 16-aligned, with at least one byte past the requested end unless the program turned interior
+// pointers off (then exact granules, as bdwgc gives: see compat.h). GC_malloc is shade_malloc
 // (conservative, zeroed), GC_malloc_atomic is shade_malloc_atomic (never scanned; bdwgc does
 // not zero it either), the uncollectable calls are shade_malloc_uncollectable (atomic
 // uncollectable objects are scanned too: conservative is the safe direction). A refused

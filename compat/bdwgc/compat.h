@@ -5,10 +5,13 @@
 // runs compat_ready() first, so bdwgc's settings made before GC_init (signals, markers, heap
 // limit, finalize_on_demand) reach shade_init.
 //
-// Sizes: bdwgc hands out 16-byte granules, and an object of n bytes has at least n + 1 usable
-// (a pointer just past the end keeps it, as with Shade's own padding byte). compat_request_size
-// turns n into the request that makes Shade pick a size class that is a multiple of 16, so
-// every object is 16-aligned and GC_size(GC_malloc(15)) == 16.
+// Sizes: bdwgc hands out 16-byte granules. With interior pointers recognised (bdwgc's default),
+// an object of n bytes has at least n + 1 usable (a pointer just past the end keeps it, as with
+// Shade's own padding byte); a program that turned them off before GC_init (Guile) gets exact
+// granules, as on bdwgc: GC_malloc(16) takes 16 bytes, not 32. compat_request_size turns n into
+// the request that makes Shade pick a size class that is a multiple of 16, so every object is
+// 16-aligned and GC_size(GC_malloc(15)) == 16. (Shade itself still treats every interior pointer
+// as a pointer: more conservative than bdwgc, never less.)
 #ifndef SHADE_COMPAT_BDWGC_H
 #define SHADE_COMPAT_BDWGC_H
 
@@ -39,17 +42,17 @@ static inline void compat_ready(void) {
 }
 
 // ---- alloc.c
-// The Shade request for n bytes (see above); SIZE_MAX when n cannot be had at all.
+// 1 while a byte past the end is given (GC_all_interior_pointers at GC_init), else 0.
+extern int compat_past_end_byte;
+// The Shade request for n bytes (see above); SIZE_MAX when n cannot be had at all. Shade adds
+// its own padding byte to the request: n rounded up to whole granules, less one, gives exactly
+// those granules; n itself rounded so gives one more granule whenever n is a multiple of 16.
 static inline size_t compat_request_size(size_t n) {
   if (COMPAT_UNLIKELY(n > SIZE_MAX / 2))
     return SIZE_MAX;
-  return ((n + COMPAT_GRANULE) & ~(size_t)(COMPAT_GRANULE - 1)) - 1;
+  size_t extra = n == 0 ? 1 : (size_t)compat_past_end_byte;
+  return ((n + extra + COMPAT_GRANULE - 1) & ~(size_t)(COMPAT_GRANULE - 1)) - 1;
 }
-// A program that turned interior pointers off (GC_set_all_interior_pointers(0), as Guile does)
-// gets exact granules on bdwgc; here it keeps the byte past the end. (Exact granules halved
-// Guile's heap, but Guile then lost an interned symbol that only guarded objects referred to
-// while it kept it on bdwgc and with the byte: tests/compat/guile/guarded_symbols.scm; not
-// understood yet, so not done.)
 // Up to max objects of exactly `bytes` (a multiple of the granule; SIZE_MAX: none) linked
 // through their first word into *list; how many.
 size_t compat_malloc_batch(size_t bytes, bool atomic, size_t max, void **list);

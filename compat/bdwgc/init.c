@@ -23,6 +23,7 @@ GC_word GC_gc_no;
 int GC_parallel;
 int GC_find_leak;
 int GC_all_interior_pointers = 1;
+int compat_past_end_byte = 1;
 int GC_finalize_on_demand;
 int GC_java_finalization = 1;
 GC_finalizer_notifier_proc GC_finalizer_notifier;
@@ -82,6 +83,7 @@ void compat_init_slow(void) {
     options.heap_limit = max_heap_wanted;
   if (GC_free_space_divisor != 3)
     options.gc_percent = compat_percent_for_divisor(GC_free_space_divisor);
+  compat_past_end_byte = GC_all_interior_pointers != 0; // bdwgc reads it once, at GC_init
   if (shade_init(&options) != 0) {
     pthread_mutex_unlock(&init_lock);
     compat_abort("GC_init: Shade could not start (shade_init failed)");
@@ -118,7 +120,8 @@ GC_API void GC_CALL GC_set_markers_count(unsigned markers) { markers_wanted = ma
 
 GC_API void GC_CALL GC_set_find_leak(int value) { GC_find_leak = value; }
 GC_API int GC_CALL GC_get_find_leak(void) { return GC_find_leak; }
-// Shade always treats interior pointers as pointers; the setting is recorded.
+// Shade always treats interior pointers as pointers; the setting decides object sizes (a byte
+// past the end, or exact granules: compat.h), read at GC_init as bdwgc does (later: ignored).
 GC_API void GC_CALL GC_set_all_interior_pointers(int value) { GC_all_interior_pointers = value; }
 GC_API int GC_CALL GC_get_all_interior_pointers(void) { return GC_all_interior_pointers; }
 GC_API void GC_CALL GC_set_java_finalization(int value) { GC_java_finalization = value; }

@@ -169,7 +169,8 @@ static inline size_t span_object_states_size(const struct span *s) {
 
 static inline bool span_object_is_freed(const struct span *s, uint32_t i) {
   _Atomic(uint64_t) *freed = load_acquire(&s->freed_bits);
-  return freed != NULL && atomic_bit_test(freed, i);
+  // acquire: a set bit orders shade_free's release before whatever the reader then frees
+  return freed != NULL && ((load_acquire(&freed[i / 64]) >> (i % 64)) & 1);
 }
 
 static inline _Atomic(uint64_t) *span_freed_bits(const struct span *s) {

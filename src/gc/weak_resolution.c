@@ -4,7 +4,8 @@
 //   1. Ephemerons to a fixpoint: the value of a marked ephemeron whose key is marked is marked,
 //      and what it reaches, until nothing more is (values can make keys and ephemerons
 //      reachable; each ephemeron is looked at again only when what it waits for is marked).
-//   2. Short weak links whose target is unmarked are cleared (set to 0) and forgotten.
+//   2. Short weak links whose target is unmarked are cleared (set to 0) and forgotten; a link
+//      lying in an unmarked object is kept until step 4 (a finalizer may revive that object).
 //   3. Finalizers (bdwgc's and Go's ordered finalization). Note which finalizable objects are
 //      unmarked: those are unreachable from the roots. Then, one unmarked object F at a time,
 //      mark what F reaches, but not F (an IGNORE_SELF object's words that point into itself are
@@ -217,16 +218,35 @@ static void ephemerons_clear(void) {
   finalization.ephemeron_count = kept;
 }
 
+// Whether the word at `link` still belongs to an allocated object (or lies outside the heap):
+// one that may be unmarked now and revived by a finalizer, so its links are not forgotten yet.
+static bool link_in_allocated_memory(uintptr_t link) {
+  if (!arena_is_heap_address(link))
+    return true;
+  uint32_t i;
+  struct span *s = arena_object_of(link, &i);
+  return s != NULL && span_object_is_allocated(s, i);
+}
+
+// Links whose target is dead are cleared and forgotten. A link lying in an unmarked object is
+// cleared too (the word is still that object's), not forgotten: finalization may revive it.
 static void links_clear(unsigned kind) {
   struct address_map *links = &finalization.links[kind];
   address_map_for_each(links, e) {
-    if (arena_is_heap_address(e->key) && !survives(e->key)) {
-      address_map_remove(links, e); // the link lies in an object that is garbage
+    if (!link_in_allocated_memory(e->key)) {
+      address_map_remove(links, e);
     } else if (!survives(e->first)) {
       __atomic_store_n((uintptr_t *)e->key, 0, __ATOMIC_RELAXED);
       address_map_remove(links, e);
     }
   }
+}
+
+// Once finalization has revived what it revives: links lying in objects that stay garbage.
+static void links_forget_dangling(unsigned kind) {
+  struct address_map *links = &finalization.links[kind];
+  address_map_for_each(links, e) if (arena_is_heap_address(e->key) && !survives(e->key))
+      address_map_remove(links, e);
 }
 
 // Mark what the object at p reaches, but not p itself.
@@ -323,6 +343,8 @@ uint64_t finalization_resolve(void) {
   finalizers_choose(&m);
   ephemerons_resolve(&m);
   links_clear(SHADE_WEAK_LONG);
+  links_forget_dangling(SHADE_WEAK_SHORT);
+  links_forget_dangling(SHADE_WEAK_LONG);
   ephemerons_clear();
   marker_end(&m);
   return m.marked_bytes;

@@ -99,8 +99,8 @@ static void test_malloc_many_links_zeroed_objects(void) {
   SHADE_TEST_EXPECT(count > 1);
 }
 
-// With interior pointers off (Guile's setting) objects keep Shade's byte past the end too.
-// GC_generic_malloc_many hands out distinct zeroed objects, a span's slots at a time, which
+// Interior pointers turned off after GC_init change nothing (bdwgc reads the setting at GC_init;
+// test_bdwgc_exact.c sets it before). GC_generic_malloc_many hands out distinct zeroed objects, a span's slots at a time, which
 // survive collections once the program links them.
 static void test_malloc_many_batches_survive_collections(void) {
   GC_set_all_interior_pointers(0);

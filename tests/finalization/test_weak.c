@@ -211,6 +211,64 @@ static void test_free_forgets_links(void) {
   __asm__ volatile("" : : "r"(again) : "memory");
 }
 
+
+// A finalizable object that holds weak references and weak links, found unreachable: its
+// finalizer revives it, and its weak references must still clear when their targets die later
+// (forgetting them because their holder looked dead before finalization would leave them
+// pointing at freed memory). Short ones to a live target stay set through the revival.
+#define REVIVED 200
+struct revivable {
+  struct shade_weak *weak[2]; // short, long
+  void *link[2];              // hidden: short, long
+};
+static struct revivable **revived;
+static atomic_int revived_count;
+static void revive(void *object, void *data) {
+  (void)data;
+  int i = atomic_fetch_add(&revived_count, 1);
+  if (i < REVIVED)
+    SHADE_STORE(revived[i], object);
+}
+SHADE_TEST_NOINLINE static void make_revivable(struct fin_node **targets) {
+  for (int i = 0; i < REVIVED; i++) {
+    struct revivable *r = shade_malloc(sizeof *r);
+    SHADE_STORE(targets[i], fin_node_new((uintptr_t)i));
+    for (unsigned kind = 0; kind < 2; kind++) {
+      SHADE_STORE(r->weak[kind], shade_weak_new(targets[i], kind));
+      r->link[kind] = (void *)~(uintptr_t)targets[i];
+      SHADE_TEST_EXPECT_EQ(shade_weak_link(&r->link[kind], targets[i], kind), 0);
+    }
+    SHADE_TEST_EXPECT_EQ(shade_set_finalizer(r, revive, NULL, SHADE_FINALIZE_UNORDERED), 0);
+  }
+}
+static void test_revived_holder_keeps_its_weak_references(void) {
+  struct fin_node **targets = shade_malloc(REVIVED * sizeof *targets);
+  revived = shade_malloc(REVIVED * sizeof *revived);
+  make_revivable(targets);
+  fin_test_collect_and_finalize(); // the holders are found unreachable, then revived
+  int n = atomic_load(&revived_count);
+  SHADE_TEST_EXPECTF(n >= REVIVED * 9 / 10, "%d of %d finalized", n, REVIVED);
+  if (n > REVIVED)
+    n = REVIVED;
+  int set = 0;
+  for (int i = 0; i < n; i++)
+    for (unsigned kind = 0; kind < 2; kind++)
+      set += shade_weak_get(revived[i]->weak[kind]) != NULL;
+  SHADE_TEST_EXPECTF(set == 2 * n, "%d of %d weak references to live targets set", set, 2 * n);
+  memset(targets, 0, REVIVED * sizeof *targets); // now the targets die
+  shade_test_collect_clean();
+  shade_test_collect_clean();
+  int stale = 0;
+  for (int i = 0; i < n; i++)
+    for (unsigned kind = 0; kind < 2; kind++) {
+      stale += shade_weak_get(revived[i]->weak[kind]) != NULL;
+      stale += revived[i]->link[kind] != NULL;
+    }
+  SHADE_TEST_EXPECTF(stale <= n * 4 / 10, "%d of %d weak references and links to dead targets "
+                     "still set", stale, 4 * n);
+  __asm__ volatile("" : : "r"(targets) : "memory");
+}
+
 int main(int argc, char **argv) {
   fin_test_init(argc, argv);
   SHADE_TEST_RUN(test_short_weak_reference_clears);
@@ -220,5 +278,6 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_weak_bad_arguments);
   SHADE_TEST_RUN(test_link_in_dead_object_is_forgotten);
   SHADE_TEST_RUN(test_free_forgets_links);
+  SHADE_TEST_RUN(test_revived_holder_keeps_its_weak_references);
   return shade_test_finish();
 }
