@@ -55,12 +55,15 @@ static int handle_fork = 1;
 static int force_unmap_on_gcollect;
 static int manual_vdb_allowed = 1;
 
-// bdwgc's divisor d lets the heap grow by about 1/d of itself before collecting (3 by default);
-// Shade's percent grows it by p% of the live heap (100 by default): 300 / d keeps the ratio.
+// bdwgc collects once the bytes allocated since the last collection reach (twice the traced
+// live bytes + the untraced ones + the roots) / d, d its free-space divisor (3 by default); for
+// a heap of pointerful objects that is 2/d of the live heap. Shade's percent grows the heap by
+// p% of the live heap: 200 / d keeps bdwgc's pace (67 at d = 3, not Shade's own 100). Weak
+// tables whose dead entries live one more cycle (Guile's) grow with the spacing of collections.
 int compat_percent_for_divisor(GC_word divisor) {
   if (divisor == 0)
     return 100;
-  GC_word percent = 300 / divisor;
+  GC_word percent = (200 + divisor / 2) / divisor;
   return percent < 10 ? 10 : (int)percent;
 }
 
@@ -81,7 +84,7 @@ void compat_init_slow(void) {
     options.suspend_signal = suspend_signal_wanted;
   if (max_heap_wanted)
     options.heap_limit = max_heap_wanted;
-  if (GC_free_space_divisor != 3)
+  if (getenv("SHADE_GC_PERCENT") == NULL) // (the variable, when set, wins: options.c)
     options.gc_percent = compat_percent_for_divisor(GC_free_space_divisor);
   compat_past_end_byte = GC_all_interior_pointers != 0; // bdwgc reads it once, at GC_init
   if (shade_init(&options) != 0) {

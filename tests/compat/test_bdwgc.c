@@ -316,6 +316,19 @@ static void test_call_with_alloc_lock_runs_the_function(void) {
   SHADE_TEST_EXPECT(GC_call_with_alloc_lock(read_under_lock, (void *)41) == (void *)42);
 }
 
+// bdwgc's pace: the free-space divisor d becomes gc_percent 200 / d (67 by default) unless
+// SHADE_GC_PERCENT is set.
+static void test_free_space_divisor_sets_the_pace(void) {
+  if (getenv("SHADE_GC_PERCENT") != NULL)
+    shade_test_skip("SHADE_GC_PERCENT is set: it decides the pace");
+  SHADE_TEST_EXPECT_EQ(GC_get_free_space_divisor(), 3);
+  SHADE_TEST_EXPECT_EQ(shade_set_gc_percent(67), 67);
+  GC_set_free_space_divisor(2);
+  SHADE_TEST_EXPECT_EQ(shade_set_gc_percent(67), 100);
+  GC_set_free_space_divisor(3);
+  SHADE_TEST_EXPECT_EQ(shade_set_gc_percent(67), 67);
+}
+
 static void test_statistics_move(void) {
   GC_word before = GC_get_gc_no();
   size_t total = GC_get_total_bytes();
@@ -371,6 +384,7 @@ int main(void) {
   SHADE_TEST_RUN(test_finalizer_data_stays_alive_until_the_finalizer_runs);
   SHADE_TEST_RUN(test_disappearing_links_clear_move_and_unregister);
   SHADE_TEST_RUN(test_call_with_alloc_lock_runs_the_function);
+  SHADE_TEST_RUN(test_free_space_divisor_sets_the_pace);
   SHADE_TEST_RUN(test_statistics_move);
   SHADE_TEST_RUN(test_incremental_mode_stays_stop_the_world);
   SHADE_TEST_RUN(test_misuse_gets_one_clear_message);
