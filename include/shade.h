@@ -344,6 +344,9 @@ struct shade_stats {
   uint64_t world_stops;          // stops of every registered thread (the verifier's included)
   uint64_t threads_stopped;      // threads those stops stopped, added up
   uint64_t verify_stops;         // of world_stops: the heap verifier's (SHADE_VERIFY=1)
+  uint64_t termination_stops;    // of world_stops: cycles SHADE_TERMINATION=handshakes could not
+                                 // end without one (too many rounds, objects on the bailout
+                                 // worklist, a stack never scanned, finalization in use)
   uint64_t handshakes;           // one-thread stops (concurrent marking)
   uint64_t handshakes_anywhere;  // of those: threads stopped outside a safe point (stack rescanned)
   uint64_t handshake_max_ns;     // longest one-thread stop, from its park to its release

@@ -124,6 +124,7 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->world_stops = load_relaxed(&stop_counts.world_stops);
   out->threads_stopped = load_relaxed(&stop_counts.threads_stopped);
   out->verify_stops = load_relaxed(&stop_counts.verify_stops);
+  out->termination_stops = load_relaxed(&stop_counts.termination_stops);
   out->handshakes = load_relaxed(&stop_counts.handshakes);
   out->handshakes_anywhere = load_relaxed(&stop_counts.handshakes_anywhere);
   out->handshake_max_ns = load_relaxed(&stop_counts.handshake_max_ns);

@@ -225,9 +225,16 @@ static void end(struct cycle_record *r, uint64_t marked_before) {
   cycle_report(r, cycle);
 }
 
+// The stop-the-world termination after all; counted when handshakes alone were asked for.
+static enum termination stop_after_all(void) {
+  if (shade_options_in_force.termination == 2)
+    atomic_fetch_add(&stop_counts.termination_stops, 1);
+  return TERMINATION_STOP_THE_WORLD;
+}
+
 enum termination marking_try_finish_running(unsigned round) {
   if (worklist_bailout_pending() || round > RAGGED_ROUNDS_MAX)
-    return TERMINATION_STOP_THE_WORLD;
+    return stop_after_all();
   threads_lock();
   bool grey = false;
   for (struct shade_thread *t = threads_first(); t; t = t->next)
@@ -238,7 +245,7 @@ enum termination marking_try_finish_running(unsigned round) {
     bool all_black = marking_scan_grey_stacks(&m);
     marking_marker_end(&m);
     threads_unlock();
-    return all_black ? TERMINATION_NOT_YET : TERMINATION_STOP_THE_WORLD;
+    return all_black ? TERMINATION_NOT_YET : stop_after_all();
   }
   uint64_t before = load_acquire(&marking.marked_bytes);
   if (!marking_out_of_work()) {
@@ -259,7 +266,7 @@ enum termination marking_try_finish_running(unsigned round) {
   }
   if (shade_options_in_force.termination != 2 || finalization_in_use()) { // (top of this file)
     threads_unlock();
-    return TERMINATION_STOP_THE_WORLD;
+    return stop_after_all();
   }
   events_phase_end(SHADE_PHASE_MARK_CONCURRENT, r->begin_ns);
   r->threads = threads_count();

@@ -57,6 +57,8 @@ void stop_world_grace(struct shade_thread *self);
 struct stop_counts {
   _Atomic uint64_t world_stops, threads_stopped; // stops of the world; threads they stopped
   _Atomic uint64_t verify_stops;                 // of world_stops: the verifier's own
+  _Atomic uint64_t termination_stops;            // of world_stops: handshake terminations that
+                                                 // had to stop the world (mark_handshakes.c)
   _Atomic uint64_t handshakes, handshakes_anywhere, handshake_max_ns;
   _Atomic uint64_t graces;                       // stop_world_grace calls
 };

@@ -129,9 +129,11 @@ static void test_pauses_do_not_grow_with_threads(void) {
   uint64_t anywhere = after.handshakes_anywhere - before.handshakes_anywhere;
   fprintf(stderr,
           "%u registered threads, %" PRIu64 " lists, %" PRIu64 " marking cycles, %" PRIu64
-          " world stops (and %" PRIu64 " by the verifier), %" PRIu64 " threads stopped by them, %"
+          " world stops (and %" PRIu64 " by the verifier, %" PRIu64 " fallbacks), %" PRIu64
+          " threads stopped by them, %"
           PRIu64 " handshakes (%" PRIu64 " outside a safe point), longest %.3f ms\n",
           registered, lists, cycles, stops, after.verify_stops - before.verify_stops,
+          after.termination_stops - before.termination_stops,
           after.threads_stopped - before.threads_stopped, handshakes, anywhere,
           (double)after.handshake_max_ns / 1e6);
   SHADE_TEST_EXPECT_EQ(damaged, 0);
@@ -141,10 +143,18 @@ static void test_pauses_do_not_grow_with_threads(void) {
   if (conc_mode == SHADE_MODE_CONCURRENT) {
     // Mark start stops no thread; termination stops the world at most once (never when it ends
     // with handshakes only: SHADE_TERMINATION=handshakes). Per-thread work is done in handshakes.
+    // With SHADE_TERMINATION=handshakes every stop is a counted fallback, and most cycles end
+    // without one (slow builds, TSan's, fall back now and then: too many rounds).
     const char *termination = getenv("SHADE_TERMINATION");
-    if (termination && strcmp(termination, "handshakes") == 0)
-      SHADE_TEST_EXPECTF(stops == 0, "%" PRIu64 " world stops with handshake terminations",
-                         stops);
+    uint64_t fallbacks = after.termination_stops - before.termination_stops;
+    if (termination && strcmp(termination, "handshakes") == 0) {
+      SHADE_TEST_EXPECTF(stops == fallbacks, "%" PRIu64 " world stops, %" PRIu64
+                         " counted fallbacks of handshake terminations", stops, fallbacks);
+      SHADE_TEST_EXPECTF(fallbacks * 2 <= cycles, "%" PRIu64 " of %" PRIu64 " cycles fell back "
+                         "to a stop", fallbacks, cycles);
+    } else {
+      SHADE_TEST_EXPECT_EQ(fallbacks, 0);
+    }
     SHADE_TEST_EXPECTF(stops <= cycles + 1, "%" PRIu64 " stops for %" PRIu64 " cycles", stops,
                        cycles);
     // Each thread is handshaked a bounded number of times per cycle, and at least once.
