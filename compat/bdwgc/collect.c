@@ -2,9 +2,13 @@
 //
 // GC_gcollect is shade_collect (a full collection; skipped while GC_dont_gc is set, as bdwgc
 // skips it). GC_disable/GC_enable nest as in bdwgc. Incremental mode: Shade's incremental and
-// concurrent marking need a write barrier that bdwgc programs do not have, so
-// GC_enable_incremental leaves Shade stop-the-world and GC_is_incremental_mode says 0; the
-// program stays correct. Statistics come from shade_get_stats: the heap size is the memory the
+// concurrent marking need a write barrier that bdwgc programs do not have, so Shade stays
+// stop-the-world. What bdwgc's incremental mode is for, collecting the young objects without
+// tracing the old ones (its dirty bits come from page protection), Shade's generations give
+// (the kernel reports the written pages): GC_enable_incremental before GC_init, or
+// GC_ENABLE_INCREMENTAL in the environment, turns them on, unless SHADE_GENERATIONAL says
+// otherwise. Called after GC_init it changes nothing (generations are chosen at start-up).
+// GC_is_incremental_mode says whether young collections run. The program stays correct. Statistics come from shade_get_stats: the heap size is the memory the
 // heap holds in pages, free bytes what of it no object uses, bytes since the last collection
 // what the heap grew by since that collection ended.
 //
@@ -169,8 +173,18 @@ GC_API void GC_CALL GC_set_disable_automatic_collection(int disable) {
 GC_API int GC_CALL GC_get_disable_automatic_collection(void) { return GC_is_disabled(); }
 
 // ---- Incremental mode (see the top of the file)
-GC_API void GC_CALL GC_enable_incremental(void) { compat_ready(); }
-GC_API int GC_CALL GC_is_incremental_mode(void) { return 0; }
+GC_API void GC_CALL GC_enable_incremental(void) {
+  if (!atomic_load_explicit(&compat_initialized, memory_order_acquire))
+    compat_generations_wanted = 1;
+  compat_ready();
+}
+GC_API int GC_CALL GC_is_incremental_mode(void) {
+  if (!atomic_load_explicit(&compat_initialized, memory_order_acquire))
+    return 0;
+  struct shade_stats stats;
+  shade_get_stats(&stats);
+  return stats.generational;
+}
 GC_API int GC_CALL GC_incremental_protection_needs(void) { return GC_PROTECTS_NONE; }
 GC_API void GC_CALL GC_start_incremental_collection(void) {}
 GC_API int GC_CALL GC_collect_a_little(void) {

@@ -41,6 +41,10 @@ static inline void compat_ready(void) {
     compat_init_slow();
 }
 
+// ---- collect.c
+// Set by GC_enable_incremental before GC_init: generations on (collect.c's top comment).
+extern int compat_generations_wanted;
+
 // ---- alloc.c
 // 1 while a byte past the end is given (GC_all_interior_pointers at GC_init), else 0.
 extern int compat_past_end_byte;

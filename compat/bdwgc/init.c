@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compat.h"
 
@@ -24,6 +25,7 @@ int GC_parallel;
 int GC_find_leak;
 int GC_all_interior_pointers = 1;
 int compat_past_end_byte = 1;
+int compat_generations_wanted;
 int GC_finalize_on_demand;
 int GC_java_finalization = 1;
 GC_finalizer_notifier_proc GC_finalizer_notifier;
@@ -87,6 +89,10 @@ void compat_init_slow(void) {
   if (getenv("SHADE_GC_PERCENT") == NULL) // (the variable, when set, wins: options.c)
     options.gc_percent = compat_percent_for_divisor(GC_free_space_divisor);
   compat_past_end_byte = GC_all_interior_pointers != 0; // bdwgc reads it once, at GC_init
+  const char *incremental = getenv("GC_ENABLE_INCREMENTAL"); // (bdwgc's own variable)
+  if ((compat_generations_wanted || (incremental && incremental[0] && strcmp(incremental, "0"))) &&
+      getenv("SHADE_GENERATIONAL") == NULL)
+    options.generational = 1; // bdwgc's incremental mode: see collect.c
   if (shade_init(&options) != 0) {
     pthread_mutex_unlock(&init_lock);
     compat_abort("GC_init: Shade could not start (shade_init failed)");
