@@ -3,11 +3,14 @@
 # libgc.so.1 (LD_LIBRARY_PATH=<builddir>/compat/bdwgc/lib), side by side:
 #   guile-bt     Guile 3.0 running bench/guile/binary_trees.scm (depth GUILE_BT_DEPTH, 18)
 #   guile-weak   Guile 3.0 running bench/guile/weak_table.scm (GUILE_WEAK_OPS, 2000000)
+#   guile-bt-inc guile-bt with GC_ENABLE_INCREMENTAL=1 on both: bdwgc's incremental mode (page
+#                protection) against Shade's generations (the kernel's written pages)
 #   w3m          w3m -dump of a generated page (tests/compat/make_page.py, W3M_PAGE_COPIES x)
 # BENCH_RUNS (5) interleaved runs of each; every run is listed with its wall time and peak RSS
 # (GNU time), then the median and worst of each and the ratios Shade / bdwgc. Outputs are checked:
 # the Scheme scripts check themselves, and w3m's output on Shade must equal bdwgc's.
 # Results also go to GUILE_RESULTS (bench/results/bdwgc_programs.md; "" for nowhere).
+# GUILE_WORKLOADS chooses among the workloads above (all by default).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 <builddir>" >&2; exit 2; }
@@ -32,8 +35,9 @@ page=$WORK/page.html
 declare -A command
 command[guile-bt]="guile-3.0 $ROOT/bench/guile/binary_trees.scm $BT_DEPTH"
 command[guile-weak]="guile-3.0 $ROOT/bench/guile/weak_table.scm $WEAK_OPS"
+command[guile-bt-inc]="env GC_ENABLE_INCREMENTAL=1 guile-3.0 $ROOT/bench/guile/binary_trees.scm $BT_DEPTH"
 command[w3m]="w3m -dump -T text/html $page"
-workloads="guile-bt guile-weak w3m"
+workloads=${GUILE_WORKLOADS:-guile-bt guile-bt-inc guile-weak w3m}
 guile-3.0 -c '(display "")' >/dev/null 2>&1
 for w in guile-bt guile-weak; do ${command[$w]/$BT_DEPTH/4} >/dev/null 2>&1; done # compile
 
@@ -79,7 +83,7 @@ echo "$table"
 if [ -n "$RESULTS" ]; then
   { echo "# Programs built for bdwgc on Shade's libgc.so.1"; echo
     echo "$(machine_description "$BUILD") Shade $(shade_version "$ROOT"). \`bash bench/guile/run.sh $1\`,"
-    echo "$RUNS interleaved runs; Guile 3.0 binary-trees depth $BT_DEPTH, weak table $WEAK_OPS operations, w3m -dump of a $(du -k "$page" | cut -f1) KiB page."
+    echo "$RUNS interleaved runs; Guile 3.0 binary-trees depth $BT_DEPTH (guile-bt-inc: with GC_ENABLE_INCREMENTAL=1, bdwgc's incremental mode against Shade's generations), weak table $WEAK_OPS operations, w3m -dump of a $(du -k "$page" | cut -f1) KiB page."
     echo; echo "$table"; } > "$RESULTS"
 fi
 exit $failed
