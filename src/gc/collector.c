@@ -28,7 +28,6 @@
 // Invariant: collector_lock is held for every step that stops the world or changes the phase.
 #include "gc/collector.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #include "alloc/heap_account.h"
@@ -199,14 +198,22 @@ bool collector_collect_if_due(void) {
 // or its mark start waits for threads preempted inside the allocator (a grace). Past the goal,
 // an allocating thread waits for the marking (then assists bound the heap) instead of running
 // the heap up meanwhile: with 64 threads on 2 CPUs they allocated 5 x the goal before it began.
-// Waiting off the CPU also lets those preempted threads run sooner. At most 20 ms per call.
+// Waiting off the CPU also lets those preempted threads run sooner. At most 20 ms per call; a
+// phase change wakes the thread (phase_wait_while).
 static void wait_for_marking(struct shade_thread *t) {
-  for (unsigned naps = 0; naps < 100 && !phase_is_marking() && pacer_should_collect() &&
-                          heap_account_in_use() > load_relaxed(&pacer.heap_goal);
-       naps++) {
+  uint64_t deadline = 0;
+  for (;;) {
+    enum gc_phase phase = phase_now();
+    if (phase == PHASE_MARK_CONCURRENT || phase == PHASE_MARK_TERMINATION ||
+        !pacer_should_collect() || heap_account_in_use() <= load_relaxed(&pacer.heap_goal))
+      return;
+    uint64_t now = cycle_now_ns();
+    if (deadline == 0)
+      deadline = now + 20 * 1000 * 1000;
+    else if (now >= deadline)
+      return;
     stop_world_safepoint(t);
-    struct timespec nap = {0, 200 * 1000};
-    nanosleep(&nap, NULL);
+    phase_wait_while(phase, deadline - now);
   }
 }
 

@@ -3,7 +3,10 @@
 #define _GNU_SOURCE
 #include "gc/phases.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc/arena.h"
 #include "alloc/central.h"
@@ -21,6 +24,18 @@
 #include "gc/verify.h"
 
 _Atomic int gc_phase;
+_Atomic uint32_t phase_waiters;
+
+void phase_wake_waiters(void) {
+  syscall(SYS_futex, (uint32_t *)&gc_phase, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+void phase_wait_while(enum gc_phase phase, uint64_t timeout_ns) {
+  struct timespec timeout = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+  atomic_fetch_add(&phase_waiters, 1); // (seq_cst: counted before the kernel compares the word)
+  syscall(SYS_futex, (uint32_t *)&gc_phase, FUTEX_WAIT_PRIVATE, (uint32_t)phase, &timeout, NULL, 0);
+  atomic_fetch_sub(&phase_waiters, 1);
+}
 struct cycle_stats cycle_stats;
 struct cycle_config cycle_config;
 static uint64_t start_time_ns;
