@@ -43,6 +43,7 @@ for w in guile-bt guile-weak; do ${command[$w]/$BT_DEPTH/4} >/dev/null 2>&1; don
 
 declare -A wall rss
 failed=0
+every_run=""
 run_one() { # workload collector run
   local env=() out="$WORK/$1.$2.out"
   [ "$2" = shade ] && env=(env "LD_LIBRARY_PATH=$LIB")
@@ -58,7 +59,11 @@ run_one() { # workload collector run
   read -r _ seconds kib < "$WORK/time"
   wall[$1.$2]+="$seconds "
   rss[$1.$2]+="$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }') "
-  printf '  %-10s %-6s run %d: %6.2f s  %7.1f MB\n' "$1" "$2" "$3" "$seconds" "$(awk -v k="$kib" 'BEGIN { print k / 1024 }')"
+  local line
+  line=$(printf '  %-12s %-6s run %d: %6.2f s  %7.1f MB' "$1" "$2" "$3" "$seconds" "$(awk -v k="$kib" 'BEGIN { print k / 1024 }')")
+  echo "$line"
+  every_run+="$line
+"
 }
 
 echo "Programs built for bdwgc, on bdwgc and on Shade's libgc.so.1 ($RUNS interleaved runs, load $(load_average))"
@@ -84,6 +89,6 @@ if [ -n "$RESULTS" ]; then
   { echo "# Programs built for bdwgc on Shade's libgc.so.1"; echo
     echo "$(machine_description "$BUILD") Shade $(shade_version "$ROOT"). \`bash bench/guile/run.sh $1\`,"
     echo "$RUNS interleaved runs; Guile 3.0 binary-trees depth $BT_DEPTH (guile-bt-inc: with GC_ENABLE_INCREMENTAL=1, bdwgc's incremental mode against Shade's generations), weak table $WEAK_OPS operations, w3m -dump of a $(du -k "$page" | cut -f1) KiB page."
-    echo; echo "$table"; } > "$RESULTS"
+    echo; echo "$table"; echo; echo "Every run:"; echo; echo '```'; printf '%s' "$every_run"; echo '```'; } > "$RESULTS"
 fi
 exit $failed
