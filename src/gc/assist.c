@@ -9,8 +9,8 @@
 // runs mark termination. An assist that finds no work while the heap is past 1.25 x its goal
 // waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole cycle, as
 // Go's can: 63 ms on churn). Past 1.5 x the goal the thread marks and waits until the cycle
-// ends (2 ms naps): the heap cannot outrun the collector. The naps sleep on the phase word
-// (phases.h), so the marking's end wakes them at once.
+// ends: the heap cannot outrun the collector. The naps sleep on the phase word (phases.h), so
+// the marking's end wakes them at once.
 #include "gc/marking.h"
 
 #include <time.h>
@@ -104,7 +104,7 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
     }
     if (in_use <= goal + goal / 4 || (!far_past && waits >= 50))
       break;
-    yield_to_workers(t, far_past ? 2 * 1000 * 1000 : 200 * 1000);
+    yield_to_workers(t, 200 * 1000);
     more = assist_slice(t, debt, &scanned);
   }
   atomic_fetch_add(&marking.assist_ns, cycle_now_ns() - begin);

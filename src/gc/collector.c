@@ -195,9 +195,11 @@ bool collector_collect_if_due(void) {
 }
 
 // A concurrent cycle is due and its marking has not begun: the controller is not on a CPU yet,
-// or its mark start waits for threads preempted inside the allocator (a grace). Past the goal,
-// an allocating thread waits for the marking (then assists bound the heap) instead of running
-// the heap up meanwhile: with 64 threads on 2 CPUs they allocated 5 x the goal before it began.
+// or its mark start waits for threads preempted inside the allocator (a grace). Past 1.5 x the
+// goal (the bound assists keep during marking), an allocating thread waits for the marking
+// instead of running the heap up meanwhile: with 64 threads on 2 CPUs they allocated 5 x the
+// goal before it began. (Not from the goal itself: a single thread passes it while the
+// controller finishes sweeping the last cycle, and would wait there for nothing.)
 // Waiting off the CPU also lets those preempted threads run sooner. At most 20 ms per call; a
 // phase change wakes the thread (phase_wait_while).
 static void wait_for_marking(struct shade_thread *t) {
@@ -205,7 +207,10 @@ static void wait_for_marking(struct shade_thread *t) {
   for (;;) {
     enum gc_phase phase = phase_now();
     if (phase == PHASE_MARK_CONCURRENT || phase == PHASE_MARK_TERMINATION ||
-        !pacer_should_collect() || heap_account_in_use() <= load_relaxed(&pacer.heap_goal))
+        !pacer_should_collect())
+      return;
+    uint64_t goal = load_relaxed(&pacer.heap_goal);
+    if (heap_account_in_use() <= goal + goal / 2)
       return;
     uint64_t now = cycle_now_ns();
     if (deadline == 0)
