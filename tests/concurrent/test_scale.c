@@ -167,8 +167,10 @@ static void test_pauses_do_not_grow_with_threads(void) {
     SHADE_TEST_EXPECTF(anywhere >= 1, "the blocked threads were never stopped where they were");
   } else if (conc_mode == SHADE_MODE_INCREMENTAL) {
     // Two stops per cycle, whatever the number of threads; each stops every other thread.
-    // (a cycle may be under way at either end of the count)
-    SHADE_TEST_EXPECTF(stops + 1 >= 2 * cycles && stops <= 2 * cycles + 2,
+    // (a cycle may be under way at either end of the count, and the statistics are not one
+    // snapshot: a termination's stop is counted when it begins, its cycle when it ends, so at
+    // each end one cycle may be counted without its last stop)
+    SHADE_TEST_EXPECTF(stops + 2 >= 2 * cycles && stops <= 2 * cycles + 2,
                        "%" PRIu64 " stops for %" PRIu64 " cycles", stops, cycles);
   }
 }
