@@ -44,6 +44,7 @@
 
 static pthread_mutex_t collector_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int mode = SHADE_MODE_STW; // enum shade_mode, fixed at start-up
+static unsigned online_cpus = 1;  // concurrent mode: read at start-up
 static unsigned step_generation;  // the generation the step under way collects (lock held)
 
 void collector_lock(void) { lock_stoppable(&collector_mutex); }
@@ -72,6 +73,7 @@ void collector_init(const struct shade_options *o) {
   if (mode == SHADE_MODE_CONCURRENT) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned count = cpus > 0 ? (unsigned)cpus : 1;
+    online_cpus = count;
     concurrent_init((double)count * (double)o->gc_cpu_percent / 100.0, count,
                     o->idle_marking >= 0);
   }
@@ -195,11 +197,12 @@ bool collector_collect_if_due(void) {
 }
 
 // A concurrent cycle is due and its marking has not begun: the controller is not on a CPU yet,
-// or its mark start waits for threads preempted inside the allocator (a grace). Past 1.5 x the
-// goal (the bound assists keep during marking), an allocating thread waits for the marking
-// instead of running the heap up meanwhile: with 64 threads on 2 CPUs they allocated 5 x the
-// goal before it began. (Not from the goal itself: a single thread passes it while the
-// controller finishes sweeping the last cycle, and would wait there for nothing.)
+// or its mark start waits for threads preempted inside the allocator (a grace). With more
+// registered threads than CPUs, past 1.5 x the goal (the bound assists keep during marking), an
+// allocating thread waits for the marking instead of running the heap up meanwhile: 64 threads
+// on 2 CPUs allocated 5 x the goal before it began. (With no more threads than CPUs the
+// controller is on a CPU at once, and the wait only delays: churn's one thread waited up to
+// 1.5 s while the controller finished the last cycle's sweep.)
 // Waiting off the CPU also lets those preempted threads run sooner. At most 20 ms per call; a
 // phase change wakes the thread (phase_wait_while).
 static void wait_for_marking(struct shade_thread *t) {
@@ -207,7 +210,7 @@ static void wait_for_marking(struct shade_thread *t) {
   for (;;) {
     enum gc_phase phase = phase_now();
     if (phase == PHASE_MARK_CONCURRENT || phase == PHASE_MARK_TERMINATION ||
-        !pacer_should_collect())
+        threads_count() <= online_cpus || !pacer_should_collect())
       return;
     uint64_t goal = load_relaxed(&pacer.heap_goal);
     if (heap_account_in_use() <= goal + goal / 2)
