@@ -112,10 +112,13 @@ static struct {
   uint64_t gen1_floor, gen1_ceiling;     // the range of gen1's budget
   _Atomic uint64_t gen0_budget, gen1_budget;
   _Atomic uint64_t in_use_after_last;    // heap in use when the last collection ended
+  _Atomic uint64_t gen1_size;            // estimate: gen0 survivors since the last gen1 or gen2
+                                         // collection, and those of that collection
   _Atomic uint64_t promoted_since_gen1;  // survivors of gen0 collections since the last gen1 or
-                                         // gen2 one: gen1's size
+                                         // gen2 one (gen1's budget is spent on these)
   _Atomic bool must_be_full;             // what was written is unknown: the next one is full
   uint64_t scanned_at_begin;             // mark_scanned_objects_total when marking began
+  uint64_t gen0_marked_at_begin;         // mark_gen0_bytes_total then
 } gen;
 
 bool generations_on(void) { return gen.on; }
@@ -227,6 +230,7 @@ unsigned generations_begin(unsigned g) {
   }
   mark_card_line = g == 0 ? 2 : 1; // what will be gen2 after this collection, and what not
   gen.scanned_at_begin = load_relaxed(&mark_scanned_objects_total);
+  gen.gen0_marked_at_begin = load_relaxed(&mark_gen0_bytes_total);
   sweep_unmark_generations(g);
   return g;
 }
@@ -326,31 +330,34 @@ static void set_in_use(uint64_t after) {
 
 enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
-  uint64_t promoted = load_relaxed(&gen.promoted_since_gen1);
+  uint64_t promoted = load_relaxed(&gen.promoted_since_gen1), size1 = load_relaxed(&gen.gen1_size);
   uint64_t young = in_use > last ? in_use - last : 0;
-  uint64_t gen1 = promoted < last ? promoted : last, gen2 = last - gen1;
+  uint64_t gen1 = size1 < last ? size1 : last, gen2 = last - gen1;
+  // Of what was marked, the gen0 survivors: gen1 from now on (the rest is gen2, after a gen1 or
+  // full collection).
+  uint64_t to_gen1 = load_relaxed(&mark_gen0_bytes_total) - gen.gen0_marked_at_begin;
+  if (to_gen1 > marked)
+    to_gen1 = marked;
   for (unsigned i = 0; i <= g; i++)
     atomic_fetch_add(&generation_stats.collections[i], 1);
   store_relaxed(&generation_stats.scanned_objects[g],
                 load_relaxed(&mark_scanned_objects_total) - gen.scanned_at_begin);
+  store_relaxed(&gen.promoted_since_gen1, g == 0 ? promoted + marked : 0);
+  store_relaxed(&gen.gen1_size, g == 0 ? gen1 + marked : to_gen1);
   if (g >= 2) { // full; the pacer resets the heap in use to what was marked
-    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, marked});
-    store_relaxed(&gen.promoted_since_gen1, 0);
+    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, to_gen1, marked - to_gen1});
     store_relaxed(&gen.in_use_after_last, marked);
     return SWEEP_GEN2;
   }
-  if (g == 1) { // gen0 and gen1 collected: their survivors are gen1 and gen2 now (the sizes
-                // after do not tell them apart)
-    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, gen2 + marked});
-    store_relaxed(&gen.promoted_since_gen1, 0);
-    atomic_fetch_add(&generation_stats.promoted_bytes, marked);
+  atomic_fetch_add(&generation_stats.promoted_bytes, marked);
+  if (g == 1) { // gen0 and gen1 collected: their survivors are gen1 and gen2 now
+    set_sizes((uint64_t[3]){young, gen1, gen2},
+              (uint64_t[3]){0, to_gen1, gen2 + (marked - to_gen1)});
     set_in_use(gen2 + marked);
     store_relaxed(&gen.gen1_budget, adapted(gen.gen1_floor, gen.gen1_ceiling, marked, young + gen1));
     return SWEEP_GEN1;
   }
-  store_relaxed(&gen.promoted_since_gen1, promoted + marked);
   set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
-  atomic_fetch_add(&generation_stats.promoted_bytes, marked);
   set_in_use(last + marked);
   store_relaxed(&gen.gen0_budget, adapted(gen.gen0_floor, gen.gen0_ceiling, marked, young));
   return SWEEP_GEN0;

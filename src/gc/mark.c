@@ -30,6 +30,7 @@
 
 unsigned mark_card_line;
 _Atomic uint64_t mark_scanned_objects_total;
+_Atomic uint64_t mark_gen0_bytes_total;
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -38,15 +39,18 @@ void marker_begin(struct marker *m, bool checking) {
   m->marked_bytes = 0;
   m->marked_objects = 0;
   m->scanned_objects = 0;
+  m->marked_gen0_bytes = 0;
   m->scanned_bytes = 0;
   m->edges.added = m->edges.marked = 0;
 }
 
 void marker_end(struct marker *m) {
   worklist_release_local(&m->work);
-  if (!m->checking)
+  if (!m->checking) {
     atomic_fetch_add_explicit(&mark_scanned_objects_total, m->scanned_objects,
                               memory_order_relaxed);
+    atomic_fetch_add_explicit(&mark_gen0_bytes_total, m->marked_gen0_bytes, memory_order_relaxed);
+  }
 }
 
 static inline __attribute__((always_inline)) bool mark_for_marker(struct marker *m, struct span *s,
@@ -112,7 +116,10 @@ static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, st
     return false;
   if (SHADE_UNLIKELY(m->wake_keys))
     ephemeron_key_marked(s, index);
-  m->marked_bytes += s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
+  uint64_t bytes = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
+  m->marked_bytes += bytes;
+  if (span_object_generation(s, index) == 0)
+    m->marked_gen0_bytes += bytes;
   m->marked_objects++;
   if (s->kind != KIND_ATOMIC)
     push_object(m, s, index);
