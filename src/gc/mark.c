@@ -127,18 +127,23 @@ static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, st
 }
 
 // from: where an old object (ITEM_OLD) holds a pointer to object index of s (marked or not by
-// this call): its card is noted if that object is below the line. Explicit objects need none
+// this call), which is below the line: its card is noted. Explicit objects need none
 // (uncollectable ones are roots of every collection). The verifier checks instead that the card
 // is set, where the target is marked (an unmarked one it reports itself).
-static inline void note_card_if_young(struct marker *m, struct span *s, uint32_t index,
-                                      uintptr_t from) {
-  if (span_object_generation(s, index) < mark_card_line && s->kind != KIND_UNCOLLECTABLE &&
-      span_object_is_allocated(s, index)) {
-    if (SHADE_LIKELY(!m->checking))
-      card_note(from);
-    else if (span_object_is_marked(s, index) && !card_is_set(from))
-      verify_card_clean(from, span_object_address(s, index));
-  }
+static SHADE_NOINLINE void note_young_card(struct marker *m, struct span *s, uint32_t index,
+                                           uintptr_t from) {
+  if (s->kind == KIND_UNCOLLECTABLE || !span_object_is_allocated(s, index))
+    return;
+  if (SHADE_LIKELY(!m->checking))
+    card_note(from);
+  else if (span_object_is_marked(s, index) && !card_is_set(from))
+    verify_card_clean(from, span_object_address(s, index));
+}
+
+static inline __attribute__((always_inline)) void
+note_card_if_young(struct marker *m, struct span *s, uint32_t index, uintptr_t from) {
+  if (SHADE_UNLIKELY(span_object_generation(s, index) < mark_card_line))
+    note_young_card(m, s, index, from);
 }
 
 static inline void mark_word_from(struct marker *m, uintptr_t word, uintptr_t from) {
@@ -204,7 +209,7 @@ SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t
 #define EDGE_SLOT(k) ((k) % EDGE_PIPE_DEPTH)
 _Static_assert((EDGE_PIPE_DEPTH & (EDGE_PIPE_DEPTH - 1)) == 0, "a power of two (counters wrap)");
 
-static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
+static inline __attribute__((always_inline)) void edge_resolve(struct edge_pipe *p, unsigned k) {
   uint32_t index;
   struct span *s = arena_object_in_span(p->span[k], p->word[k], &index);
   if (s != NULL) {
@@ -215,7 +220,7 @@ static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
   p->span[k] = s;
 }
 
-static inline void edge_mark(struct marker *m, unsigned k) {
+static inline __attribute__((always_inline)) void edge_mark(struct marker *m, unsigned k) {
   struct span *s = m->edges.span[k];
   if (s != NULL && s->kind != KIND_MANUAL) {
     mark_slot(m, s, m->edges.index[k]);
@@ -224,7 +229,8 @@ static inline void edge_mark(struct marker *m, unsigned k) {
   }
 }
 
-static inline void edge_add(struct marker *m, uintptr_t word, struct span *s, uintptr_t from) {
+static inline __attribute__((always_inline)) void edge_add(struct marker *m, uintptr_t word,
+                                                        struct span *s, uintptr_t from) {
   struct edge_pipe *p = &m->edges;
   if (p->added - p->marked == EDGE_PIPE_DEPTH) { // the oldest edge leaves (resolved long ago)
     edge_mark(m, EDGE_SLOT(p->marked));
