@@ -209,7 +209,7 @@ SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t
 #define EDGE_SLOT(k) ((k) % EDGE_PIPE_DEPTH)
 _Static_assert((EDGE_PIPE_DEPTH & (EDGE_PIPE_DEPTH - 1)) == 0, "a power of two (counters wrap)");
 
-static inline __attribute__((always_inline)) void edge_resolve(struct edge_pipe *p, unsigned k) {
+static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
   uint32_t index;
   struct span *s = arena_object_in_span(p->span[k], p->word[k], &index);
   if (s != NULL) {
