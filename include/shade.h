@@ -486,7 +486,7 @@ struct shade_event_cycle {          // CYCLE_BEGIN, CYCLE_END
   uint64_t assist_ns, worker_ns;    // incremental and concurrent: this cycle's mark assists and
                                     // background workers' CPU time
   uint64_t trigger;                 // incremental and concurrent: the next cycle's trigger
-  uint64_t remembered_bytes;        // young: written old pages scanned
+  uint64_t remembered_bytes;        // young: written old pages and cards scanned
   uint64_t gen0_budget, gen1_budget; // young: the budgets now
   uint32_t threads;                 // registered threads
   uint32_t markers;                 // marking threads

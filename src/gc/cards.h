@@ -1,6 +1,6 @@
-// cards.h: the card table of generations: a byte per CARD_SIZE (512) bytes of heap, in each
-// arena's record (alloc/arena.h), set to 1 by the markers for a slot of a gen2 object that points
-// to a younger one. generations.c states the invariant and says when cards are set and cleared;
+// cards.h: the card table of generations: a byte per CARD_SIZE (512) bytes of heap, in a table
+// each arena's record points to (alloc/arena.h), set to 1 by the markers for a slot of a gen2
+// object that points to a younger one. generations.c states the invariant and says when cards are set and cleared;
 // this module only keeps the bytes.
 //
 // Markers set cards with a relaxed load and store (racing markers write the same value); cards
