@@ -199,8 +199,8 @@ int shade_max_generation(void);     // 2
 int shade_generation(const void *p); // 0, 1 or 2; -1 if p is not in a live object
 // Collects generations 0..generation; a generation out of range is clamped, with a message.
 // Young collections run with any number of registered threads. shade_collect() is
-// shade_collect_generation(2, SHADE_COLLECT_FORCED). A gen1 collection runs
-// as a full one for now (docs/generations.md says why); it counts as one.
+// shade_collect_generation(2, SHADE_COLLECT_FORCED). A gen1 collection traces and frees gen0 and
+// gen1 objects only; gen2 objects stay until a full collection.
 void shade_collect_generation(int generation, unsigned flags);
 // Collections that collected this generation: (0) every collection, (1) those of gen1 and gen2,
 // (2) the full ones, as .NET counts them. Out of range: 0, with a message.
@@ -338,8 +338,9 @@ struct shade_stats {
   uint64_t young_pause_max_ns;   // longest pause of a gen0 or gen1 collection
   uint64_t full_pause_max_ns;    // longest pause of a full collection (with generations on)
   uint64_t gen0_budget;          // bytes allocated between young collections now
-  uint64_t gen1_budget;          // 0: gen1 collections run as full ones (docs/generations.md)
-  uint64_t remembered_bytes;     // written old pages the last young collection scanned
+  uint64_t gen1_budget;          // bytes promoted into gen1 between gen1 collections now
+  uint64_t remembered_bytes;     // written old pages and cards the last young collection scanned
+  uint64_t scanned_objects[3];   // objects the last gen0, gen1 and full collection scanned
   // stopping threads (docs/concurrent.md): whole-world stops and one-thread handshakes
   uint64_t world_stops;          // stops of every registered thread (the verifier's included)
   uint64_t threads_stopped;      // threads those stops stopped, added up
@@ -488,8 +489,8 @@ struct shade_event_cycle {          // CYCLE_BEGIN, CYCLE_END
   uint64_t assist_ns, worker_ns;    // incremental and concurrent: this cycle's mark assists and
                                     // background workers' CPU time
   uint64_t trigger;                 // incremental and concurrent: the next cycle's trigger
-  uint64_t remembered_bytes;        // young: written old pages scanned
-  uint64_t gen0_budget, gen1_budget; // young: the budgets now (gen1's is 0: see generations)
+  uint64_t remembered_bytes;        // young: written old pages and cards scanned
+  uint64_t gen0_budget, gen1_budget; // young: the budgets now
   uint32_t threads;                 // registered threads
   uint32_t markers;                 // marking threads
   int32_t marking;                  // how this cycle marked: SHADE_MODE_STW (a whole collection

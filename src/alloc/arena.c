@@ -18,6 +18,7 @@ struct reservation {
 static struct reservation *_Atomic reservations;
 static pthread_mutex_t reservations_mutex = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool tracking;
+static _Atomic bool cards_wanted; // arena_cards_enable was called (under reservations_mutex)
 
 _Atomic(struct arena *) *arena_index;
 _Atomic uintptr_t heap_lowest_inverted = 0, heap_highest_inverted = UINTPTR_MAX;
@@ -56,6 +57,9 @@ uintptr_t arena_grow(size_t size) {
   r->base = base;
   r->size = size;
   pthread_mutex_lock(&reservations_mutex);
+  if (load_relaxed(&cards_wanted)) // before the arenas hold any span
+    for (uintptr_t a = base; a < base + size; a += ARENA_SIZE)
+      load_relaxed(&arena_index[a >> ARENA_SHIFT])->cards = metadata_alloc(CARDS_PER_ARENA);
   r->next = load_relaxed(&reservations);
   if (load_relaxed(&tracking) &&
       (write_tracking_register(memory, size) != 0 || write_tracking_protect(memory, size) != 0))
@@ -63,6 +67,25 @@ uintptr_t arena_grow(size_t size) {
   store_release(&reservations, r);
   pthread_mutex_unlock(&reservations_mutex);
   return base;
+}
+
+void arena_for_each(void (*fn)(struct arena *a, void *context), void *context) {
+  for (struct reservation *r = load_acquire(&reservations); r; r = r->next)
+    for (uintptr_t a = r->base; a < r->base + r->size; a += ARENA_SIZE)
+      fn(load_relaxed(&arena_index[a >> ARENA_SHIFT]), context);
+}
+
+static void give_cards(struct arena *a, void *unused) {
+  (void)unused;
+  if (a->cards == NULL)
+    a->cards = metadata_alloc(CARDS_PER_ARENA);
+}
+
+void arena_cards_enable(void) {
+  pthread_mutex_lock(&reservations_mutex);
+  store_relaxed(&cards_wanted, true);
+  arena_for_each(give_cards, NULL);
+  pthread_mutex_unlock(&reservations_mutex);
 }
 
 static bool track_all(void) {

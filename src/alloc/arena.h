@@ -10,8 +10,15 @@
 #include "alloc/span.h"
 #include "base/base.h"
 
+// Cards (gc/cards.h): with generations on, a byte per CARD_SIZE bytes of the arena, in metadata
+// memory, allocated with the arena (or for every arena at once when generations start).
+#define CARD_SHIFT 9
+#define CARD_SIZE ((size_t)1 << CARD_SHIFT)
+#define CARDS_PER_ARENA (ARENA_SIZE / CARD_SIZE)
+
 struct arena {
   uintptr_t base;
+  _Atomic(uint8_t) *cards; // NULL until arena_cards_enable
   _Atomic(struct span *) pages[PAGES_PER_ARENA];
 };
 
@@ -28,6 +35,11 @@ void arena_index_init(void);
 uintptr_t arena_grow(size_t size);
 void arena_set_span(uintptr_t page_address, struct span *s);
 size_t arena_mapped_bytes(void);
+
+// Gives every arena, present and future, a zeroed card table (gc/cards.h).
+void arena_cards_enable(void);
+// Calls fn for every arena (the world is stopped, or nothing else grows the heap).
+void arena_for_each(void (*fn)(struct arena *a, void *context), void *context);
 
 // Write tracking (os/write_tracking.h), for generations: the kernel tells which heap pages were
 // written since the last look. Turns it on for every reservation, present and future; false

@@ -170,17 +170,29 @@ unsigned sweep_object_generation(const struct span *s, uint32_t i) {
   return (state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT;
 }
 
+_Static_assert(OBJECT_AGE_SHIFT == 1 && OBJECT_OLDEST == 2,
+               "unmark_states: age 2, and only it, has bit 2 of the state set");
+
+// Clears OBJECT_MARKED in the states of generation <= `generation` (1 or 2), eight states at a
+// time; the other bits stay.
 static void unmark_states(_Atomic(uint8_t) *states, size_t count, unsigned generation) {
-  for (size_t i = 0; i < count; i += 8) {
+  const uint64_t ones = 0x0101010101010101ull;
+  for (size_t i = 0; i < count; i += 8) { // (count is a multiple of 64)
     uint64_t eight;
     memcpy(&eight, (const void *)&states[i], sizeof eight);
-    if ((eight & 0x0101010101010101ull) == 0)
+    uint64_t marked = eight & ones;
+    // gen1: the marked states whose bit 2 (the high bit of the age) is clear
+    uint64_t clear = generation >= OBJECT_OLDEST ? marked : marked & ~(eight >> 2);
+    if (clear == 0)
       continue;
-    for (size_t b = i; b < i + 8 && b < count; b++) {
-      uint8_t state = load_relaxed(&states[b]);
-      if ((state & OBJECT_MARKED) && (unsigned)(state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT <= generation)
-        store_relaxed(&states[b], (uint8_t)(state & ~OBJECT_MARKED));
-    }
+#ifdef SHADE_SANITIZER_THREAD // (as atomics TSan can see)
+    for (size_t b = 0; b < 8; b++)
+      if ((clear >> (b * 8)) & 1)
+        store_relaxed(&states[i + b], (uint8_t)(load_relaxed(&states[i + b]) & ~OBJECT_MARKED));
+#else
+    eight &= ~clear;
+    memcpy((void *)&states[i], &eight, sizeof eight);
+#endif
   }
 }
 

@@ -12,9 +12,9 @@
 //   explicit, non-blocking  stw cycle    stw cycle              start a background cycle
 //
 // and the kind: with generations on (stw mode, generations.c), an allocation collects gen2 when
-// the heap reached the pacer's trigger, else gen0 when gen0's budget is spent (generations.c:
-// gen1 requests make it full); an explicit request says its generation; every other request is
-// full. Without generations every collection is full.
+// the heap reached the pacer's trigger, else gen1 or gen0 when gen0's budget is spent (gen1 when
+// gen1's is spent too, generations.c); an explicit request says its generation; every other
+// request is full. Without generations every collection is full.
 //
 // Idle and periodic collections do not stop the world for a whole marking in concurrent mode:
 // the program may be back at any moment, and it chose that mode for its short pauses. Explicit

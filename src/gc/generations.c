@@ -5,8 +5,11 @@
 // it nor frees it (Lua 5.4 and Whippet's mmc do the same). New objects are unmarked, age 0.
 //
 //   gen0 collection  marks from the roots and from the old objects written since the last
-//                    collection (the remembered set); survivors of age 0 become age 1
-//   gen1 collection  runs as a full one for now (see below)
+//                    collection; survivors of age 0 become age 1
+//   gen1 collection  unmarks gen0 and gen1 objects first, marks from the roots, from the gen2
+//                    objects written since the last collection and from the gen2 objects on
+//                    set cards (below); survivors age by one (gen0 -> gen1, gen1 -> gen2); gen2
+//                    objects are neither traced wholesale nor freed
 //   gen2 collection  a full one: every mark is cleared first, everything is traced, survivors of
 //                    age 0 and 1 age by one (gen0 -> gen1 -> gen2, as .NET promotes)
 // Sweeping keeps the marks of survivors and clears dead objects' states (sweep.c). After a gen0
@@ -14,13 +17,42 @@
 // and free slots, which it leaves as they are (central_mark_allocated_unswept), so a gen0
 // collection costs what is young, not what is old.
 //
-// The remembered set comes from the kernel (arena_collect_written: userfaultfd asynchronous
-// write-protection + PAGEMAP_SCAN): the heap pages written since the last collection, whoever
-// wrote them (plain stores, memcpy, read(2), any thread), re-protected in the same call. Every
-// marked object overlapping such a page is scanned: a gen0 object can be reached from an old one
-// only through a store made after it was allocated, so after the last collection. If the kernel
-// cannot answer, the young collection scans every old object instead (always correct) and the
-// next is full.
+// The remembered set has two parts.
+// - Written pages, from the kernel (arena_collect_written: userfaultfd asynchronous
+//   write-protection + PAGEMAP_SCAN): the heap pages written since the last collection, whoever
+//   wrote them (plain stores, memcpy, read(2), any thread), re-protected in the same call. Every
+//   marked object overlapping such a page is scanned by a young collection. A gen0 object can be
+//   reached from an old one only through a store made after it was allocated, so after the last
+//   collection: for a gen0 collection these pages are the whole remembered set. If the kernel
+//   cannot answer, the young collection scans every old object instead (always correct) and the
+//   next is full.
+// - Cards (cards.h): a byte per 512 bytes of heap. A gen1 collection also needs the gen2 objects
+//   that point into gen1, whenever that pointer was stored (before the last gen0 collection, or
+//   before the gen1 or full collection that promoted its target). The markers keep them: every
+//   collection has a line (mark_card_line, mark.h) between what will be gen2 after it and what
+//   will not (age >= 2 in a gen0 collection; age >= 1 in gen1 and gen2 ones, whose gen1 survivors
+//   are promoted), and a marker scanning an object above the line notes the card of each slot in
+//   it that points to an object below the line. The objects above the line that a collection
+//   scans are all the gen2 objects it traces, the ones it promotes to gen2, and the remembered
+//   gen2 objects (written pages, cards). A full collection clears every card before it marks;
+//   a gen1 collection clears the cards it scans (their objects note again what is still young);
+//   a gen0 collection only adds cards.
+//
+// The invariant (between collections): for every gen2 object O and every slot of O that points
+// to a gen0 or gen1 object Y, the slot's card is set or its page was written since the last
+// collection. Why it holds at the end of each collection C (world stopped, no page written yet):
+// if the slot was written since the collection before C, C scanned O (the page was reported),
+// above the line, and noted the card (Y is below it). Otherwise the slot held Y's address
+// before C already. If O was above the line and traced or remembered in C, it noted the card.
+// If O was gen2 and not remembered in C (a gen0 or gen1 collection: no set card, no written
+// page), the invariant before C says the slot pointed to no gen0 or gen1 object then, so Y was
+// gen2 and still is (gen2 objects only leave by a full collection, which traces and
+// re-notes everything). Stores after C make their pages written. (A slot naming a free slot, a
+// dangling pointer, does not keep what is allocated there later: no correct program reads it.) So a gen1 collection that scans
+// the written pages and the set cards reaches every gen0 and gen1 object a gen2 object points to.
+// The verifier (SHADE_VERIFY=1, verify.c) checks the invariant after every collection: its
+// marker reports a slot of an object above the line pointing to a marked object below it with a
+// clean card.
 //
 // Young collections run whatever the number of registered threads: every thread's stack and
 // registers are roots, the kernel reports every thread's stores, and every span a cache took
@@ -34,20 +66,16 @@
 // more program threads are registered: a way to rule generations out when a multi-threaded
 // program goes wrong.
 //
-// Why gen1 collections are full ones for now: a gen1 collection would need every gen2 object that
-// points into gen1, whenever that pointer was stored (before the last gen1 collection too, and
-// before the last full one: a gen0 survivor of a full collection is gen1 after it). Written pages
-// cannot say that; the marker would have to note, per page, pointers from gen2 into younger
-// objects (a card set, as .NET keeps). Until it does, asking for gen1 collects everything.
-//
 // When collections run (.NET's budgets): a gen0 collection when the bytes allocated since the
 // last collection reach gen0's budget, which grows with the survival rate between a floor (the
-// L3 cache, at least 8 MiB) and 4 x that; a full
+// L3 cache, at least 8 MiB) and 4 x that; a gen1 one instead when, besides, what gen0
+// collections promoted into gen1 since the last gen1 or full collection reached gen1's budget
+// (between the same floor and 4 x that, growing with the survival rate of gen1 collections); a full
 // collection when what the last collection left (the old generations) plus gen0's budget
 // reaches the pacer's goal (SHADE_GC_PERCENT of the live heap the last full collection found), so
 // that the heap in use peaks at the goal, as without generations. gen0's budget is capped at a
-// quarter of the goal. Objects of SHADE_LOH_THRESHOLD bytes and more (85,000) are born in
-// gen2, marked (the Large Object Heap): only gen2 collections free them.
+// quarter of the goal (gen1's too). Objects of SHADE_LOH_THRESHOLD bytes and more (85,000) are
+// born in gen2, marked (the Large Object Heap): only gen2 collections free them.
 //
 // Generations are asked for (SHADE_GENERATIONAL=on; off by default) and need the stop-the-world
 // mode (black allocation and the concurrent barrier are not combined with sticky marks yet) and
@@ -56,9 +84,9 @@
 //
 // Invariants: between collections every allocated object that survived one (or was born old) is
 // marked, and no other is (new objects are unmarked); every heap page written since the last
-// collection is either reported by the kernel or the next collection is full; no collection sees
-// an object before it is zeroed. All fields below are read and written under the collector lock
-// (mostly with the world stopped), except the atomics.
+// collection is either reported by the kernel or the next collection is full; the card invariant
+// above; no collection sees an object before it is zeroed. All fields below are read and written
+// under the collector lock (mostly with the world stopped), except the atomics.
 #define _GNU_SOURCE
 #include "gc/generations.h"
 
@@ -71,6 +99,7 @@
 #include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "base/message.h"
+#include "gc/cards.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
 #include "gc/threads.h"
@@ -80,16 +109,23 @@ struct generation_stats generation_stats;
 static struct {
   bool on;
   uint64_t gen0_floor, gen0_ceiling;     // the range of gen0's budget
-  _Atomic uint64_t gen0_budget;
+  uint64_t gen1_floor, gen1_ceiling;     // the range of gen1's budget
+  _Atomic uint64_t gen0_budget, gen1_budget;
   _Atomic uint64_t in_use_after_last;    // heap in use when the last collection ended
-  _Atomic uint64_t promoted_since_full;  // survivors of gen0 collections since the last full
+  _Atomic uint64_t gen1_size;            // estimate: gen0 survivors since the last gen1 or gen2
+                                         // collection, and those of that collection
+  _Atomic uint64_t promoted_since_gen1;  // survivors of gen0 collections since the last gen1 or
+                                         // gen2 one (gen1's budget is spent on these)
   _Atomic bool must_be_full;             // what was written is unknown: the next one is full
+  uint64_t scanned_at_begin;             // mark_scanned_objects_total when marking began
+  uint64_t gen0_marked_at_begin;         // mark_gen0_bytes_total then
 } gen;
 
 bool generations_on(void) { return gen.on; }
 static uint64_t young_budget(void);
+static uint64_t gen1_budget(void);
 uint64_t generations_gen0_budget(void) { return gen.on ? young_budget() : 0; }
-uint64_t generations_gen1_budget(void) { return 0; } // (gen1 collections run as full ones)
+uint64_t generations_gen1_budget(void) { return gen.on ? gen1_budget() : 0; }
 
 static uint64_t l3_cache_bytes(void) {
   FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
@@ -119,6 +155,10 @@ void generations_init(const struct shade_options *o, bool mode_allows) {
                                   : (l3 > ((uint64_t)8 << 20) ? l3 : (uint64_t)8 << 20);
   gen.gen0_ceiling = o->gen0_budget ? o->gen0_budget : gen.gen0_floor * 4;
   store_relaxed(&gen.gen0_budget, gen.gen0_floor);
+  gen.gen1_floor = gen.gen0_floor;
+  gen.gen1_ceiling = gen.gen1_floor * 4;
+  store_relaxed(&gen.gen1_budget, gen.gen1_floor);
+  cards_enable();
   allocate_set_born_old_size(o->loh_threshold);
   central_track_allocated_spans();
   gen.on = true;
@@ -129,14 +169,25 @@ static bool collection_allowed(void) {
          load_relaxed(&pacer.disable_depth) == 0;
 }
 
-// gen0's budget, at most a quarter of the heap goal: a small heap is not made to grow by a budget
+// A budget is at most a quarter of the heap goal: a small heap is not made to grow by a budget
 // sized for the cache.
-static uint64_t young_budget(void) {
-  uint64_t budget = load_relaxed(&gen.gen0_budget), quarter = load_relaxed(&pacer.heap_goal) / 4;
-  uint64_t least = (uint64_t)1 << 20;
+static uint64_t capped(uint64_t budget) {
+  uint64_t quarter = load_relaxed(&pacer.heap_goal) / 4, least = (uint64_t)1 << 20;
   if (quarter < least)
     quarter = least;
   return budget < quarter ? budget : quarter;
+}
+
+static uint64_t young_budget(void) { return capped(load_relaxed(&gen.gen0_budget)); }
+static uint64_t gen1_budget(void) { return capped(load_relaxed(&gen.gen1_budget)); }
+
+// A budget between floor and ceiling, the larger the more of what was collected survived (.NET:
+// a collection costs what survives; a larger budget lets more of it die first).
+static uint64_t adapted(uint64_t floor, uint64_t ceiling, uint64_t survived, uint64_t collected) {
+  double survival = collected ? (double)survived / (double)collected : 0.0;
+  if (survival > 1.0)
+    survival = 1.0;
+  return floor + (uint64_t)((double)(ceiling - floor) * survival);
 }
 
 bool generations_young_due(void) {
@@ -157,7 +208,7 @@ bool generations_full_due(void) {
 unsigned generations_young_choice(void) {
   if (load_relaxed(&gen.must_be_full))
     return 2;
-  return 0;
+  return load_relaxed(&gen.promoted_since_gen1) >= gen1_budget() ? 1 : 0;
 }
 
 // ---- the remembered set ---------------------------------------------------------------------
@@ -167,20 +218,26 @@ static void forget_written(uintptr_t start, size_t bytes, void *context) {
 }
 
 unsigned generations_begin(unsigned g) {
-  if (load_relaxed(&gen.must_be_full) || g >= 1) // (gen1: see the top of this file)
+  if (load_relaxed(&gen.must_be_full))
     g = 2;
 #ifdef SHADE_YOUNG_ONE_THREAD_ONLY // (see the top of this file)
   if (threads_count() > 1)
     g = 2;
 #endif
-  if (g == 2) // start afresh: every page protected
+  if (g == 2) { // start afresh: every page protected, every card clean
     store_relaxed(&gen.must_be_full, !arena_collect_written(forget_written, NULL));
+    cards_take(NULL, NULL);
+  }
+  mark_card_line = g == 0 ? 2 : 1; // what will be gen2 after this collection, and what not
+  gen.scanned_at_begin = load_relaxed(&mark_scanned_objects_total);
+  gen.gen0_marked_at_begin = load_relaxed(&mark_gen0_bytes_total);
   sweep_unmark_generations(g);
   return g;
 }
 
-// Every marked object overlapping [start, end) is scanned (large conservative objects: only the
-// part inside the range).
+// Every marked object overlapping [start, end) is scanned (large objects with a pointer bitmap or
+// none: only the part inside the range). Marked means gen2 in a gen1 collection, gen1 or gen2 in a
+// gen0 one; the gen2 ones note cards as they are scanned (mark.c).
 static void scan_old_objects(struct marker *m, uintptr_t start, uintptr_t end) {
   uintptr_t address = start;
   while (address < end) {
@@ -197,13 +254,8 @@ static void scan_old_objects(struct marker *m, uintptr_t start, uintptr_t end) {
       continue;
     }
     if (state == SPAN_LARGE) {
-      if (span_object_is_marked(s, 0)) {
-        uintptr_t object_end = s->base + align_up(s->large_requested, WORD_SIZE);
-        if (s->kind == KIND_TYPED)
-          mark_scan_marked_object(m, s, 0);
-        else if (address < object_end)
-          mark_root_range(m, address, stop < object_end ? stop : object_end);
-      }
+      if (span_object_is_marked(s, 0))
+        mark_scan_marked_range(m, s, address, stop);
       address = stop;
       continue;
     }
@@ -231,6 +283,10 @@ static void scan_written(uintptr_t start, size_t bytes, void *context) {
   walk->bytes += bytes;
 }
 
+static void scan_cards(uintptr_t start, size_t bytes, void *context) {
+  scan_old_objects(context, start, start + bytes);
+}
+
 // Without the kernel's answer: every old object is scanned (the remembered set is the whole old
 // generation), which is always correct.
 static void scan_every_old_object(struct span *s, void *marker) {
@@ -245,9 +301,11 @@ static void scan_all_old(struct marker *m) {
 }
 
 void generations_mark_remembered(struct marker *m, unsigned g) {
-  if (g >= 1)
+  if (g >= 2)
     return;
   struct remembered_walk walk = {m, 0};
+  if (g == 1) // the cards are cleared here; the scans note again those still needed
+    walk.bytes += cards_take(scan_cards, m);
   if (!arena_collect_written(scan_written, &walk)) {
     scan_all_old(m);
     store_relaxed(&gen.must_be_full, true);
@@ -264,33 +322,44 @@ static void set_sizes(const uint64_t before[3], const uint64_t after[3]) {
   }
 }
 
+// After a young collection: what it did not collect plus what it marked is in use.
+static void set_in_use(uint64_t after) {
+  store_relaxed(&heap_account.in_use, after);
+  store_relaxed(&gen.in_use_after_last, after);
+}
+
 enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
-  uint64_t promoted = load_relaxed(&gen.promoted_since_full);
+  uint64_t promoted = load_relaxed(&gen.promoted_since_gen1), size1 = load_relaxed(&gen.gen1_size);
   uint64_t young = in_use > last ? in_use - last : 0;
-  uint64_t gen1 = promoted < last ? promoted : last, gen2 = last - gen1;
+  uint64_t gen1 = size1 < last ? size1 : last, gen2 = last - gen1;
+  // Of what was marked, the gen0 survivors: gen1 from now on (the rest is gen2, after a gen1 or
+  // full collection).
+  uint64_t to_gen1 = load_relaxed(&mark_gen0_bytes_total) - gen.gen0_marked_at_begin;
+  if (to_gen1 > marked)
+    to_gen1 = marked;
   for (unsigned i = 0; i <= g; i++)
     atomic_fetch_add(&generation_stats.collections[i], 1);
-  if (g >= 1) { // full; the pacer resets the heap in use to what was marked
-    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, 0, marked});
-    store_relaxed(&gen.promoted_since_full, 0);
+  store_relaxed(&generation_stats.scanned_objects[g],
+                load_relaxed(&mark_scanned_objects_total) - gen.scanned_at_begin);
+  store_relaxed(&gen.promoted_since_gen1, g == 0 ? promoted + marked : 0);
+  store_relaxed(&gen.gen1_size, g == 0 ? gen1 + marked : to_gen1);
+  if (g >= 2) { // full; the pacer resets the heap in use to what was marked
+    set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, to_gen1, marked - to_gen1});
     store_relaxed(&gen.in_use_after_last, marked);
     return SWEEP_GEN2;
   }
-  uint64_t after = last + marked;
-  store_relaxed(&gen.promoted_since_full, promoted + marked);
-  set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
   atomic_fetch_add(&generation_stats.promoted_bytes, marked);
-  store_relaxed(&heap_account.in_use, after);
-  store_relaxed(&gen.in_use_after_last, after);
-  // .NET's dynamic budget: the more of gen0 survives, the larger the next budget (a collection
-  // costs what survives; a larger budget lets more of it die first).
-  double survival = young ? (double)marked / (double)young : 0.0;
-  if (survival > 1.0)
-    survival = 1.0;
-  uint64_t budget =
-      gen.gen0_floor + (uint64_t)((double)(gen.gen0_ceiling - gen.gen0_floor) * survival);
-  store_relaxed(&gen.gen0_budget, budget);
+  if (g == 1) { // gen0 and gen1 collected: their survivors are gen1 and gen2 now
+    set_sizes((uint64_t[3]){young, gen1, gen2},
+              (uint64_t[3]){0, to_gen1, gen2 + (marked - to_gen1)});
+    set_in_use(gen2 + marked);
+    store_relaxed(&gen.gen1_budget, adapted(gen.gen1_floor, gen.gen1_ceiling, marked, young + gen1));
+    return SWEEP_GEN1;
+  }
+  set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
+  set_in_use(last + marked);
+  store_relaxed(&gen.gen0_budget, adapted(gen.gen0_floor, gen.gen0_ceiling, marked, young));
   return SWEEP_GEN0;
 }
 
@@ -311,7 +380,9 @@ void generations_after_fork_child(void) {
 
 bool generations_worthwhile(unsigned g) {
   uint64_t in_use = heap_account_in_use();
-  if (g >= 1 || !gen.on) { // (gen1 collections run as full ones)
+  if (g == 1 && gen.on)
+    return load_relaxed(&gen.promoted_since_gen1) >= gen1_budget() / 2;
+  if (g >= 1 || !gen.on) {
     uint64_t live = load_relaxed(&pacer.heap_marked), goal = load_relaxed(&pacer.heap_goal);
     return in_use >= live + (goal > live ? goal - live : 0) / 2;
   }
@@ -338,4 +409,6 @@ void generations_get_stats(struct shade_stats *out) {
   out->gen0_budget = generations_gen0_budget();
   out->gen1_budget = generations_gen1_budget();
   out->remembered_bytes = load_relaxed(&generation_stats.remembered_bytes);
+  for (unsigned g = 0; g < 3; g++)
+    out->scanned_objects[g] = load_relaxed(&generation_stats.scanned_objects[g]);
 }

@@ -10,7 +10,9 @@ struct generation_stats {
   _Atomic uint64_t promoted_bytes;  // survivors of young collections, since start
   _Atomic uint64_t young_pause_max_ns, full_pause_max_ns;
   _Atomic uint64_t size_before[3], size_after[3]; // the last collection's estimates
-  _Atomic uint64_t remembered_bytes; // written old pages the last young collection scanned
+  _Atomic uint64_t remembered_bytes; // written old pages and cards the last young collection
+                                     // scanned
+  _Atomic uint64_t scanned_objects[3]; // objects the last collection of each generation scanned
 };
 
 extern struct generation_stats generation_stats;
@@ -34,8 +36,8 @@ uint64_t generations_gen1_budget(void);
 // those generations lose their marks. Returns g, raised to 2 if what was written since the last
 // collection cannot be known (then the collection must be full).
 unsigned generations_begin(unsigned g);
-// World stopped, after generations_begin: greys what the old objects written since the last
-// collection of generation g or older point to (the remembered set).
+// World stopped, after generations_begin: greys what the old objects that may point into
+// generations 0..g point to (the remembered set: written pages, and for gen1 the cards).
 void generations_mark_remembered(struct marker *m, unsigned g);
 // World stopped, marking done; marked: bytes the marking marked. Updates the budgets and the
 // heap in use (young collections; a full one goes through the pacer), returns the sweep kind.

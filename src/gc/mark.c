@@ -23,8 +23,14 @@
 #include "alloc/arena.h"
 #include "alloc/metadata.h"
 #include "alloc/black_allocation.h"
+#include "gc/cards.h"
 #include "gc/phases.h"
 #include "gc/threads.h"
+#include "gc/verify.h"
+
+unsigned mark_card_line;
+_Atomic uint64_t mark_scanned_objects_total;
+_Atomic uint64_t mark_gen0_bytes_total;
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -32,11 +38,20 @@ void marker_begin(struct marker *m, bool checking) {
   m->wake_keys = false;
   m->marked_bytes = 0;
   m->marked_objects = 0;
+  m->scanned_objects = 0;
+  m->marked_gen0_bytes = 0;
   m->scanned_bytes = 0;
   m->edges.added = m->edges.marked = 0;
 }
 
-void marker_end(struct marker *m) { worklist_release_local(&m->work); }
+void marker_end(struct marker *m) {
+  worklist_release_local(&m->work);
+  if (!m->checking) {
+    atomic_fetch_add_explicit(&mark_scanned_objects_total, m->scanned_objects,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&mark_gen0_bytes_total, m->marked_gen0_bytes, memory_order_relaxed);
+  }
+}
 
 static inline __attribute__((always_inline)) bool mark_for_marker(struct marker *m, struct span *s,
                                                                   uint32_t index) {
@@ -49,28 +64,46 @@ static inline __attribute__((always_inline)) bool mark_for_marker(struct marker 
 
 // A work item's start has its low bit set when the object is typed (scan_typed): addresses are
 // word aligned, so the bit is free, and scanning a conservative object (the common case) then
-// needs no look at its span record, a cache miss of its own.
+// needs no look at its span record, a cache miss of its own. Bit 1 (ITEM_OLD) says the object
+// will be gen2 after this collection: its scan notes cards (mark_card_line).
 #define ITEM_TYPED ((uintptr_t)1)
+#define ITEM_OLD ((uintptr_t)2)
+#define ITEM_TAGS (ITEM_TYPED | ITEM_OLD)
 
-static inline uintptr_t item_tag(const struct span *s) {
-  return s->kind == KIND_TYPED ? ITEM_TYPED : 0;
+static inline uintptr_t item_tag(const struct span *s, uint32_t index) {
+  uintptr_t tag = s->kind == KIND_TYPED ? ITEM_TYPED : 0;
+  unsigned line = mark_card_line;
+  if (SHADE_UNLIKELY(line != 0) && span_object_generation(s, index) >= line)
+    tag |= ITEM_OLD;
+  return tag;
 }
 
-static SHADE_NOINLINE void push_large_object(struct marker *m, struct span *s, uintptr_t base) {
-  // (shade_realloc may grow the object in place meanwhile: read the size once, atomically)
-  size_t size = __atomic_load_n(&s->large_requested, __ATOMIC_RELAXED);
-  uintptr_t end = base + align_up(size, WORD_SIZE);
-  for (uintptr_t chunk = base; chunk < end; chunk += LARGE_SCAN_CHUNK) {
-    uintptr_t chunk_end = chunk + LARGE_SCAN_CHUNK < end ? chunk + LARGE_SCAN_CHUNK : end;
-    worklist_push(&m->work, chunk | item_tag(s), chunk_end);
+// [lo, hi) of a large object, in LARGE_SCAN_CHUNK pieces.
+static void push_large_range(struct marker *m, uintptr_t lo, uintptr_t hi, uintptr_t tag) {
+  for (uintptr_t chunk = lo; chunk < hi; chunk += LARGE_SCAN_CHUNK) {
+    uintptr_t chunk_end = chunk + LARGE_SCAN_CHUNK < hi ? chunk + LARGE_SCAN_CHUNK : hi;
+    worklist_push(&m->work, chunk | tag, chunk_end);
   }
 }
 
-static inline void push_object(struct marker *m, struct span *s, uintptr_t base) {
+static inline uintptr_t large_object_end(struct span *s) {
+  // (shade_realloc may grow the object in place meanwhile: read the size once, atomically)
+  size_t size = __atomic_load_n(&s->large_requested, __ATOMIC_RELAXED);
+  return s->base + align_up(size, WORD_SIZE);
+}
+
+static SHADE_NOINLINE void push_large_object(struct marker *m, struct span *s, uintptr_t base,
+                                             uintptr_t tag) {
+  push_large_range(m, base, large_object_end(s), tag);
+}
+
+static inline void push_object(struct marker *m, struct span *s, uint32_t index) {
+  uintptr_t base = span_object_address(s, index), tag = item_tag(s, index);
+  m->scanned_objects++;
   if (SHADE_UNLIKELY(s->state == SPAN_LARGE))
-    push_large_object(m, s, base);
+    push_large_object(m, s, base, tag);
   else
-    worklist_push(&m->work, base | item_tag(s), base + s->object_size);
+    worklist_push(&m->work, base | tag, base + s->object_size);
 }
 
 static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, struct span *s,
@@ -83,19 +116,47 @@ static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, st
     return false;
   if (SHADE_UNLIKELY(m->wake_keys))
     ephemeron_key_marked(s, index);
-  m->marked_bytes += s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
+  uint64_t bytes = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
+  m->marked_bytes += bytes;
+  if (span_object_generation(s, index) == 0)
+    m->marked_gen0_bytes += bytes;
   m->marked_objects++;
   if (s->kind != KIND_ATOMIC)
-    push_object(m, s, span_object_address(s, index));
+    push_object(m, s, index);
   return true;
 }
 
-static inline void mark_word(struct marker *m, uintptr_t word) {
+// from: where an old object (ITEM_OLD) holds a pointer to object index of s (marked or not by
+// this call), which is below the line: its card is noted. Explicit objects need none
+// (uncollectable ones are roots of every collection). The verifier checks instead that the card
+// is set, where the target is marked (an unmarked one it reports itself).
+static SHADE_NOINLINE void note_young_card(struct marker *m, struct span *s, uint32_t index,
+                                           uintptr_t from) {
+  if (s->kind == KIND_UNCOLLECTABLE || !span_object_is_allocated(s, index))
+    return;
+  if (SHADE_LIKELY(!m->checking))
+    card_note(from);
+  else if (span_object_is_marked(s, index) && !card_is_set(from))
+    verify_card_clean(from, span_object_address(s, index));
+}
+
+static inline __attribute__((always_inline)) void
+note_card_if_young(struct marker *m, struct span *s, uint32_t index, uintptr_t from) {
+  if (SHADE_UNLIKELY(span_object_generation(s, index) < mark_card_line))
+    note_young_card(m, s, index, from);
+}
+
+static inline void mark_word_from(struct marker *m, uintptr_t word, uintptr_t from) {
   uint32_t index;
   struct span *s = arena_object_of(word, &index);
-  if (s != NULL && s->kind != KIND_MANUAL)
+  if (s != NULL && s->kind != KIND_MANUAL) {
     mark_slot(m, s, index);
+    if (from != 0)
+      note_card_if_young(m, s, index, from);
+  }
 }
+
+static inline void mark_word(struct marker *m, uintptr_t word) { mark_word_from(m, word, 0); }
 
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index) {
   mark_slot(m, s, index);
@@ -103,7 +164,24 @@ void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index) {
 
 void mark_scan_marked_object(struct marker *m, struct span *s, uint32_t index) {
   if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL)
-    push_object(m, s, span_object_address(s, index));
+    push_object(m, s, index);
+}
+
+void mark_scan_marked_range(struct marker *m, struct span *s, uintptr_t lo, uintptr_t hi) {
+  if (s->kind == KIND_ATOMIC || s->kind == KIND_MANUAL)
+    return;
+  const struct shade_type *type = s->large_type;
+  if (s->kind == KIND_TYPED && (type == NULL || type->pointer_bitmap == NULL)) {
+    push_object(m, s, 0); // a trace function sees the whole object
+    return;
+  }
+  uintptr_t end = large_object_end(s);
+  lo = align_up(lo > s->base ? lo : s->base, WORD_SIZE);
+  hi = hi < end ? hi : end;
+  if (lo < hi) {
+    m->scanned_objects++;
+    push_large_range(m, lo, hi, item_tag(s, 0));
+  }
 }
 
 SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi) {
@@ -142,13 +220,17 @@ static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
   p->span[k] = s;
 }
 
-static inline void edge_mark(struct marker *m, unsigned k) {
+static inline __attribute__((always_inline)) void edge_mark(struct marker *m, unsigned k) {
   struct span *s = m->edges.span[k];
-  if (s != NULL && s->kind != KIND_MANUAL)
+  if (s != NULL && s->kind != KIND_MANUAL) {
     mark_slot(m, s, m->edges.index[k]);
+    if (SHADE_UNLIKELY(m->edges.from[k] != 0))
+      note_card_if_young(m, s, m->edges.index[k], m->edges.from[k]);
+  }
 }
 
-static inline void edge_add(struct marker *m, uintptr_t word, struct span *s) {
+static inline __attribute__((always_inline)) void edge_add(struct marker *m, uintptr_t word,
+                                                        struct span *s, uintptr_t from) {
   struct edge_pipe *p = &m->edges;
   if (p->added - p->marked == EDGE_PIPE_DEPTH) { // the oldest edge leaves (resolved long ago)
     edge_mark(m, EDGE_SLOT(p->marked));
@@ -156,6 +238,7 @@ static inline void edge_add(struct marker *m, uintptr_t word, struct span *s) {
   }
   unsigned k = EDGE_SLOT(p->added);
   p->word[k] = word;
+  p->from[k] = from;
   p->span[k] = s;
   __builtin_prefetch(s);
   p->added++;
@@ -181,7 +264,7 @@ void mark_pointers(struct marker *m, const uintptr_t *words, size_t count) {
       continue;
     struct span *s = arena_span_of_bounded(word);
     if (s != NULL)
-      edge_add(m, word, s);
+      edge_add(m, word, s, 0);
   }
   edge_flush(m);
 }
@@ -190,7 +273,9 @@ static inline bool edges_pending(const struct marker *m) {
   return m->edges.added != m->edges.marked;
 }
 
-SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t start, uintptr_t end) {
+// old: the range is in an object that will be gen2 (ITEM_OLD): each edge carries its address.
+SHADE_NO_SANITIZE static inline __attribute__((always_inline)) void
+scan_words(struct marker *m, uintptr_t start, uintptr_t end, bool old) {
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
@@ -198,16 +283,31 @@ SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t star
       continue;
     struct span *s = arena_span_of_bounded(word);
     if (s != NULL)
-      edge_add(m, word, s);
+      edge_add(m, word, s, old ? p : 0);
   }
 }
 
+SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t start, uintptr_t end) {
+  scan_words(m, start, end, false);
+}
+
+SHADE_NO_SANITIZE static SHADE_NOINLINE void scan_conservative_old(struct marker *m,
+                                                                   uintptr_t start, uintptr_t end) {
+  scan_words(m, start, end, true);
+}
+
+struct trace_visit {
+  struct marker *m;
+  uintptr_t from; // an old object's base (its card is the one noted), or 0
+};
+
 static void visit_from_trace(void *pointer, void *context) {
-  mark_word(context, (uintptr_t)pointer);
+  struct trace_visit *visit = context;
+  mark_word_from(visit->m, (uintptr_t)pointer, visit->from);
 }
 
 SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintptr_t start,
-                                         uintptr_t end) {
+                                         uintptr_t end, bool old) {
   uintptr_t base;
   const struct shade_type *type;
   size_t object_size;
@@ -229,8 +329,9 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
     return;
   }
   if (type->pointer_bitmap == NULL) {
+    struct trace_visit visit = {m, old ? base : 0};
     if (start == base && type->trace)
-      type->trace((void *)base, object_size, visit_from_trace, m);
+      type->trace((void *)base, object_size, visit_from_trace, &visit);
     return;
   }
   size_t element_words = type->size / WORD_SIZE;
@@ -240,17 +341,19 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
   size_t in_element = word_index % element_words;
   for (uintptr_t p = start; p + WORD_SIZE <= end; p += WORD_SIZE) {
     if ((type->pointer_bitmap[in_element / 64] >> (in_element % 64)) & 1)
-      mark_word(m, *(uintptr_t *)p);
+      mark_word_from(m, *(uintptr_t *)p, old ? p : 0);
     if (++in_element == element_words)
       in_element = 0;
   }
 }
 
 static void scan_range(struct marker *m, struct work_item item) {
-  uintptr_t start = item.start & ~ITEM_TYPED;
+  uintptr_t start = item.start & ~ITEM_TAGS;
   m->scanned_bytes += item.end - start;
   if (item.start & ITEM_TYPED)
-    scan_typed(m, arena_span_of(start), start, item.end);
+    scan_typed(m, arena_span_of(start), start, item.end, (item.start & ITEM_OLD) != 0);
+  else if (SHADE_UNLIKELY(item.start & ITEM_OLD))
+    scan_conservative_old(m, start, item.end);
   else
     scan_conservative(m, start, item.end);
 }

@@ -14,6 +14,8 @@
 #define EDGE_PIPE_DEPTH 16
 struct edge_pipe {
   uintptr_t word[EDGE_PIPE_DEPTH];
+  uintptr_t from[EDGE_PIPE_DEPTH]; // where the word was read, if it was read in an old object
+                                   // (cards, below); else 0
   struct span *span[EDGE_PIPE_DEPTH];
   uint32_t index[EDGE_PIPE_DEPTH];
   unsigned added, marked; // counts of edges that entered and left (added - marked in flight)
@@ -26,8 +28,20 @@ struct marker {
   bool wake_keys;        // the weak pass: report objects flagged OBJECT_EPHEMERON_KEY as marked
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;
+  uint64_t scanned_objects; // objects (and remembered ranges) this marker pushed to be scanned
+  uint64_t marked_gen0_bytes; // of marked_bytes: objects of generation 0 (generations' sizes)
   uint64_t scanned_bytes; // bytes of grey ranges this marker scanned (the pacer's scan work)
 };
+
+// Cards (generations.c): 0 without generations. Else, during a collection, the line between old
+// and young: an object whose generation is at least the line will be gen2 after the collection
+// (line 2 for a gen0 collection, 1 for gen1 and gen2 ones). A marker (not the verifier's)
+// scanning such an object notes the card (cards.h) of every slot in it that points to an object
+// below the line. Set by generations_begin, with the world stopped.
+extern unsigned mark_card_line;
+// Objects scanned, and bytes of gen0 objects marked, by every marker but the verifier's, since
+// start (markers add theirs at their end).
+extern _Atomic uint64_t mark_scanned_objects_total, mark_gen0_bytes_total;
 
 void marker_begin(struct marker *m, bool checking);
 // The weak pass's hook (weak_resolution.c): object i of s, flagged as an ephemeron key, was just
@@ -43,6 +57,9 @@ void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index);
 // Scan an object that is marked already (an old object written since the last collection, for
 // a young collection): what it points to is marked; the object itself is left as it is.
 void mark_scan_marked_object(struct marker *m, struct span *s, uint32_t index);
+// The same for the part of a marked large object inside [lo, hi) (the whole object if its type
+// has a trace function).
+void mark_scan_marked_range(struct marker *m, struct span *s, uintptr_t lo, uintptr_t hi);
 // Scan grey objects until this marker and all its peers run out of work.
 void mark_drain(struct marker *m);
 // Concurrent and incremental marking: scan until `budget` bytes are scanned or no work is left

@@ -15,12 +15,12 @@ static void print_cycle(const struct shade_event *e, void *unused) {
   unsigned long long cycle = (unsigned long long)e->cycle;
   if (c->kind == SHADE_COLLECTION_YOUNG) {
     shade_message("gc %llu @%.3fs gen%d: %.3f+%.3f+%.3f ms clock, %.1f->%.1f MB in use, %.1f MB "
-                  "promoted, %.1f MB remembered, %.1f MB budget, %.1f MB goal",
+                  "promoted, %.1f MB remembered, %.1f+%.1f MB budgets, %.1f MB goal",
                   cycle, elapsed / 1e9, c->generation, (double)c->clock_ns[0] / ms,
                   (double)c->clock_ns[1] / ms, (double)c->clock_ns[2] / ms,
                   (double)c->heap_before / mb, (double)c->heap_in_use / mb,
                   (double)c->heap_live / mb, (double)c->remembered_bytes / mb,
-                  (double)c->gen0_budget / mb,
+                  (double)c->gen0_budget / mb, (double)c->gen1_budget / mb,
                   (double)c->heap_goal / mb);
     return;
   }

@@ -24,6 +24,12 @@
 // stop-the-world termination of a concurrent or incremental one scan the same stacks the
 // verifier does, so after them every stack word is a root for the verifier too, as any other (a
 // word naming an unmarked object is an error).
+//
+// Generations: besides the marks, the cards (generations.c's invariant). The verifier's marker
+// scans the objects that will be gen2 after the collection as the collection's markers do
+// (mark.c), and where those would note a card, it checks that the card is set: a slot of a
+// reachable old object pointing to a marked younger object with a clean card is reported
+// (verify_card_clean), since a later gen1 collection could free that object.
 #define _GNU_SOURCE
 #include "gc/verify.h"
 
@@ -92,6 +98,16 @@ static void describe_referrer(uintptr_t lo, uintptr_t hi, char *text, size_t siz
            span_object_is_marked(s, search.index) ? "marked" : "unmarked");
 }
 
+void verify_card_clean(uintptr_t slot, uintptr_t target) {
+  uint32_t index;
+  struct span *t = arena_object_of(target, &index);
+  verify_missed_object = t ? span_object_address(t, index) : target;
+  shade_fatal("shade: verifier: the slot %p of an object that will be gen2 points to object %p "
+              "(generation %u), but the slot's card is clean: a gen1 collection would not scan "
+              "it", (void *)slot, (void *)verify_missed_object,
+              t ? span_object_generation(t, index) : 0);
+}
+
 static void compare_span(struct span *s, void *unused) {
   (void)unused;
   if (s->check_bits == NULL)
@@ -118,6 +134,7 @@ static void compare_span(struct span *s, void *unused) {
                   "it would have been freed; %s", (void *)verify_missed_object, object_bytes(s),
                   (unsigned)s->kind, referrer);
     }
+
   }
 }
 

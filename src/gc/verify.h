@@ -10,6 +10,9 @@
 // object (verify.c says why).
 void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer,
                     bool stacks_scanned_once);
+// The verifier's marker found a slot of an object that will be gen2 pointing to a younger, marked
+// object, and the slot's card clean (generations.c's invariant broken): reports it and stops.
+__attribute__((noreturn, cold)) void verify_card_clean(uintptr_t slot, uintptr_t target);
 // Stack words naming an unmarked object, not followed, since start-up.
 uint64_t verify_excused_words(void);
 

@@ -2,7 +2,7 @@
 // defines them (GC.MaxGeneration, GC.GetGeneration, GC.Collect(n), GC.CollectionCount(n)):
 // a new object is in gen0, each collection of its generation moves a survivor up one generation
 // (to 2 at most), collection_count(0) counts every collection, (1) those of gen1 and gen2, (2)
-// the full ones (a gen1 collection runs as a full one for now, and counts as one); arguments out of range are reported and clamped (collect) or answered with 0
+// the full ones; arguments out of range are reported and clamped (collect) or answered with 0
 // (count); unknown flags are reported and collect as FORCED.
 #include "gen_test.h"
 
@@ -97,7 +97,7 @@ static void test_collection_counts_as_dotnet(void) {
   shade_collect_generation(0, SHADE_COLLECT_FORCED);
   expect_counts(++c0, c1, c2, "a gen0 collection");
   shade_collect_generation(1, SHADE_COLLECT_FORCED);
-  expect_counts(++c0, ++c1, ++c2, "a gen1 collection"); // (run as a full one)
+  expect_counts(++c0, ++c1, c2, "a gen1 collection");
   shade_collect_generation(2, SHADE_COLLECT_FORCED);
   expect_counts(++c0, ++c1, ++c2, "a gen2 collection");
   shade_collect();
@@ -141,7 +141,7 @@ static void test_out_of_range_generations_and_bad_flags(void) {
   shade_collect_generation(1, SHADE_COLLECT_FORCED);
   (void)shade_collection_count(2);
   SHADE_TEST_EXPECT_EQ(shade_test_message_count_now(), before);
-  expect_counts(++c0, ++c1, ++c2, "shade_collect_generation(1)"); // (run as a full one)
+  expect_counts(++c0, ++c1, c2, "shade_collect_generation(1)");
   if (atomic_load(&shade_test_failures) != 0)
     shade_test_print_messages();
   shade_test_stop_capturing_messages();

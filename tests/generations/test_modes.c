@@ -1,8 +1,10 @@
 // test_modes.c (gen_modes_stw, gen_modes_concurrent): the flags of shade_collect_generation.
 //   stw:        generations on. SHADE_COLLECT_NONBLOCKING of gen2 is a blocking full collection
 //               (counted when the call returns). SHADE_COLLECT_OPTIMIZED right after a collection
-//               does nothing; after more than gen0's budget was allocated it collects gen0 (and
-//               gen2 after more than half the way to the heap goal).
+//               does nothing; after more than gen0's budget was allocated it collects gen0,
+//               gen1 once gen0 collections promoted more than half of gen1's budget (a gen1
+//               collection, not a full one), and gen2 after more than half the way to the heap
+//               goal.
 //   concurrent: options.mode = SHADE_MODE_CONCURRENT (the barrier declared; this program stores
 //               no pointer into the heap). Not generational (yet): stats.generational is 0.
 //               SHADE_COLLECT_NONBLOCKING of gen2 returns and a concurrent cycle completes soon
@@ -51,6 +53,18 @@ static SHADE_TEST_NOINLINE void garbage(size_t bytes) {
   shade_test_clear_stack();
 }
 
+static void **volatile kept_chunks; // a global: what promote_into_gen1 keeps
+
+// Keeps `bytes` (and a little more) in 64 KiB chunks through a gen0 collection: promoted to gen1.
+static SHADE_TEST_NOINLINE void promote_into_gen1(size_t bytes) {
+  size_t chunks = bytes / 65536 + 2;
+  void **list = shade_malloc(chunks * sizeof *list);
+  for (size_t i = 0; i < chunks; i++)
+    list[i] = shade_malloc_atomic(65536);
+  kept_chunks = list;
+  shade_collect_generation(0, SHADE_COLLECT_FORCED);
+}
+
 static void test_optimized_collects_only_when_worthwhile(void) {
   shade_disable(); // only explicit collections: the test decides what was allocated since
   for (int g = 0; g <= 2; g++) {
@@ -81,6 +95,20 @@ static void test_optimized_collects_only_when_worthwhile(void) {
     garbage((size_t)budget + (budget / 4));
     shade_collect_generation(0, SHADE_COLLECT_OPTIMIZED);
     SHADE_TEST_EXPECT_EQ(shade_collection_count(2), c2);
+    // gen1: nothing promoted since the last gen1 or full collection, then more than its budget
+    shade_collect();
+    uint64_t c1 = shade_collection_count(1);
+    c2 = shade_collection_count(2);
+    shade_collect_generation(1, SHADE_COLLECT_OPTIMIZED);
+    SHADE_TEST_EXPECT_EQ(shade_collection_count(1), c1);
+    promote_into_gen1((size_t)shade_test_stats().gen1_budget);
+    shade_collect_generation(1, SHADE_COLLECT_OPTIMIZED);
+    SHADE_TEST_EXPECTF(shade_collection_count(1) == c1 + 1 && shade_collection_count(2) == c2,
+                       "OPTIMIZED gen1 after promoting its budget (%" PRIu64 " bytes): count(1) "
+                       "%" PRIu64 " (expected %" PRIu64 "), count(2) %" PRIu64 " (expected %"
+                       PRIu64 ")", shade_test_stats().gen1_budget, shade_collection_count(1),
+                       c1 + 1, shade_collection_count(2), c2);
+    kept_chunks = NULL;
   }
   // gen2: after allocating the whole way from the live heap to the goal
   shade_collect();

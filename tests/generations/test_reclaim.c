@@ -1,7 +1,7 @@
 // test_reclaim.c (gen_reclaim): a gen0 collection frees dropped young objects and leaves dropped
 // old ones alone (sticky marks: old objects are neither traced nor freed); a gen1 collection
-// (run as a full one for now, docs/generations.md) and a full one free them all. Checked
-// statistically over many objects known only by hidden addresses.
+// frees dropped gen0 and gen1 objects and leaves dropped gen2 ones intact; a full one frees them
+// all. Checked statistically over many objects known only by hidden addresses.
 #include "gen_test.h"
 
 enum { N = 4000, SIZE = 96 };
@@ -72,13 +72,25 @@ static void test_young_collections_free_young_garbage_only(void) {
   SHADE_TEST_EXPECTF(gen2 == N, "a gen0 collection freed or damaged %zu of %d dropped gen2 objects",
                      (size_t)N - gen2, N);
 
-  // A gen1 collection runs as a full one for now (docs/generations.md): it frees both.
+  // A gen1 collection frees the gen1 garbage (and gen0's), not gen2's.
+  make_young_garbage(400000);
   collect_clean(1);
+  young = shade_test_count_live(young_hidden, N);
   gen1 = shade_test_count_live(gen1_hidden, N);
-  gen2 = shade_test_count_live(gen2_hidden, N);
-  fprintf(stderr, "after gen1 (full): gen1 %zu, gen2 %zu of %d live\n", gen1, gen2, N);
+  gen2 = count_intact(gen2_hidden, 100000);
+  fprintf(stderr, "after gen1: young %zu, gen1 %zu, gen2 %zu of %d live\n", young, gen1, gen2, N);
+  SHADE_TEST_EXPECTF(young <= N / 20, "a gen1 collection left %zu of %d dropped young objects",
+                     young, N);
   SHADE_TEST_EXPECTF(gen1 <= N / 20, "a gen1 collection left %zu of %d dropped gen1 objects",
                      gen1, N);
+  SHADE_TEST_EXPECTF(gen2 == N, "a gen1 collection freed or damaged %zu of %d dropped gen2 objects",
+                     (size_t)N - gen2, N);
+  SHADE_TEST_EXPECT_EQ(count_generation(gen2_hidden, 2), N);
+
+  // A full collection frees the gen2 garbage.
+  collect_clean(2);
+  gen2 = shade_test_count_live(gen2_hidden, N);
+  fprintf(stderr, "after gen2: gen2 %zu of %d live\n", gen2, N);
   SHADE_TEST_EXPECTF(gen2 <= N / 20, "a full collection left %zu of %d dropped gen2 objects",
                      gen2, N);
   shade_enable();

@@ -9,7 +9,9 @@
 // its children's addresses (the heap never moves), and is resealed after each mutation. A thread
 // checks its table, and every node's children, whenever a collection has happened since it last
 // looked. The seed is printed; SHADE_TEST_SEED replays each thread's choices (not the
-// interleaving).
+// interleaving). With the argument `mixed` (gen_stress_mixed), the main thread also asks for a
+// collection of a random generation (0, 1 or 2) between its naps, so that explicit gen0, gen1 and
+// full collections interleave with the budget-driven ones.
 #include "gen_test.h"
 
 enum { THREADS = 4, TABLE = 2048, CHILDREN = 4 };
@@ -38,6 +40,7 @@ static atomic_int stop;
 static atomic_ulong steps_done, checks_done;
 static atomic_int finished;
 static uint64_t base_seed;
+static int mixed;
 
 struct worker {
   int id;
@@ -125,11 +128,22 @@ static void test_threads_mutate_old_and_young_nodes(void) {
   }
   // This thread sleeps in short naps (it answers stops between them) and caps the time.
   double cap = 12.0 * (SHADE_TEST_SANITIZED ? 8 : 1);
+  uint64_t rng = base_seed ^ 0x5eed;
+  uint64_t asked[3] = {0, 0, 0};
   while (atomic_load(&finished) < THREADS && shade_test_now() - start < cap) {
     struct timespec nap = {0, 5 * 1000 * 1000};
     nanosleep(&nap, NULL);
     shade_safepoint();
+    if (mixed) {
+      uint64_t r = shade_test_random(&rng) % 20;
+      int g = r < 10 ? 0 : r < 17 ? 1 : 2;
+      asked[g]++;
+      shade_collect_generation(g, SHADE_COLLECT_FORCED);
+    }
   }
+  if (mixed)
+    fprintf(stderr, "asked for %" PRIu64 " gen0, %" PRIu64 " gen1 and %" PRIu64 " full "
+            "collections\n", asked[0], asked[1], asked[2]);
   if (atomic_load(&finished) < THREADS)
     fprintf(stderr, "note: time cap of %.0f s reached\n", cap);
   atomic_store(&stop, 1);
@@ -147,11 +161,14 @@ static void test_threads_mutate_old_and_young_nodes(void) {
   SHADE_TEST_EXPECTF(c2 * 2 < c0, "%" PRIu64 " collections during the run, %" PRIu64 " full, "
                      "with %d threads registered", c0, c2, THREADS + 1);
   SHADE_TEST_EXPECTF(c0 >= 10, "only %" PRIu64 " collections during the run", c0);
+  // gen1 collections of their own ran (budget-driven ones, and in mixed mode asked-for ones).
+  SHADE_TEST_EXPECTF(c1 > c2, "%" PRIu64 " gen1+ collections, %" PRIu64 " of them full", c1, c2);
   SHADE_TEST_EXPECTF(after.gen0_budget <= (1u << 20), "gen0 budget %" PRIu64 " with SHADE_GEN0_BUDGET=%s",
                      after.gen0_budget, getenv("SHADE_GEN0_BUDGET") ? getenv("SHADE_GEN0_BUDGET") : "(unset)");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  mixed = argc > 1 && strcmp(argv[1], "mixed") == 0;
   gen_start(NULL);
   gen_require_generational();
   base_seed = shade_test_seed();
