@@ -95,6 +95,38 @@ static void *make_garbage(void *unused) {
   return NULL;
 }
 
+// The list and the Traced object, built in a frame of their own: main's frame holds no pointer
+// to a node (a debug build keeps every local there, and a stale node pointer on the stack is a
+// path to the list as short as the global's).
+static __attribute__((noinline)) void build_list(uint64_t *node_ids, uint64_t *buffer_ids) {
+  struct node *last = NULL;
+  for (int i = NODES - 1; i >= 0; i--) {
+    struct node *n = shade_malloc_typed(sizeof *n, &node_type);
+    n->value = i;
+    n->next = list_head;
+    if (i < BUFFERS) {
+      n->buffer = shade_malloc_atomic(100);
+      buffer_ids[i] = id_of(n->buffer);
+    }
+    list_head = n;
+    node_ids[i] = id_of(n);
+    if (last == NULL)
+      last = n;
+  }
+  traced_global = shade_malloc_typed(sizeof *traced_global, &traced_type);
+  traced_global->first = list_head;
+  traced_global->last = last;
+}
+
+// The frames of build_list and of the allocations it made held node pointers; frames that later
+// land there (the snapshot's own) may leave such a slot unwritten. Zeroing the region first
+// makes the expected paths the only ones.
+static __attribute__((noinline)) void clear_stack_below(void) {
+  volatile char area[64 * 1024];
+  memset((char *)area, 0, sizeof area);
+  __asm__ volatile("" : : "r"(area) : "memory");
+}
+
 int main(int argc, char **argv) {
   if (argc < 3 || (strcmp(argv[1], "api") != 0 && strcmp(argv[1], "env") != 0)) {
     fprintf(stderr, "usage: %s api <snapshot> <facts.json> | env <facts.json>\n", argv[0]);
@@ -112,20 +144,8 @@ int main(int argc, char **argv) {
   // global would be the shortest path to every node).
   uint64_t *node_ids = malloc(NODES * sizeof *node_ids);
   uint64_t *buffer_ids = malloc(BUFFERS * sizeof *buffer_ids);
-  struct node *last = NULL;
-  for (int i = NODES - 1; i >= 0; i--) {
-    struct node *n = shade_malloc_typed(sizeof *n, &node_type);
-    n->value = i;
-    n->next = list_head;
-    if (i < BUFFERS) {
-      n->buffer = shade_malloc_atomic(100);
-      buffer_ids[i] = id_of(n->buffer);
-    }
-    list_head = n;
-    node_ids[i] = id_of(n);
-    if (last == NULL)
-      last = n;
-  }
+  build_list(node_ids, buffer_ids);
+  clear_stack_below();
   void **cycle_roots = malloc(2 * sizeof(void *)); // C heap: a root only as a user range
   struct node *a = shade_malloc_typed(sizeof *a, &cycle_type);
   struct node *b = shade_malloc_typed(sizeof *b, &cycle_type);
@@ -140,14 +160,11 @@ int main(int argc, char **argv) {
   *holder = leaf;
   uint64_t leaf_id = id_of(leaf);
   leaf = NULL;
-  traced_global = shade_malloc_typed(sizeof *traced_global, &traced_type);
-  traced_global->first = list_head;
-  traced_global->last = last;
-  last = NULL;
   char *block = shade_malloc(200);
   interior_global = block + 72;
   struct node *volatile local = shade_malloc_typed(sizeof *local, &local_type);
 
+  clear_stack_below();
   FILE *facts = fopen(facts_path, "w");
   if (!facts)
     return 1;
