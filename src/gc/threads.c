@@ -25,13 +25,13 @@ __thread struct shade_thread *current_thread __attribute__((tls_model("initial-e
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct shade_thread *registry;
-static unsigned registry_count;
+static _Atomic unsigned registry_count; // changed under the registry lock; read anywhere
 static pthread_key_t exit_key;
 
 void threads_lock(void) { lock_stoppable(&registry_mutex); }
 void threads_unlock(void) { pthread_mutex_unlock(&registry_mutex); }
 struct shade_thread *threads_first(void) { return registry; }
-unsigned threads_count(void) { return registry_count; }
+unsigned threads_count(void) { return load_relaxed(&registry_count); }
 
 static void unregister_at_exit(void *record) {
   if (current_thread == record)
@@ -208,7 +208,7 @@ void threads_after_fork_child(void) {
     t = next;
   }
   registry = current_thread;
-  registry_count = current_thread ? 1 : 0;
+  store_relaxed(&registry_count, current_thread ? 1u : 0u);
   if (current_thread) {
     current_thread->next = current_thread->prev = NULL;
     current_thread->pthread = pthread_self();

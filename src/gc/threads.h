@@ -52,7 +52,7 @@ void threads_unregister_current(void);
 void threads_lock(void);
 void threads_unlock(void);
 struct shade_thread *threads_first(void);
-unsigned threads_count(void);
+unsigned threads_count(void); // registered threads (exact under the registry lock)
 void threads_after_fork_child(void);
 // Start one of Shade's own threads (marker, controller, scavenger): detached, never registered,
 // every signal blocked (so a stop never reaches it), named `name`. Returns pthread_create's error.
