@@ -39,6 +39,8 @@ typedef void *(*shade_oom_handler)(size_t requested_size);
 
 struct shade_options {
   int gc_percent;        // 0: SHADE_GC_PERCENT, else 100; SHADE_GC_OFF: no automatic collection
+  int retain_goal;       // 1: the goal never falls below the largest reached, -1 not
+                         // (SHADE_RETAIN_GOAL; default off, on for libgc.so.1)
   int markers;           // marking threads; 0: SHADE_MARKERS, else the number of CPUs
   int trace;             // 1: one trace line per cycle on stderr; 0: SHADE_TRACE decides
   int verify;            // 1: heap verifier after every marking; 0: SHADE_VERIFY decides
@@ -351,6 +353,11 @@ struct shade_stats {
   uint64_t handshakes;           // one-thread stops (concurrent marking)
   uint64_t handshakes_anywhere;  // of those: threads stopped outside a safe point (stack rescanned)
   uint64_t handshake_max_ns;     // longest one-thread stop, from its park to its release
+  // pacing
+  uint64_t root_bytes;           // roots the last full cycle scanned (stacks, thread-local storage,
+                                 // data segments, shade_add_roots ranges): the goal grows by
+                                 // root_bytes x gc_percent / 100 besides the live heap's share
+  int retain_goal;               // 1: the goal never falls below the largest reached
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -8,7 +8,11 @@
 //   - shade_disable / shade_enable nest; while disabled no automatic cycle runs (64 MiB of
 //     garbage later, cycles has not moved) but shade_collect still collects;
 //   - with SHADE_GC_PERCENT=off in the environment (run as `core_stats gc-percent-off`) no
-//     automatic cycle runs either.
+//     automatic cycle runs either;
+//   - roots count in the goal: a 16 MiB root range raises root_bytes by as much and the goal by
+//     gc_percent of it; removed, both come back down;
+//   - the goal follows the live heap down after a peak, unless retain_goal is on (run as
+//     `core_stats retain-goal` with SHADE_RETAIN_GOAL=on): then it stays at the peak's.
 #include "test_util.h"
 
 #define GARBAGE ((size_t)64 << 20)
@@ -139,6 +143,60 @@ static void test_gc_percent_returns_old_value_and_negative_stops_collection(void
                      initial);
 }
 
+// The goal grows by gc_percent of the roots as well as of the live heap (Go's pacer since 1.18).
+static void test_roots_count_in_the_goal(void) {
+  size_t bytes = (size_t)16 << 20;
+  char *area = calloc(1, bytes); // not Shade's: a root range of zeros
+  SHADE_TEST_EXPECT(area != NULL);
+  shade_test_collect_clean();
+  struct shade_stats before = shade_test_stats();
+  shade_add_roots(area, area + bytes);
+  shade_collect();
+  struct shade_stats with = shade_test_stats();
+  SHADE_TEST_EXPECTF(with.root_bytes >= before.root_bytes + bytes,
+                     "root_bytes %" PRIu64 " with a 16 MiB range added (%" PRIu64 " before)",
+                     with.root_bytes, before.root_bytes);
+  uint64_t share = with.root_bytes / 100 * (uint64_t)with.gc_percent;
+  SHADE_TEST_EXPECTF(with.heap_goal >= with.heap_live + share,
+                     "goal %" PRIu64 ", live %" PRIu64 ", roots %" PRIu64 " at %d%%",
+                     with.heap_goal, with.heap_live, with.root_bytes, with.gc_percent);
+  shade_remove_roots(area, area + bytes);
+  shade_collect();
+  struct shade_stats without = shade_test_stats();
+  SHADE_TEST_EXPECTF(without.root_bytes + bytes <= with.root_bytes,
+                     "root_bytes %" PRIu64 " after removing the range (%" PRIu64 " with it)",
+                     without.root_bytes, with.root_bytes);
+  SHADE_TEST_EXPECTF(without.heap_goal < with.heap_goal,
+                     "goal %" PRIu64 " after removing the range (%" PRIu64 " with it)",
+                     without.heap_goal, with.heap_goal);
+  free(area);
+}
+
+// After a 32 MiB peak of live memory, the goal falls with the live heap (retain_goal off) or
+// stays where the peak put it (on).
+static void check_goal_after_a_peak(bool retained) {
+  shade_test_collect_clean();
+  make_live_block(32 << 20);
+  shade_test_collect_clean();
+  struct shade_stats peak = shade_test_stats();
+  SHADE_TEST_EXPECT(peak.heap_goal >= (uint64_t)32 << 20);
+  drop_live_block();
+  shade_test_collect_clean();
+  struct shade_stats after = shade_test_stats();
+  SHADE_TEST_EXPECT_EQ(after.retain_goal, retained ? 1 : 0);
+  if (retained)
+    SHADE_TEST_EXPECTF(after.heap_goal >= peak.heap_goal,
+                       "goal %" PRIu64 " after the peak, %" PRIu64 " at it (retained)",
+                       after.heap_goal, peak.heap_goal);
+  else
+    SHADE_TEST_EXPECTF(after.heap_goal < peak.heap_goal / 2,
+                       "goal %" PRIu64 " after the peak, %" PRIu64 " at it (not retained)",
+                       after.heap_goal, peak.heap_goal);
+}
+
+static void test_goal_follows_the_live_heap_down(void) { check_goal_after_a_peak(false); }
+static void test_goal_stays_after_a_peak(void) { check_goal_after_a_peak(true); }
+
 // A smaller gc_percent collects more often.
 static void test_smaller_gc_percent_collects_more_often(void) {
   make_live_block(8 << 20);
@@ -183,9 +241,19 @@ static int gc_percent_off_from_environment(void) {
   return shade_test_finish();
 }
 
+// Started with SHADE_RETAIN_GOAL=on.
+static int retain_goal_from_environment(void) {
+  SHADE_TEST_EXPECT(shade_init(NULL) == 0);
+  SHADE_TEST_RUN(test_goal_stays_after_a_peak);
+  return shade_test_finish();
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "gc-percent-off") == 0)
     return gc_percent_off_from_environment();
+  if (argc > 1 && strcmp(argv[1], "retain-goal") == 0)
+    return retain_goal_from_environment();
+  unsetenv("SHADE_RETAIN_GOAL");
   unsetenv("SHADE_GC_PERCENT");
   SHADE_TEST_EXPECT(shade_init(NULL) == 0);
   SHADE_TEST_RUN(test_each_collection_counts_one_cycle);
@@ -196,5 +264,7 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_gc_percent_returns_old_value_and_negative_stops_collection);
   SHADE_TEST_RUN(test_smaller_gc_percent_collects_more_often);
   SHADE_TEST_RUN(test_disable_and_enable_nest);
+  SHADE_TEST_RUN(test_roots_count_in_the_goal);
+  SHADE_TEST_RUN(test_goal_follows_the_live_heap_down);
   return shade_test_finish();
 }

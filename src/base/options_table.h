@@ -36,9 +36,14 @@
   SHADE_OPTION(gc_percent, .variable = "SHADE_GC_PERCENT", .type = OPTION_PERCENT,               \
                .fallback = 100, .low = -1, .high = 1000000, .has_off = 1, .off = SHADE_GC_OFF,    \
                .doc = "heap growth allowed before the next cycle, in percent of the live heap "   \
-                      "(Go's `GOGC`); `off` disables automatic collection; 0 collects as often "  \
-                      "as the heap floor allows",                                                 \
+                      "and of the roots scanned (Go's `GOGC`); `off` disables automatic "         \
+                      "collection; 0 collects as often as the heap floor allows",                 \
                .field_doc = "`SHADE_GC_OFF` off")                                           \
+  SHADE_OPTION(retain_goal, .variable = "SHADE_RETAIN_GOAL", .type = OPTION_SWITCH,              \
+               .default_text = "off (on for programs using libgc.so.1)",                          \
+               .doc = "the heap goal never falls below the largest one reached: a heap that "     \
+                      "grew is used up before each collection, as bdwgc's heap is (fewer "        \
+                      "collections after a peak, the peak's memory kept)")                        \
   SHADE_OPTION(markers, .variable = "SHADE_MARKERS", .type = OPTION_INT, .low = 1, .high = 256,   \
                .fallback_fn = options_online_cpus, .default_text = "number of CPUs",              \
                .doc = "marking threads, the collecting thread included")                          \

@@ -210,7 +210,8 @@ static void end(struct cycle_record *r, uint64_t marked_before) {
   r->marked_ns = cycle_now_ns();
   events_phase_end(SHADE_PHASE_MARK_TERMINATION, r->marked_ns);
   r->concurrent_ns = r->begin_ns - marking.start_ns;
-  pacer_end_marking(r->marked, traced, r->heap_before - marking.start_heap_in_use, scanned);
+  pacer_end_marking(r->marked, traced, r->heap_before - marking.start_heap_in_use, scanned,
+                    roots_take_scanned_bytes());
   atomic_fetch_add(&marking.cycles, 1);
   atomic_fetch_add(&marking.concurrent_ns, r->concurrent_ns);
   uint64_t cycle = phase_close(unswept_pages);

@@ -125,7 +125,8 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   events_phase_end(SHADE_PHASE_MARK_TERMINATION, r->marked_ns);
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer, SWEEP_FULL);
   r->concurrent_ns = r->stop_begin_ns - marking.start_ns;
-  pacer_end_marking(r->marked, traced, r->heap_before - marking.start_heap_in_use, scanned);
+  pacer_end_marking(r->marked, traced, r->heap_before - marking.start_heap_in_use, scanned,
+                    roots_take_scanned_bytes());
   atomic_fetch_add(&marking.cycles, 1);
   atomic_fetch_add(&marking.concurrent_ns, r->concurrent_ns);
   uint64_t cycle = phase_close(unswept_pages);

@@ -1,8 +1,12 @@
-// pacer.c: the heap goal (pacer.h). Go's rule, goal = live heap x (1 + GOGC/100), plus (not
-// Go's) the bytes the last marking allocated black, up to live x GOGC/100 (see (*) below); with a
-// floor so
-// small heaps do not collect constantly; then the soft memory limit may lower it
-// (memory_limits_goal, which reads atomics only: set_goal runs with the world stopped).
+// pacer.c: the heap goal (pacer.h). Go's rule (1.18 on), goal = live heap + (live heap + roots)
+// x GOGC/100, where roots are the stack, thread-local, data-segment and user-range bytes the last
+// full cycle scanned: a cycle costs its roots as well as its heap, so a program with large roots
+// gets the room to amortize them (bdwgc's pace counts them the same way). Plus (not Go's) the
+// bytes the last marking allocated black, up to live x GOGC/100 (see (*) below); with a floor so
+// small heaps do not collect constantly; with retain_goal, never below the largest goal set so
+// far (bdwgc's heap: it grows when collections come too often, never shrinks, and is used up
+// before each collection); then the soft memory limit may lower it (memory_limits_goal, which
+// reads atomics only: set_goal runs with the world stopped).
 #include "gc/pacer.h"
 
 #include "gc/memory_limits.h"
@@ -14,15 +18,25 @@ static void set_goal(uint64_t heap_in_use_now) {
   int percent = load_relaxed(&pacer.gc_percent);
   uint64_t marked = load_relaxed(&pacer.heap_marked);
   uint64_t floating = load_relaxed(&pacer.heap_floating);
-  uint64_t runway = 0, goal = UINT64_MAX; // saturating: any int percent is accepted
-  if (percent >= 0 && !__builtin_mul_overflow(marked / 100, (uint64_t)percent, &runway)) {
+  uint64_t roots = load_relaxed(&pacer.root_bytes);
+  uint64_t runway = 0, root_runway = 0, goal = UINT64_MAX; // saturating: any percent is accepted
+  if (percent >= 0 && !__builtin_mul_overflow(marked / 100, (uint64_t)percent, &runway) &&
+      !__builtin_mul_overflow(roots / 100, (uint64_t)percent, &root_runway)) {
     uint64_t counted = floating < runway ? floating : runway; // (*)
     if (__builtin_add_overflow(marked, runway, &goal) ||
+        __builtin_add_overflow(goal, root_runway, &goal) ||
         __builtin_add_overflow(goal, counted, &goal))
       goal = UINT64_MAX;
   }
   if (goal < pacer.min_goal)
     goal = pacer.min_goal;
+  if (pacer.retain_goal && percent >= 0) {
+    uint64_t largest = load_relaxed(&pacer.largest_goal);
+    if (goal < largest)
+      goal = largest;
+    else
+      store_relaxed(&pacer.largest_goal, goal);
+  }
   goal = memory_limits_goal(goal, marked, heap_in_use_now);
   if (goal <= marked) // percent 0: still let a little allocation happen between cycles
     goal = marked + (uint64_t)64 * PAGE_SIZE;
@@ -62,12 +76,13 @@ void pacer_use_early_trigger(void) {
 // Half weight was the default for a while (1.0 x at 1.93 GB, but 0.86 x in a full benchmark
 // run on a busy machine): it missed the throughput target whenever marking ran slow.
 void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_during,
-                       uint64_t scanned) {
+                       uint64_t scanned, uint64_t root_bytes) {
   if (scanned > 0) {
     double observed = (double)allocated_during / (double)scanned;
     pacer.cons_mark = 0.5 * pacer.cons_mark + 0.5 * observed;
   }
   uint64_t heap_in_use_before = load_relaxed(&heap_account.in_use);
+  store_relaxed(&pacer.root_bytes, root_bytes);
   store_relaxed(&pacer.heap_marked, traced);
   store_relaxed(&pacer.heap_floating, marked > traced ? marked - traced : 0);
   store_relaxed(&heap_account.in_use, marked);
@@ -87,14 +102,16 @@ double pacer_assist_ratio(uint64_t scanned_so_far) {
   return (double)remaining / (double)runway;
 }
 
-void pacer_init(int gc_percent, uint64_t min_goal) {
+void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal) {
   store_relaxed(&pacer.gc_percent, gc_percent);
   pacer.min_goal = min_goal;
+  pacer.retain_goal = retain_goal;
   set_goal(0);
 }
 
-void pacer_end_cycle(uint64_t marked_bytes) {
+void pacer_end_cycle(uint64_t marked_bytes, uint64_t root_bytes) {
   uint64_t heap_in_use_before = load_relaxed(&heap_account.in_use);
+  store_relaxed(&pacer.root_bytes, root_bytes);
   store_relaxed(&pacer.heap_marked, marked_bytes);
   store_relaxed(&pacer.heap_floating, 0);
   store_relaxed(&heap_account.in_use, marked_bytes);

@@ -1,8 +1,10 @@
 // pacer.h: when to collect. The heap in use (heap_account.h, counted by the allocator) is reset
 // to the marked bytes at the end of each cycle. A cycle starts when it reaches the goal =
-// max(min_goal, marked * (1 + percent/100) + min(floating, marked * percent/100)), where
-// // floating is what the last incremental/concurrent marking allocated black, lowered under a soft
-// memory limit (memory_limits.h). With automatic collection off (percent < 0), a soft limit alone
+// max(min_goal, marked + (marked + roots) * percent/100 + min(floating, marked * percent/100)),
+// where roots are the root bytes the last full cycle scanned and floating is what the last
+// incremental/concurrent marking allocated black, lowered under a soft memory limit
+// (memory_limits.h). With retain_goal (bdwgc's pace), the goal before the limit is never below
+// the largest one set so far. With automatic collection off (percent < 0), a soft limit alone
 // still triggers cycles.
 //
 // Incremental and concurrent marking start a cycle earlier, at the trigger, so that the
@@ -24,24 +26,27 @@ struct pacer {
   bool early_trigger;         // incremental/concurrent: trigger before the goal
   _Atomic uint64_t heap_marked;
   _Atomic uint64_t heap_floating; // allocated black by the last marking (0 after a STW cycle)
+  _Atomic uint64_t root_bytes;    // root bytes the last full cycle scanned (roots.h)
   _Atomic int gc_percent;   // negative: automatic collection off (unless soft_limit_on)
   _Atomic int disable_depth;
   _Atomic bool soft_limit_on; // a soft memory limit lowers the goal
   uint64_t min_goal;
+  bool retain_goal;              // the goal never falls below largest_goal
+  _Atomic uint64_t largest_goal; // with retain_goal: the largest goal set so far
 };
 
 extern struct pacer pacer;
 
-void pacer_init(int gc_percent, uint64_t min_goal);
-void pacer_end_cycle(uint64_t marked_bytes);
+void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal);
+void pacer_end_cycle(uint64_t marked_bytes, uint64_t root_bytes);
 int pacer_set_percent(int percent);
 void pacer_update_goal(void); // after a limit changed
 void pacer_use_early_trigger(void);
 // End of an incremental/concurrent marking: marked bytes (black allocation included: the heap in
 // use now), traced bytes (reached from the roots: the live heap the goal grows from), bytes
-// allocated while marking, scan work done.
+// allocated while marking, scan work done, root bytes scanned.
 void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_during,
-                       uint64_t scanned);
+                       uint64_t scanned, uint64_t root_bytes);
 // Scan work owed per byte allocated now (expected scan work = the last live heap).
 double pacer_assist_ratio(uint64_t scanned_so_far);
 

@@ -38,6 +38,7 @@ static struct range segments[MAX_SEGMENTS];
 static unsigned segment_count;
 static struct range *user_roots;
 static unsigned user_root_count;
+static _Atomic uint64_t scanned_root_bytes; // since roots_take_scanned_bytes last ran
 
 void roots_lock(void) { lock_stoppable(&roots_mutex); }
 void roots_unlock(void) { pthread_mutex_unlock(&roots_mutex); }
@@ -104,14 +105,21 @@ static SHADE_NO_SANITIZE void mark_uncollectable_span(struct span *s, void *cont
       mark_object_and_scan(m, s, i);
 }
 
+uint64_t roots_take_scanned_bytes(void) { return atomic_exchange(&scanned_root_bytes, 0); }
+
 void roots_mark_thread(struct marker *m, struct shade_thread *t, uintptr_t stack_pointer) {
-  if (stack_pointer >= t->stack_low && stack_pointer <= t->stack_high)
+  uint64_t bytes = 0;
+  for (unsigned i = 0; i < t->tls_range_count; i++)
+    bytes += t->tls_ranges[i][1] - t->tls_ranges[i][0];
+  if (stack_pointer >= t->stack_low && stack_pointer <= t->stack_high) {
     mark_root_range(m, stack_pointer, t->stack_high);
-  else // stopped on an alternate signal stack: its own stack's extent is unknown
+    bytes += t->stack_high - stack_pointer;
+  } else // stopped on an alternate signal stack: its own stack's extent is unknown
     shade_message("shade: collection: thread %lu stopped outside its stack (sigaltstack?); "
                   "its stack is not scanned", (unsigned long)t->pthread);
   for (unsigned i = 0; i < t->tls_range_count; i++)
     mark_root_range(m, t->tls_ranges[i][0], t->tls_ranges[i][1]);
+  atomic_fetch_add_explicit(&scanned_root_bytes, bytes, memory_order_relaxed);
 }
 
 void roots_mark(struct marker *m, struct shade_thread *self, uintptr_t self_stack_pointer) {
@@ -122,10 +130,17 @@ void roots_mark(struct marker *m, struct shade_thread *self, uintptr_t self_stac
 }
 
 void roots_mark_ranges(struct marker *m) {
-  for (unsigned i = 0; i < segment_count; i++)
+  uint64_t bytes = 0;
+  for (unsigned i = 0; i < segment_count; i++) {
     mark_root_range(m, segments[i].lo, segments[i].hi);
-  for (unsigned i = 0; i < user_root_count; i++)
+    bytes += segments[i].hi - segments[i].lo;
+  }
+  for (unsigned i = 0; i < user_root_count; i++) {
     mark_root_range(m, user_roots[i].lo, user_roots[i].hi);
+    bytes += user_roots[i].hi - user_roots[i].lo;
+  }
+  if (!m->checking) // the verifier's marking is not the collector's work
+    atomic_fetch_add_explicit(&scanned_root_bytes, bytes, memory_order_relaxed);
 }
 
 void roots_mark_uncollectable(struct marker *m) {

@@ -44,6 +44,7 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <semaphore.h>
 #include "gc/registers.h"
@@ -194,6 +195,42 @@ bool membarrier_all(void) {
   return membarrier_ready && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
+// The system call a thread is blocked in (its number, from /proc), or -1 when it runs user code.
+static long thread_syscall(pid_t tid) {
+  char path[64], text[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -2;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0)
+    return -2;
+  text[n] = '\0';
+  return text[0] == 'r' ? -1 : strtol(text, NULL, 10); // "running" or the number
+}
+
+static char thread_state(pid_t tid);
+
+// A stop that waited long: name each thread that has not acknowledged it (what it is doing, as
+// far as /proc and its record tell), and send it the signal again: a thread that took the first
+// one at a moment it could not act on (a runtime that defers signals, a sanitizer's for one) gets
+// another chance; one already parked ignores it (parked_epoch).
+static SHADE_NO_SANITIZE void report_unstopped(struct shade_thread *self, uint32_t epoch,
+                                               unsigned missing, unsigned expected) {
+  shade_message("shade: still waiting for %u of %u threads to stop for a collection "
+                "(is a thread blocking signal %d?)", missing, expected, suspend_signal);
+  for (struct shade_thread *t = threads_first(); t; t = t->next) {
+    if (t == self || load_acquire(&t->parked_epoch) == epoch)
+      continue;
+    shade_message("shade:   thread %d: scheduler state %c, system call %ld, in a critical "
+                  "section %d, stop pending %d; signalled again", (int)t->tid,
+                  thread_state(t->tid), thread_syscall(t->tid), (int)t->cache.in_critical,
+                  (int)t->cache.stop_pending);
+    pthread_kill(t->pthread, suspend_signal);
+  }
+}
+
 void stop_world(struct shade_thread *self) {
   atomic_fetch_add(&world_epoch, 1); // odd: stopping
   atomic_fetch_add(&stop_counts.world_stops, 1);
@@ -209,6 +246,7 @@ void stop_world(struct shade_thread *self) {
                     "not scanned", (unsigned long)t->pthread, error);
   }
   atomic_fetch_add(&stop_counts.threads_stopped, expected);
+  uint32_t epoch = load_relaxed(&world_epoch);
   for (unsigned received = 0; received < expected;) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -216,9 +254,7 @@ void stop_world(struct shade_thread *self) {
     if (sem_timedwait(&acknowledgements, &deadline) == 0)
       received++;
     else if (errno == ETIMEDOUT)
-      shade_message("shade: still waiting for %u of %u threads to stop for a collection "
-                    "(is a thread blocking signal %d?)", expected - received, expected,
-                    suspend_signal);
+      report_unstopped(self, epoch, expected - received, expected);
   }
 }
 

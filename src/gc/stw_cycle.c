@@ -50,8 +50,9 @@ void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer
 
   enum sweep_kind kind = generational ? generations_end(r.generation, r.marked) : SWEEP_FULL;
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer, kind);
+  uint64_t root_bytes = roots_take_scanned_bytes(); // (a young collection's are dropped)
   if (r.generation >= 2)
-    pacer_end_cycle(r.marked);
+    pacer_end_cycle(r.marked, root_bytes);
   uint64_t cycle = phase_close(unswept_pages);
   phase_restart(&r, r.marked_ns - r.stopped_ns);
   if (generational)

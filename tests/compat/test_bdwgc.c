@@ -329,6 +329,38 @@ static void test_free_space_divisor_sets_the_pace(void) {
   SHADE_TEST_EXPECT_EQ(shade_set_gc_percent(67), 67);
 }
 
+// bdwgc's heap never shrinks, and is used up before each collection: Shade keeps the largest
+// goal reached (retain_goal) unless SHADE_RETAIN_GOAL says otherwise.
+static void *volatile peak_list;
+static SHADE_TEST_NOINLINE void build_peak(size_t bytes) {
+  void **list = NULL;
+  for (size_t done = 0; done < bytes; done += 4096) {
+    void **node = GC_malloc(4096);
+    *node = list;
+    list = node;
+  }
+  peak_list = list;
+}
+static void test_heap_goal_stays_after_a_peak(void) {
+  if (getenv("SHADE_RETAIN_GOAL") != NULL)
+    shade_test_skip("SHADE_RETAIN_GOAL is set: it decides");
+  build_peak((size_t)32 << 20);
+  GC_gcollect();
+  struct shade_stats peak;
+  shade_get_stats(&peak);
+  SHADE_TEST_EXPECT_EQ(peak.retain_goal, 1);
+  peak_list = NULL;
+  GC_gcollect();
+  GC_gcollect();
+  struct shade_stats after;
+  shade_get_stats(&after);
+  SHADE_TEST_EXPECTF(after.heap_live + ((uint64_t)16 << 20) < peak.heap_live,
+                     "live %" PRIu64 " after dropping 32 MiB (%" PRIu64 " before)",
+                     after.heap_live, peak.heap_live);
+  SHADE_TEST_EXPECTF(after.heap_goal >= peak.heap_goal, "goal %" PRIu64 " after the peak, %"
+                     PRIu64 " at it", after.heap_goal, peak.heap_goal);
+}
+
 static void test_statistics_move(void) {
   GC_word before = GC_get_gc_no();
   size_t total = GC_get_total_bytes();
@@ -390,6 +422,7 @@ int main(void) {
   SHADE_TEST_RUN(test_disappearing_links_clear_move_and_unregister);
   SHADE_TEST_RUN(test_call_with_alloc_lock_runs_the_function);
   SHADE_TEST_RUN(test_free_space_divisor_sets_the_pace);
+  SHADE_TEST_RUN(test_heap_goal_stays_after_a_peak);
   SHADE_TEST_RUN(test_statistics_move);
   SHADE_TEST_RUN(test_incremental_mode_stays_stop_the_world);
   SHADE_TEST_RUN(test_misuse_gets_one_clear_message);
