@@ -14,7 +14,11 @@
 //     node has a magic word, a key and a check word, checked on a walk of everything; the chunk
 //     heads are replaced with barrier stores while the garbage flows.
 // Then the same with MUTATORS threads allocating at once (3 x the live heap each): the same
-// bound, plus 4 MiB per thread for the spans each thread's cache holds.
+// bound, plus 4 MiB per thread for the spans each thread's cache holds. Then with MANY_MUTATORS
+// threads (many more than the CPUs, each allocating 3/8 of the live heap): the same bound, plus
+// 1 MiB per thread. With more threads than CPUs, most allocating threads are off the CPU when a
+// cycle should start, and without the wait for marking in concurrent mode (an allocating thread
+// past 1.5 x the goal waits until the marking has begun) 64 threads ran the heap to 5 x its goal.
 // The bounds are on memory, not on time.
 #include "conc_test.h"
 
@@ -215,8 +219,7 @@ static void test_assists_keep_the_heap_near_its_goal(void) {
 // throttle, whichever thread crosses the trigger and however busy the CPUs are. The heap is
 // sampled by every thread; the bound allows for the spans each thread's cache holds.
 
-enum { MUTATORS = 4 };
-#define CACHE_ALLOWANCE ((uint64_t)4 << 20) // per thread
+enum { MUTATORS = 4, MANY_MUTATORS = 64 };
 static atomic_ullong max_in_use_seen, max_committed_seen, max_goal_seen;
 static atomic_long mutator_failures;
 
@@ -255,37 +258,42 @@ static void *mutator(void *p) {
   return NULL;
 }
 
-static void test_assists_throttle_several_mutators(void) {
-  uint64_t rng = shade_test_seed() ^ 0x5A5A;
+// `count` threads allocate `share` x the live heap each; the heap stays under the bound plus
+// `allowance` per thread (the spans its cache holds).
+static void throttle_mutators(int count, double share, uint64_t allowance) {
+  uint64_t rng = shade_test_seed() ^ 0x5A5A ^ (uint64_t)count;
+  atomic_store(&max_in_use_seen, 0);
+  atomic_store(&max_committed_seen, 0);
+  atomic_store(&max_goal_seen, 0);
   shade_test_collect_clean();
   struct shade_stats before = shade_test_stats();
   uint64_t live_now = before.heap_live;
-  pthread_t threads[MUTATORS];
-  struct mutator_arg args[MUTATORS];
-  for (int i = 0; i < MUTATORS; i++) {
-    args[i] = (struct mutator_arg){shade_test_random(&rng), 3 * live_now};
+  pthread_t threads[MANY_MUTATORS];
+  struct mutator_arg args[MANY_MUTATORS];
+  for (int i = 0; i < count; i++) {
+    args[i] = (struct mutator_arg){shade_test_random(&rng), (uint64_t)(share * (double)live_now)};
     SHADE_TEST_EXPECT(shade_pthread_create(&threads[i], NULL, mutator, &args[i]) == 0);
   }
-  for (int i = 0; i < MUTATORS; i++)
+  for (int i = 0; i < count; i++)
     pthread_join(threads[i], NULL);
   struct shade_stats after = shade_test_stats();
   uint64_t max_goal = atomic_load(&max_goal_seen);
   if (max_goal < before.heap_goal)
     max_goal = before.heap_goal;
-  uint64_t bound = (uint64_t)(ASSIST_BOUND / 1.5 * (double)max_goal) + MUTATORS * CACHE_ALLOWANCE;
+  uint64_t bound = (uint64_t)(ASSIST_BOUND / 1.5 * (double)max_goal) + count * allowance;
   fprintf(stderr,
           "%d mutators, %.0f MiB of garbage each: max heap_in_use %.1f MiB, max heap_committed "
           "%.1f MiB (bound %.1f MiB = %.2f x the highest goal %.1f MiB + %d x %d MiB; live "
           "%.1f MiB)\n",
-          MUTATORS, (double)args[0].bytes / 1048576,
+          count, (double)args[0].bytes / 1048576,
           (double)atomic_load(&max_in_use_seen) / 1048576,
           (double)atomic_load(&max_committed_seen) / 1048576, (double)bound / 1048576,
-          ASSIST_BOUND / 1.5, (double)max_goal / 1048576, MUTATORS,
-          (int)(CACHE_ALLOWANCE >> 20), (double)live_now / 1048576);
-  SHADE_TEST_EXPECTF((double)max_goal <= GOAL_BOUND * (double)live_now + MUTATORS * CACHE_ALLOWANCE,
+          ASSIST_BOUND / 1.5, (double)max_goal / 1048576, count, (int)(allowance >> 20),
+          (double)live_now / 1048576);
+  SHADE_TEST_EXPECTF((double)max_goal <= GOAL_BOUND * (double)live_now + count * allowance,
                      "heap goal reached %.1f MiB > %.1f x the live %.1f MiB",
                      (double)max_goal / 1048576, GOAL_BOUND, (double)live_now / 1048576);
-  conc_print_stats("several mutators", &before, &after);
+  conc_print_stats(count > MUTATORS ? "many mutators" : "several mutators", &before, &after);
   SHADE_TEST_EXPECT(atomic_load(&mutator_failures) == 0);
   SHADE_TEST_EXPECTF(atomic_load(&max_committed_seen) <= bound,
                      "heap_committed reached %.1f MiB > bound %.1f MiB",
@@ -294,8 +302,16 @@ static void test_assists_throttle_several_mutators(void) {
                      "heap_in_use reached %.1f MiB > bound %.1f MiB",
                      (double)atomic_load(&max_in_use_seen) / 1048576, (double)bound / 1048576);
   SHADE_TEST_EXPECT(after.concurrent_cycles - before.concurrent_cycles >= 3);
-  check_all("after several mutators");
+  check_all(count > MUTATORS ? "after many mutators" : "after several mutators");
   SHADE_TEST_EXPECTF(atomic_load(&bad_nodes) == 0, "%ld damaged nodes", atomic_load(&bad_nodes));
+}
+
+static void test_assists_throttle_several_mutators(void) {
+  throttle_mutators(MUTATORS, 3.0, (uint64_t)4 << 20);
+}
+
+static void test_many_more_mutators_than_cpus_keep_the_bound(void) {
+  throttle_mutators(MANY_MUTATORS, 3.0 / 8, (uint64_t)1 << 20);
 }
 
 int main(int argc, char **argv) {
@@ -303,5 +319,6 @@ int main(int argc, char **argv) {
              (struct conc_pacing){.gc_percent = 50, .gc_cpu_percent = 10});
   SHADE_TEST_RUN(test_assists_keep_the_heap_near_its_goal);
   SHADE_TEST_RUN(test_assists_throttle_several_mutators);
+  SHADE_TEST_RUN(test_many_more_mutators_than_cpus_keep_the_bound);
   return shade_test_finish();
 }
