@@ -50,8 +50,10 @@ void phase_wake_waiters(void);
 // Sleeps while the phase is `phase`, at most timeout_ns (a signal, a stop's, ends it early too).
 void phase_wait_while(enum gc_phase phase, uint64_t timeout_ns);
 static inline void phase_changed(void) {
-  atomic_thread_fence(memory_order_seq_cst); // the store before the count (phase_wait_while)
-  if (SHADE_UNLIKELY(load_relaxed(&phase_waiters) != 0))
+  // The count is read with a read-modify-write (a full barrier), after the phase store: a waiter
+  // either counted itself first (and is woken) or its own increment, later, orders our store
+  // before the kernel's comparison of the word (phase_wait_while).
+  if (SHADE_UNLIKELY(atomic_fetch_add(&phase_waiters, 0) != 0))
     phase_wake_waiters();
 }
 static inline void phase_set(enum gc_phase phase) {
