@@ -5,10 +5,14 @@
 //     allocate and collect, without losing live objects or hanging a collection;
 //   - a thread blocked in a system call (read() on a pipe, nanosleep) is stopped for collections,
 //     and the pointers on its stack keep their objects alive;
-//   - a thread that polls shade_safepoint() is stopped there.
+//   - a thread that polls shade_safepoint() is stopped there;
+//   - a registered thread that blocks the stop signal holds a collection up, and after 10 s the
+//     collector names it (its thread id, what it is doing) and signals it again; the collection
+//     ends once the thread unblocks the signal.
 #include "test_util.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
 
 // ---------------------------------------------------------------------------------------------
 // Registration
@@ -331,6 +335,47 @@ static void test_thread_born_with_signals_blocked_is_stopped(void) {
   close(blocked_thread_pipe[1]);
 }
 
+// A registered thread blocks the stop signal for 11 s: the collection waits, names the thread
+// after 10 s, and ends when the thread unblocks the signal (which parks it at once).
+static atomic_int blocker_tid, blocker_ready;
+static void *block_the_stop_signal(void *unused) {
+  (void)unused;
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGRTMIN + 6); // Shade's default (SHADE_SIG_SUSPEND is unset: main)
+  pthread_sigmask(SIG_BLOCK, &stop, &old);
+  atomic_store(&blocker_tid, (int)syscall(SYS_gettid));
+  atomic_store(&blocker_ready, 1);
+  double until = shade_test_now() + 11.0;
+  while (shade_test_now() < until) {
+    struct timespec nap = {0, 50 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL); // the pending signal parks this thread now
+  return NULL;
+}
+static void test_thread_blocking_the_stop_signal_is_named(void) {
+  if (getenv("SHADE_SIG_SUSPEND") != NULL)
+    shade_test_skip("SHADE_SIG_SUSPEND is set");
+  pthread_t thread;
+  SHADE_TEST_EXPECT(shade_pthread_create(&thread, NULL, block_the_stop_signal, NULL) == 0);
+  while (!atomic_load(&blocker_ready))
+    sched_yield();
+  shade_test_capture_messages();
+  uint64_t before = shade_test_stats().cycles;
+  double start = shade_test_now();
+  shade_collect(); // waits for the thread
+  double waited = shade_test_now() - start;
+  shade_test_stop_capturing_messages();
+  pthread_join(thread, NULL);
+  SHADE_TEST_EXPECT(shade_test_stats().cycles >= before + 1);
+  SHADE_TEST_EXPECTF(waited >= 10.0, "the collection took %.1f s", waited);
+  char tid[32];
+  snprintf(tid, sizeof tid, "thread %d:", atomic_load(&blocker_tid));
+  SHADE_TEST_EXPECT(shade_test_messages_contain("still waiting for 1 of", "blocking signal"));
+  SHADE_TEST_EXPECT(shade_test_messages_contain(tid, "signalled again"));
+}
+
 static void test_safepoint_without_collection_returns(void) {
   for (int i = 0; i < 1000; i++)
     shade_safepoint();
@@ -347,5 +392,6 @@ int main(void) {
   SHADE_TEST_RUN_UNLESS_TSAN(test_thread_sleeping_in_nanosleep_is_stopped_and_keeps_its_objects);
   SHADE_TEST_RUN(test_thread_polling_safepoints_is_stopped_and_keeps_its_objects);
   SHADE_TEST_RUN(test_threads_come_and_go_during_collections);
+  SHADE_TEST_RUN(test_thread_blocking_the_stop_signal_is_named);
   return shade_test_finish();
 }
