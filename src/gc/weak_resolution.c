@@ -3,7 +3,8 @@
 //
 //   1. Ephemerons to a fixpoint: the value of a marked ephemeron whose key is marked is marked,
 //      and what it reaches, until nothing more is (values can make keys and ephemerons
-//      reachable; each ephemeron is looked at again only when what it waits for is marked).
+//      reachable): a few rounds over the ephemerons not yet ready, then, if rounds keep finding
+//      some, a table in which each waits until what it waits for is marked.
 //   2. Short weak links whose target is unmarked are cleared (set to 0) and forgotten; a link
 //      lying in an unmarked object is kept until step 4 (a finalizer may revive that object).
 //   3. Finalizers (bdwgc's and Go's ordered finalization). Note which finalizable objects are
@@ -15,7 +16,8 @@
 //      were unreachable from the roots. An ordered object is ready when nothing marked it: no
 //      other finalizable object reaches it. Ready ones leave the table for the queue, and are
 //      marked with all they reach: they live until their finalizer has run (the queue is a root).
-//   4. Ephemerons to a fixpoint again (finalizers revive objects), long weak links whose target
+//   4. Ephemerons to a fixpoint again if step 3 marked anything (finalizers revive objects: a
+//      revived object may be a key, or reach one), long weak links whose target
 //      is still unmarked are cleared, and ephemerons whose key is unmarked lose key and value.
 //      Links that lie in an unmarked object, and unmarked ephemerons, are forgotten.
 //
@@ -48,9 +50,10 @@ static bool survives(uintptr_t p) {
 static void mark_address(struct marker *m, uintptr_t p) { mark_pointers(m, &p, 1); }
 
 // ---- ephemerons ----------------------------------------------------------------------------
-// Resolving ephemerons by rounds (mark the values whose keys are marked, drain, repeat) costs a
-// round per link of a chain of ephemerons whose values hold the next keys: quadratic. Instead
-// each ephemeron is looked at once, and then again only when what it waits for gets marked:
+// Resolving ephemerons by rounds alone (mark the values whose keys are marked, drain, repeat)
+// costs a round per link of a chain of ephemerons whose values hold the next keys: quadratic.
+// So after a few rounds (ephemerons_resolve) the ephemerons still waiting go to a table, where
+// each is looked at once, and then again only when what it waits for gets marked:
 // its key, or the ephemeron itself if nothing marked it yet. Both are flagged in their state byte
 // (OBJECT_EPHEMERON_KEY) and entered in a table of waiting objects; the pass's marker
 // (wake_keys) reports a flagged object it marks, and the ephemerons waiting for it are looked at
@@ -146,26 +149,11 @@ void ephemeron_key_marked(struct span *s, uint32_t i) {
   }
 }
 
-// How many ephemerons wait for their key or for themselves as the resolution starts.
-static size_t ephemerons_waiting(void) {
-  size_t waiting = 0;
-  for (size_t k = 0; k < finalization.ephemeron_count; k++) {
-    const uintptr_t *e = (const uintptr_t *)finalization.ephemerons[k];
-    waiting += e[0] && (!survives((uintptr_t)e) || !survives((uintptr_t)weak_reveal(e[0])));
-  }
-  return waiting;
-}
-
-static void ephemerons_resolve(struct marker *m) {
-  size_t waiting = ephemerons_waiting();
-  if (waiting == 0) { // each live ephemeron's key is marked: mark the values, and done
-    for (size_t k = 0; k < finalization.ephemeron_count; k++)
-      if (((const uintptr_t *)finalization.ephemerons[k])[0])
-        mark_value(m, (const uintptr_t *)finalization.ephemerons[k]);
-    mark_drain(m);
-    return;
-  }
-  size_t objects = 2 * waiting; // each waiting ephemeron: itself, then perhaps its key
+// The waiting table for the `count` ephemerons listed in pending[] (indices into
+// finalization.ephemerons), each waiting for its key or for itself: every ephemeron is looked at
+// once more, and then only when what it waits for is marked.
+static void ephemerons_wait(struct marker *m, const uint32_t *pending, size_t count) {
+  size_t objects = 2 * count; // each waiting ephemeron: itself, then perhaps its key
   pass.capacity = 64;
   while (pass.capacity < 2 * objects)
     pass.capacity *= 2;
@@ -178,8 +166,8 @@ static void ephemerons_resolve(struct marker *m) {
   pass.woken_count = 0;
 
   m->wake_keys = true;
-  for (size_t k = 0; k < finalization.ephemeron_count; k++)
-    ephemeron_consider(m, k);
+  for (size_t i = 0; i < count; i++)
+    ephemeron_consider(m, pending[i]);
   mark_drain(m);
   while (pass.woken_count) {
     struct waiting_object *w = waiting_find(pass.woken[--pass.woken_count]);
@@ -201,6 +189,61 @@ static void ephemerons_resolve(struct marker *m) {
   metadata_free(pass.table, pass.table_bytes);
   metadata_free(pass.next, pass.next_bytes);
   metadata_free(pass.woken, pass.woken_bytes);
+}
+
+// An ephemeron whose value must be marked: it and its key are.
+static bool ephemeron_ready(const uintptr_t *e) {
+  return survives((uintptr_t)e) && survives((uintptr_t)weak_reveal(e[0]));
+}
+
+// Rounds first: mark the values of the ready ephemerons, drain, and look again at those that were
+// not ready, while a round finds some. Most tables settle in two rounds (a weak table's values
+// rarely make other keys reachable); each round reads each pending ephemeron, its key and the
+// mark bytes, in order, with no table. A round that finds none ready is the fixpoint. After
+// EPHEMERON_ROUNDS rounds that each found some (chains of ephemerons whose values hold the next
+// keys would take one round per link: quadratic), the rest go to the waiting table.
+#define EPHEMERON_ROUNDS 4
+#define EPHEMERON_LOCAL 2048 // pending lists up to this many stay on the collector's stack
+
+static void ephemerons_resolve(struct marker *m) {
+  size_t count = finalization.ephemeron_count;
+  if (count == 0)
+    return;
+  uint32_t local[EPHEMERON_LOCAL], *pending = local;
+  size_t pending_bytes = count * sizeof *pending;
+  if (count > EPHEMERON_LOCAL)
+    pending = pass_alloc(&pending_bytes);
+  size_t waiting = 0;
+  for (size_t k = 0; k < count; k++) {
+    const uintptr_t *e = (const uintptr_t *)finalization.ephemerons[k];
+    if (e[0] == 0)
+      continue; // cleared by an earlier collection
+    if (ephemeron_ready(e))
+      mark_value(m, e);
+    else
+      pending[waiting++] = (uint32_t)k;
+  }
+  mark_drain(m);
+  for (unsigned round = 0; waiting > 0; round++) {
+    if (round == EPHEMERON_ROUNDS) {
+      ephemerons_wait(m, pending, waiting);
+      break;
+    }
+    size_t still = 0;
+    for (size_t i = 0; i < waiting; i++) {
+      const uintptr_t *e = (const uintptr_t *)finalization.ephemerons[pending[i]];
+      if (ephemeron_ready(e))
+        mark_value(m, e);
+      else
+        pending[still++] = pending[i];
+    }
+    if (still == waiting)
+      break; // none became ready: what they wait for stays unmarked
+    waiting = still;
+    mark_drain(m);
+  }
+  if (pending != local)
+    metadata_free(pending, pending_bytes);
 }
 
 static void ephemerons_clear(void) {
@@ -340,8 +383,10 @@ uint64_t finalization_resolve(void) {
   worklist_begin(1);
   ephemerons_resolve(&m);
   links_clear(SHADE_WEAK_SHORT);
+  uint64_t before_finalizers = m.marked_bytes;
   finalizers_choose(&m);
-  ephemerons_resolve(&m);
+  if (m.marked_bytes != before_finalizers) // finalization revived objects: they may be keys
+    ephemerons_resolve(&m);
   links_clear(SHADE_WEAK_LONG);
   links_forget_dangling(SHADE_WEAK_SHORT);
   links_forget_dangling(SHADE_WEAK_LONG);

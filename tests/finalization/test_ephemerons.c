@@ -1,7 +1,8 @@
 // Ephemerons (shade_ephemeron_new / _key / _value): the value lives through the ephemeron only
 // while the key is reachable from elsewhere; a value that refers to its own key does not keep
 // the key alive (the weak hash table problem); chains resolve to a fixpoint, in one collection
-// however they were made; an ephemeron found through another's value counts.
+// however they were made; an ephemeron found through another's value counts; a key revived by
+// its finalizer keeps its value through the collection that queued the finalizer.
 #include "fin_test.h"
 
 #define COUNT 500
@@ -159,6 +160,40 @@ static void test_long_shuffled_chain(void) {
   __asm__ volatile("" : : "r"(eph), "r"(k1), "r"(values) : "memory");
 }
 
+// Keys with finalizers, dropped: the collection that finds them unreachable revives them until
+// their finalizers have run, and with them the values their ephemerons hold. Each finalizer
+// reads its key's value: intact (were the values left unmarked, they would be freed with the
+// key alive, and the ephemeron would return freed memory).
+static struct shade_ephemeron **revived_eph; // a Shade object
+static atomic_int revived_runs, revived_intact;
+static void read_value_of_key(void *key, void *data) {
+  uintptr_t i = (uintptr_t)data;
+  struct fin_node *v = shade_ephemeron_value(revived_eph[i]);
+  atomic_fetch_add(&revived_runs, 1);
+  if (shade_ephemeron_key(revived_eph[i]) == key && v && fin_node_intact(v, i + COUNT))
+    atomic_fetch_add(&revived_intact, 1);
+}
+SHADE_TEST_NOINLINE static void make_finalizable_keys(void) {
+  for (uintptr_t i = 0; i < COUNT; i++) {
+    struct fin_node *key = fin_node_new(i);
+    SHADE_TEST_EXPECT(shade_set_finalizer(key, read_value_of_key, (void *)i,
+                                          SHADE_FINALIZE_ORDERED) == 0);
+    SHADE_STORE(revived_eph[i], shade_ephemeron_new(key, fin_node_new(i + COUNT)));
+  }
+}
+static void test_key_revived_by_its_finalizer_keeps_its_value(void) {
+  SHADE_STORE(revived_eph, shade_malloc(COUNT * sizeof *revived_eph));
+  make_finalizable_keys();
+  for (int c = 0; c < 4 && atomic_load(&revived_runs) < COUNT * 9 / 10; c++) {
+    shade_malloc(1 << 20);
+    fin_test_collect_and_finalize();
+  }
+  int runs = atomic_load(&revived_runs);
+  SHADE_TEST_EXPECTF(runs >= COUNT * 9 / 10, "%d of %d finalizers ran", runs, COUNT);
+  SHADE_TEST_EXPECT_EQ(atomic_load(&revived_intact), runs);
+  SHADE_STORE(revived_eph, NULL);
+}
+
 // Bad arguments: a key that is not a collectable Shade object gives NULL with EINVAL.
 static void test_ephemeron_bad_arguments(void) {
   static int global;
@@ -176,6 +211,7 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_chains_resolve_to_a_fixpoint);
   SHADE_TEST_RUN(test_ephemeron_reached_through_a_value);
   SHADE_TEST_RUN(test_long_shuffled_chain);
+  SHADE_TEST_RUN(test_key_revived_by_its_finalizer_keeps_its_value);
   SHADE_TEST_RUN(test_ephemeron_bad_arguments);
   return shade_test_finish();
 }
