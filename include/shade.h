@@ -355,8 +355,7 @@ struct shade_stats {
   uint64_t handshake_max_ns;     // longest one-thread stop, from its park to its release
   // pacing
   uint64_t root_bytes;           // roots the last full cycle scanned (stacks, thread-local storage,
-                                 // data segments, shade_add_roots ranges): the goal grows by
-                                 // root_bytes x gc_percent / 100 besides the live heap's share
+                                 // data segments, shade_add_roots ranges)
   int retain_goal;               // 1: the goal never falls below the largest reached
 };
 void shade_get_stats(struct shade_stats *out);

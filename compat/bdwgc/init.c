@@ -61,11 +61,11 @@ static int manual_vdb_allowed = 1;
 // bytes allocated since the last collection reach (twice the traced live bytes + the untraced
 // ones + the roots) / d, d its free-space divisor (3 by default); else it grows the heap, which
 // never shrinks. For a heap of pointerful objects the second part is 2/d of the live heap:
-// Shade's percent grows the heap by p% of the live heap (and of the roots), so 200 / d keeps it
-// (67 at d = 3, not Shade's own 100). The first part is the option retain_goal: the goal never
-// falls below the largest reached (Guile's binary trees: 90 collections, not 153, for the same
-// memory). Weak tables whose dead entries live one more cycle (Guile's) grow with the spacing
-// of collections.
+// Shade's percent grows the heap by p% of the live heap, so 200 / d keeps it (67 at d = 3, not
+// Shade's own 100). The first part is the option retain_goal: the goal never falls below the
+// largest reached (Guile's binary trees: 124 collections, not 172, for the same memory). Weak
+// tables whose dead entries live one more cycle (Guile's) grow with the spacing of collections
+// (the roots are left out of the pace for that reason: pacer.c).
 int compat_percent_for_divisor(GC_word divisor) {
   if (divisor == 0)
     return 100;

@@ -36,8 +36,8 @@
   SHADE_OPTION(gc_percent, .variable = "SHADE_GC_PERCENT", .type = OPTION_PERCENT,               \
                .fallback = 100, .low = -1, .high = 1000000, .has_off = 1, .off = SHADE_GC_OFF,    \
                .doc = "heap growth allowed before the next cycle, in percent of the live heap "   \
-                      "and of the roots scanned (Go's `GOGC`); `off` disables automatic "         \
-                      "collection; 0 collects as often as the heap floor allows",                 \
+                      "(Go's `GOGC`); `off` disables automatic collection; 0 collects as often "  \
+                      "as the heap floor allows",                                                 \
                .field_doc = "`SHADE_GC_OFF` off")                                           \
   SHADE_OPTION(retain_goal, .variable = "SHADE_RETAIN_GOAL", .type = OPTION_SWITCH,              \
                .default_text = "off (on for programs using libgc.so.1)",                          \

@@ -46,15 +46,17 @@ struct address_entry *address_map_find(const struct address_map *map, uintptr_t 
   }
 }
 
+// One pass: the key's entry if it is there, else the first tombstone or the empty slot that ends
+// the probe sequence, which then takes the key.
 struct address_entry *address_map_insert(struct address_map *map, uintptr_t key, bool *created) {
-  struct address_entry *found = address_map_find(map, key);
-  *created = found == NULL;
-  if (found)
-    return found;
   SHADE_ASSERT(map->capacity && (map->used + map->tombstones + 1) * 4 <= map->capacity * 3);
   struct address_entry *reuse = NULL;
   for (size_t i = slot_of(key, map->capacity);; i = (i + 1) & (map->capacity - 1)) {
     struct address_entry *e = &map->entries[i];
+    if (e->key == key) {
+      *created = false;
+      return e;
+    }
     if (e->key == ADDRESS_TOMBSTONE && reuse == NULL)
       reuse = e;
     if (e->key == ADDRESS_EMPTY) {
@@ -67,12 +69,26 @@ struct address_entry *address_map_insert(struct address_map *map, uintptr_t key,
   }
   *reuse = (struct address_entry){.key = key};
   map->used++;
+  *created = true;
   return reuse;
 }
 
+// A slot followed by an empty one ends every probe sequence through it: it becomes empty, not a
+// tombstone, and so do the tombstones just before it (no entry moves: iteration stays valid).
+// Maps that keep inserting and removing (weak links of a table being filled and emptied) then
+// keep their probe sequences short instead of filling with tombstones until the next rebuild.
 void address_map_remove(struct address_map *map, struct address_entry *entry) {
-  *entry = (struct address_entry){.key = ADDRESS_TOMBSTONE};
+  size_t mask = map->capacity - 1, i = (size_t)(entry - map->entries);
   map->used--;
-  map->tombstones++;
+  if (map->entries[(i + 1) & mask].key != ADDRESS_EMPTY) {
+    *entry = (struct address_entry){.key = ADDRESS_TOMBSTONE};
+    map->tombstones++;
+    return;
+  }
+  *entry = (struct address_entry){.key = ADDRESS_EMPTY};
+  for (i = (i - 1) & mask; map->entries[i].key == ADDRESS_TOMBSTONE; i = (i - 1) & mask) {
+    map->entries[i].key = ADDRESS_EMPTY;
+    map->tombstones--;
+  }
 }
 

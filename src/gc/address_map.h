@@ -1,6 +1,7 @@
 // address_map.h: a hash map from addresses to a few words, for the collector's side tables
 // (finalizers by object, weak links by link address). Open addressing with linear probing;
-// removed entries leave a tombstone, so that removing while iterating never moves an entry.
+// removed entries leave a tombstone (or an empty slot, where no probe sequence goes on past it),
+// so that removing while iterating never moves an entry.
 //
 // Invariants: keys are nonzero, word-aligned addresses (0 marks an empty slot, 1 a tombstone);
 // used + tombstones <= 3/4 of capacity after every insert. Only address_map_reserve allocates

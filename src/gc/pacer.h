@@ -1,9 +1,8 @@
 // pacer.h: when to collect. The heap in use (heap_account.h, counted by the allocator) is reset
 // to the marked bytes at the end of each cycle. A cycle starts when it reaches the goal =
-// max(min_goal, marked + (marked + roots) * percent/100 + min(floating, marked * percent/100)),
-// where roots are the root bytes the last full cycle scanned and floating is what the last
-// incremental/concurrent marking allocated black, lowered under a soft memory limit
-// (memory_limits.h). With retain_goal (bdwgc's pace), the goal before the limit is never below
+// max(min_goal, marked * (1 + percent/100) + min(floating, marked * percent/100)), where floating
+// is what the last incremental/concurrent marking allocated black, lowered under a soft memory
+// limit (memory_limits.h). With retain_goal (bdwgc's pace), the goal before the limit is never below
 // the largest one set so far. With automatic collection off (percent < 0), a soft limit alone
 // still triggers cycles.
 //
@@ -26,7 +25,7 @@ struct pacer {
   bool early_trigger;         // incremental/concurrent: trigger before the goal
   _Atomic uint64_t heap_marked;
   _Atomic uint64_t heap_floating; // allocated black by the last marking (0 after a STW cycle)
-  _Atomic uint64_t root_bytes;    // root bytes the last full cycle scanned (roots.h)
+  _Atomic uint64_t root_bytes;    // root bytes the last full cycle scanned (roots.h; reported)
   _Atomic int gc_percent;   // negative: automatic collection off (unless soft_limit_on)
   _Atomic int disable_depth;
   _Atomic bool soft_limit_on; // a soft memory limit lowers the goal
