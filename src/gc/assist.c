@@ -7,10 +7,10 @@
 // stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
 // In an incremental marking these slices are all the marking there is (what allocations owe adds
 // up per thread, and is paid INCREMENTAL_SLICE_BYTES at a time, or at once past the goal); a
-// slice that finds no work left runs mark termination. An assist that finds no work while the heap is past 1.25 x its goal
-// waits for work in 200 us naps, 10 ms at most (no single allocation waits for a whole cycle, as
-// Go's can: 63 ms on churn). Past 1.5 x the goal the thread marks and waits until the cycle
-// ends: the heap cannot outrun the collector. The naps sleep on the phase word (phases.h), so
+// slice that finds no work left runs mark termination. An assist that finds no work while the
+// heap is past 1.25 x its goal waits for work in 200 us naps, 1 ms at most (no single
+// allocation waits for a whole cycle, as Go's can: 63 ms on churn). Past 1.5 x the goal the
+// thread marks and waits until the cycle ends: the heap cannot outrun the collector. The naps sleep on the phase word (phases.h), so
 // the marking's end wakes them at once.
 #include "gc/marking.h"
 
@@ -103,7 +103,8 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
   // Past 1.5 x the goal the thread allocates no more until the cycle ends: it marks while there
   // is work, and waits while there is none. Otherwise, with no work left here: incremental, if
   // no other thread holds any, this one ends the marking; past 1.25 x the goal it waits for work
-  // (a worker or another thread's slice holds it, or is off the CPU), 10 ms at most.
+  // (a worker or another thread's slice holds it, or is off the CPU), 1 ms at most (10 ms let
+  // single operations of churn take 4 ms).
   for (unsigned waits = 0; phase_is_marking(); waits++) {
     uint64_t goal = load_relaxed(&pacer.heap_goal), in_use = load_relaxed(&heap_account.in_use);
     bool far_past = in_use > goal + goal / 2;
@@ -117,7 +118,7 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
       finish_here(t);
       break;
     }
-    if (in_use <= goal + goal / 4 || (!far_past && waits >= 50))
+    if (in_use <= goal + goal / 4 || (!far_past && waits >= 5))
       break;
     yield_to_workers(t, 200 * 1000);
     more = assist_slice(t, debt, &scanned);
