@@ -10,8 +10,8 @@
 // slice that finds no work left runs mark termination. An assist that finds no work while the
 // heap is past 1.25 x its goal waits for work in 200 us naps, 1 ms at most (no single
 // allocation waits for a whole cycle, as Go's can: 63 ms on churn). Past 1.5 x the goal the
-// thread marks and waits until the cycle ends: the heap cannot outrun the collector. The naps sleep on the phase word (phases.h), so
-// the marking's end wakes them at once.
+// thread marks and waits until the cycle ends: the heap cannot outrun the collector. The naps
+// sleep on the phase word (phases.h), so the marking's end wakes them at once.
 #include "gc/marking.h"
 
 #include <time.h>
