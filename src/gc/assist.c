@@ -2,13 +2,14 @@
 //
 // (Starting a marking at the trigger is the controller's decision: collector.c.) While marking,
 // each allocation of `bytes` owes bytes x pacer_assist_ratio of scan work (Go's mark assist).
-// Concurrent workers bank the work they do as credit, which assists spend first; the rest the thread scans itself, inside a
-// critical section (a stop never finds it holding unpublished grey work), giving up early when a
-// stop is pending, and at most ASSIST_MAX_BYTES per call so that no single allocation waits long.
-// In an incremental marking these slices are all the marking there is (what allocations owe adds
-// up per thread, and is paid INCREMENTAL_SLICE_BYTES at a time, or at once past the goal); a
-// slice that finds no work left runs mark termination. An assist that finds no work while the
-// heap is past 1.25 x its goal waits for work in 200 us naps, 1 ms at most (no single
+// Concurrent workers bank the work they do as credit, which assists spend first; the rest the
+// thread scans itself, inside a critical section (a stop never finds it holding unpublished grey
+// work), giving up early when a stop is pending, and at most ASSIST_MAX_BYTES per call so that
+// no single allocation waits long. In an incremental marking these slices are all the marking
+// there is; a slice that finds no work left runs mark termination. (Paying what allocations owe
+// in 128 KiB slices, to spread each slice's fixed cost, was tried: no more throughput on 10 s
+// churn runs, and 300 operations over 1 ms instead of 2-6.) An assist that finds no work while
+// the heap is past 1.25 x its goal waits for work in 200 us naps, 1 ms at most (no single
 // allocation waits for a whole cycle, as Go's can: 63 ms on churn). Past 1.5 x the goal the
 // thread marks and waits until the cycle ends: the heap cannot outrun the collector. The naps
 // sleep on the phase word (phases.h), so the marking's end wakes them at once.
@@ -23,11 +24,6 @@
 
 #define ASSIST_MIN_BYTES ((uint64_t)16 << 10)  // the smallest slice worth starting
 #define ASSIST_MAX_BYTES ((uint64_t)512 << 10) // about half a millisecond of scanning
-// Incremental marking: what allocations owe adds up per thread and is paid this much at a time.
-// A slice has a fixed cost (a critical section, a marker set up and published, the shared list
-// taken from): churn's 16 KiB slices made incremental mode 0.5 x stop-the-world's throughput;
-// 128 KiB slices (about 0.1 ms of scanning each) make it 0.7 x, the slowest operation unchanged.
-#define INCREMENTAL_SLICE_BYTES ((uint64_t)128 << 10)
 
 static void finish_if_out_of_work(struct shade_thread *self, uintptr_t stack_pointer) {
   if (phase_is_marking() && marking_out_of_work())
@@ -81,19 +77,10 @@ void marking_assist(struct shade_thread *t, uint64_t bytes) {
   uint64_t begin = cycle_now_ns();
   double ratio = pacer_assist_ratio(load_relaxed(&marking.scanned_bytes));
   uint64_t debt = (uint64_t)((double)bytes * ratio);
-  if (!incremental) {
+  if (!incremental)
     debt -= take_credit(debt); // what the background workers did ahead
-  } else { // owed work adds up, and is paid INCREMENTAL_SLICE_BYTES at a time (or at once past
-            // the goal)
-    if (debt < ASSIST_MIN_BYTES)
-      debt = ASSIST_MIN_BYTES; // every allocation that reaches here makes progress
-    t->slice_debt += debt;
-    uint64_t goal = load_relaxed(&pacer.heap_goal);
-    if (t->slice_debt < INCREMENTAL_SLICE_BYTES && heap_account_in_use() <= goal)
-      return;
-    debt = t->slice_debt;
-    t->slice_debt = 0;
-  }
+  else if (debt < ASSIST_MIN_BYTES)
+    debt = ASSIST_MIN_BYTES; // incremental: every slice makes progress
   if (debt == 0)
     return;
   if (debt > ASSIST_MAX_BYTES)

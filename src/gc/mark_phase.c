@@ -49,10 +49,8 @@ void marking_marker_end(struct marker *m) {
 }
 
 void marking_reset(void) {
-  for (struct shade_thread *t = threads_first(); t; t = t->next) {
+  for (struct shade_thread *t = threads_first(); t; t = t->next)
     t->stack_scanned = false;
-    t->slice_debt = 0;
-  }
   store_relaxed(&marking.scanned_bytes, 0);
   store_relaxed(&marking.marked_bytes, 0);
   store_relaxed(&marking.assist_credit, 0);

@@ -34,7 +34,6 @@ struct shade_thread {
   _Atomic bool stack_scanned;       // this cycle's marking has scanned the stack (black); written
                                     // by the collector (registry locked), read by the thread;
                                     // a thread registered while marking starts grey
-  uint64_t slice_debt;              // incremental marking: scan work owed, not yet paid (assist.c)
   uint64_t allocated_since_stack_clear; // span bytes taken since allocate_slow last cleared
   // The write-barrier buffer: values shaded by this thread, not yet marked (barrier.c).
   _Atomic uint32_t barrier_count;
