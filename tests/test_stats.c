@@ -143,8 +143,10 @@ static void test_gc_percent_returns_old_value_and_negative_stops_collection(void
                      initial);
 }
 
-// root_bytes follows the roots: a root range counts while it is registered.
+// root_bytes follows the roots: a root range counts while it is registered. (The stacks' part
+// moves a little from one collection to the next: SLACK.)
 static void test_root_bytes_follow_the_roots(void) {
+  const uint64_t slack = 64 << 10;
   size_t bytes = (size_t)16 << 20;
   char *area = calloc(1, bytes); // not Shade's: a root range of zeros
   SHADE_TEST_EXPECT(area != NULL);
@@ -153,13 +155,13 @@ static void test_root_bytes_follow_the_roots(void) {
   shade_add_roots(area, area + bytes);
   shade_collect();
   struct shade_stats with = shade_test_stats();
-  SHADE_TEST_EXPECTF(with.root_bytes >= before.root_bytes + bytes,
+  SHADE_TEST_EXPECTF(with.root_bytes + slack >= before.root_bytes + bytes,
                      "root_bytes %" PRIu64 " with a 16 MiB range added (%" PRIu64 " before)",
                      with.root_bytes, before.root_bytes);
   shade_remove_roots(area, area + bytes);
   shade_collect();
   struct shade_stats without = shade_test_stats();
-  SHADE_TEST_EXPECTF(without.root_bytes + bytes <= with.root_bytes,
+  SHADE_TEST_EXPECTF(without.root_bytes + bytes <= with.root_bytes + slack,
                      "root_bytes %" PRIu64 " after removing the range (%" PRIu64 " with it)",
                      without.root_bytes, with.root_bytes);
   free(area);
