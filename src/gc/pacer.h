@@ -2,9 +2,9 @@
 // to the marked bytes at the end of each cycle. A cycle starts when it reaches the goal =
 // max(min_goal, marked * (1 + percent/100) + min(floating, marked * percent/100)), where floating
 // is what the last incremental/concurrent marking allocated black, lowered under a soft memory
-// limit (memory_limits.h). With retain_goal (bdwgc's pace), the goal before the limit is never below
-// the largest one set so far. With automatic collection off (percent < 0), a soft limit alone
-// still triggers cycles.
+// limit (memory_limits.h). With retain_goal (bdwgc's pace), the goal before the limit is never
+// below the largest one set so far. With automatic collection off (percent < 0), a soft limit
+// alone still triggers cycles.
 //
 // Incremental and concurrent marking start a cycle earlier, at the trigger, so that the
 // marking, done while the program keeps allocating, ends near the goal: trigger = goal - runway,

@@ -16,9 +16,10 @@
 // Then the same with MUTATORS threads allocating at once (3 x the live heap each): the same
 // bound, plus 4 MiB per thread for the spans each thread's cache holds. Then with MANY_MUTATORS
 // threads (many more than the CPUs: 64, 16 under TSan; together 24 x the live heap): the same
-// bound, plus 1 MiB per thread. With more threads than CPUs, most allocating threads are off the CPU when a
-// cycle should start, and without the wait for marking in concurrent mode (an allocating thread
-// past 1.5 x the goal waits until the marking has begun) 64 threads ran the heap to 5 x its goal.
+// bound, plus 1 MiB per thread. With more threads than CPUs, most allocating threads are off the
+// CPU when a cycle should start, and without the wait for marking in concurrent mode (an
+// allocating thread past 1.5 x the goal waits until the marking has begun) 64 threads ran the
+// heap to 5 x its goal.
 // The bounds are on memory, not on time.
 #include "conc_test.h"
 
