@@ -34,7 +34,7 @@ void roots_add(uintptr_t lo, uintptr_t hi);
 void roots_remove(uintptr_t lo, uintptr_t hi);
 void roots_after_fork_child(void);
 // Bytes of roots (stacks, thread-local storage, data segments, user ranges) the collector's
-// markings scanned since the last call, which resets the count: the pacer's root term.
+// markings scanned since the last call, which resets the count (shade_stats.root_bytes).
 uint64_t roots_take_scanned_bytes(void);
 
 #endif

@@ -203,7 +203,7 @@ static bool ephemeron_ready(const uintptr_t *e) {
 // EPHEMERON_ROUNDS rounds that each found some (chains of ephemerons whose values hold the next
 // keys would take one round per link: quadratic), the rest go to the waiting table.
 #define EPHEMERON_ROUNDS 4
-#define EPHEMERON_LOCAL 2048 // pending lists up to this many stay on the collector's stack
+#define EPHEMERON_LOCAL 256 // pending lists up to this many (1 KiB) stay on the collector's stack
 
 static void ephemerons_resolve(struct marker *m) {
   size_t count = finalization.ephemeron_count;
