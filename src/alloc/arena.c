@@ -110,13 +110,32 @@ bool arena_track_writes(const char **reason) {
 
 bool arena_tracking_writes(void) { return load_relaxed(&tracking); }
 
-bool arena_collect_written(void (*found)(uintptr_t start, size_t bytes, void *context),
-                           void *context) {
+bool arena_peek_written(void (*found)(uintptr_t start, size_t bytes, void *context),
+                        void *context) {
   if (!load_relaxed(&tracking))
     return false;
   for (struct reservation *r = load_acquire(&reservations); r; r = r->next)
-    if (write_tracking_collect((void *)r->base, r->size, found, context) < 0)
+    if (write_tracking_peek((void *)r->base, r->size, found, context) < 0)
       return false;
+  return true;
+}
+
+bool arena_protect_written_except(const struct arena_range *keep, size_t count) {
+  if (!load_relaxed(&tracking))
+    return false;
+  for (struct reservation *r = load_acquire(&reservations); r; r = r->next) {
+    uintptr_t from = r->base, end = r->base + r->size;
+    for (size_t i = 0; i < count; i++) {
+      if (keep[i].start < r->base || keep[i].end > end)
+        continue; // another reservation's
+      if (keep[i].start > from &&
+          write_tracking_protect_written((void *)from, keep[i].start - from) != 0)
+        return false;
+      from = keep[i].end;
+    }
+    if (from < end && write_tracking_protect_written((void *)from, end - from) != 0)
+      return false;
+  }
   return true;
 }
 

@@ -46,11 +46,20 @@ void arena_for_each(void (*fn)(struct arena *a, void *context), void *context);
 // (and *reason) when the kernel cannot.
 bool arena_track_writes(const char **reason);
 bool arena_tracking_writes(void);
-// Calls found(start, bytes, context) for every run of heap pages written since the last call (or
-// since tracking began) and write-protects them again. The world is stopped, or nothing else
-// grows the heap. False when the kernel failed: every page must then count as written.
-bool arena_collect_written(void (*found)(uintptr_t start, size_t bytes, void *context),
-                           void *context);
+// Calls found(start, bytes, context) for every run of heap pages written since they were last
+// protected (or never protected since tracking began: every page then counts as written), in
+// address order, without protecting them. The world is stopped, or nothing else grows the heap.
+// False when the kernel failed: every page must then count as written.
+bool arena_peek_written(void (*found)(uintptr_t start, size_t bytes, void *context),
+                        void *context);
+// Write-protects the written pages of the heap again, except those inside the ranges of keep
+// (kernel pages, 4 KiB; in ascending order within each reservation, not overlapping): the next
+// collect or peek reports the protected ones only if written after this, the kept ones always.
+// One system call per range between two kept ones. False when the kernel failed.
+struct arena_range {
+  uintptr_t start, end;
+};
+bool arena_protect_written_except(const struct arena_range *keep, size_t count);
 // In a forked child: the kernel kept no registration; register and protect again. False when
 // the child cannot track writes (its collections must then all be full).
 bool arena_after_fork_child(void);

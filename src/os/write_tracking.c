@@ -147,7 +147,8 @@ static int uffd_protect(int uffd, void *start, size_t length) {
 }
 
 // One PAGEMAP_SCAN walk after another over [start, end), each filling at most REGIONS runs.
-static long pagemap_collect(int pagemap, uintptr_t start, uintptr_t end,
+// With protect, the pages reported are write-protected again by the same call (PM_SCAN_WP_MATCHING).
+static long pagemap_collect(int pagemap, uintptr_t start, uintptr_t end, bool protect,
                             void (*found)(uintptr_t, size_t, void *), void *context) {
   enum { REGIONS = 128 };
   long total = 0;
@@ -156,7 +157,7 @@ static long pagemap_collect(int pagemap, uintptr_t start, uintptr_t end,
     struct page_region regions[REGIONS] = {0};
     struct pm_scan_arg scan = {
         .size = sizeof scan,
-        .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+        .flags = (protect ? PM_SCAN_WP_MATCHING : 0) | PM_SCAN_CHECK_WPASYNC,
         .start = cursor,
         .end = end,
         .vec = (uintptr_t)regions,
@@ -204,7 +205,7 @@ static const char *probe_scratch_pages(int uffd, int pagemap) {
     failure = "UFFDIO_REGISTER/UFFDIO_WRITEPROTECT refused on anonymous memory";
   } else {
     *(volatile char *)probe.written = 1;
-    long bytes = pagemap_collect(pagemap, (uintptr_t)scratch, (uintptr_t)scratch + length,
+    long bytes = pagemap_collect(pagemap, (uintptr_t)scratch, (uintptr_t)scratch + length, true,
                                  count_probe_run, &probe);
     if (bytes == -ENOTTY || bytes == -EINVAL)
       failure = "kernel lacks the PAGEMAP_SCAN ioctl (Linux < 6.7)";
@@ -320,7 +321,35 @@ long write_tracking_collect(void *start, size_t length,
   int pagemap = descriptor(start, length, false);
   if (pagemap < 0)
     return pagemap;
-  return pagemap_collect(pagemap, (uintptr_t)start, (uintptr_t)start + length, found, context);
+  return pagemap_collect(pagemap, (uintptr_t)start, (uintptr_t)start + length, true, found,
+                         context);
+}
+
+int write_tracking_protect_written(void *start, size_t length) {
+  int pagemap = descriptor(start, length, false);
+  if (pagemap < 0)
+    return pagemap;
+  // No output vector: the walk covers the whole range and protects what it matches.
+  struct pm_scan_arg scan = {
+      .size = sizeof scan,
+      .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+      .start = (uintptr_t)start,
+      .end = (uintptr_t)start + length,
+      .category_mask = PAGE_IS_WRITTEN,
+  };
+  if (ioctl(pagemap, PAGEMAP_SCAN, &scan) < 0)
+    return -errno;
+  return scan.walk_end == scan.end ? 0 : -EAGAIN;
+}
+
+long write_tracking_peek(void *start, size_t length,
+                         void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
+                         void *context) {
+  int pagemap = descriptor(start, length, false);
+  if (pagemap < 0)
+    return pagemap;
+  return pagemap_collect(pagemap, (uintptr_t)start, (uintptr_t)start + length, false, found,
+                         context);
 }
 
 void write_tracking_after_fork_child(void) {

@@ -45,7 +45,16 @@ int write_tracking_protect(void *start, size_t length);
 long write_tracking_collect(void *start, size_t length,
                             void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
                             void *context);
+// The same, without protecting anything: the pages reported stay written, and are reported again
+// by the next peek or collect. found may call write_tracking_protect on what it was given (the
+// caller then knows no store races with the call).
+long write_tracking_peek(void *start, size_t length,
+                         void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
+                         void *context);
 
+// Write-protects the written pages of [start, start + length) again, in one system call whatever
+// their number (a collect without the report). The pages not written are left as they are.
+int write_tracking_protect_written(void *start, size_t length);
 // In a forked child (from a pthread_atfork child handler or right after fork): the kernel gave
 // the child none of the parent's registrations and no write-protection, so the child knows
 // nothing of what was written before or since fork. This closes the parent's descriptors and

@@ -59,12 +59,15 @@ static void mark_run(uintptr_t start, size_t bytes, void *context) {
     r->reported[(page - (uintptr_t)r->base) / OS_PAGE] = 1;
 }
 
-// Collects the whole region; returns what write_tracking_collect returned.
-static long collect(struct region *r) {
+// Collects (or peeks at) the whole region; returns what write_tracking_collect (peek) returned.
+static long look(struct region *r, bool protect) {
   memset(r->reported, 0, r->pages);
   r->outside = false;
-  return write_tracking_collect(r->base, r->pages * OS_PAGE, mark_run, r);
+  return (protect ? write_tracking_collect : write_tracking_peek)(r->base, r->pages * OS_PAGE,
+                                                                   mark_run, r);
 }
+
+static long collect(struct region *r) { return look(r, true); }
 
 static size_t reported_count_of(struct region *r, unsigned char mark) {
   size_t count = 0;
@@ -83,9 +86,9 @@ static size_t first_of(struct region *r, unsigned char mark) {
 }
 
 // Collects, and expects every page of must back, and no page that is in neither must nor may.
-static void expect_collect(struct region *r, const size_t *must, size_t must_count,
-                           const size_t *may, size_t may_count, int line) {
-  long bytes = collect(r);
+static void expect_look(struct region *r, bool protect, const size_t *must, size_t must_count,
+                        const size_t *may, size_t may_count, int line) {
+  long bytes = look(r, protect);
   SHADE_TEST_EXPECTF(bytes >= 0, "line %d: collect returned %ld", line, bytes);
   SHADE_TEST_EXPECTF(!r->outside, "line %d: a run outside the region", line);
   SHADE_TEST_EXPECTF(bytes < 0 || (size_t)bytes == reported_count(r) * OS_PAGE,
@@ -108,7 +111,8 @@ static void expect_collect(struct region *r, const size_t *must, size_t must_cou
 #define PAGES(...) \
   ((const size_t[]){__VA_ARGS__}), (sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t))
 #define NO_PAGES NULL, 0
-#define EXPECT_COLLECTS(r, ...) expect_collect((r), __VA_ARGS__, __LINE__) // r, must, may
+#define EXPECT_COLLECTS(r, ...) expect_look((r), true, __VA_ARGS__, __LINE__) // r, must, may
+#define EXPECT_PEEKS_EXACTLY(r, ...) expect_look((r), false, PAGES(__VA_ARGS__), NO_PAGES, __LINE__)
 #define EXPECT_COLLECTS_EXACTLY(r, ...) EXPECT_COLLECTS((r), PAGES(__VA_ARGS__), NO_PAGES)
 #define EXPECT_COLLECTS_NOTHING(r) EXPECT_COLLECTS((r), NO_PAGES, NO_PAGES)
 
@@ -138,6 +142,23 @@ static void test_plain_stores_are_reported_exactly_once(void) {
   store(&r, 101); // re-protected by the collection: a second write is seen again
   EXPECT_COLLECTS_EXACTLY(&r, 101);
   SHADE_TEST_EXPECT((unsigned char)r.base[OS_PAGE * 100 + 5] == 0xA5); // contents unharmed
+  unmap_region(&r);
+}
+
+// A peek reports what a collect would, and leaves the pages written: they come back until a
+// collect or a protection of their own takes them.
+static void test_peek_reports_without_protecting(void) {
+  struct region r;
+  map_tracked_region(&r, 4 * MIB);
+  store(&r, 3), store(&r, 4), store(&r, 9);
+  EXPECT_PEEKS_EXACTLY(&r, 3, 4, 9);
+  EXPECT_PEEKS_EXACTLY(&r, 3, 4, 9);
+  SHADE_TEST_EXPECT(write_tracking_protect(page_address(&r, 4), OS_PAGE) == 0);
+  EXPECT_PEEKS_EXACTLY(&r, 3, 9);
+  store(&r, 4);
+  EXPECT_PEEKS_EXACTLY(&r, 3, 4, 9);
+  EXPECT_COLLECTS_EXACTLY(&r, 3, 4, 9);
+  EXPECT_COLLECTS_NOTHING(&r);
   unmap_region(&r);
 }
 
@@ -533,6 +554,7 @@ int main(void) {
     return SHADE_TEST_SKIP_CODE;
   }
   SHADE_TEST_RUN(test_plain_stores_are_reported_exactly_once);
+  SHADE_TEST_RUN(test_peek_reports_without_protecting);
   SHADE_TEST_RUN(test_reads_are_not_reported);
   SHADE_TEST_RUN(test_memcpy_is_reported);
   SHADE_TEST_RUN(test_read_from_a_pipe_is_reported);
