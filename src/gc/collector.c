@@ -99,7 +99,7 @@ enum action {
 };
 
 int collector_due_kind(void) {
-  if (!generations_on())
+  if (!generations_on() || generations_paused())
     return pacer_should_collect() ? COLLECTION_FULL : -1;
   if (!generations_young_due())
     return -1;
@@ -159,6 +159,7 @@ static void run_locked(collector_step_fn step, enum collect_reason reason,
   int due = reason == REASON_ALLOCATION ? collector_due_kind() : (int)kind;
   if (due >= 0) {
     step_generation = (unsigned)due;
+    generations_set_trigger(reason == REASON_ALLOCATION);
     collector_run_here(step, current_thread);
   }
   collector_unlock();

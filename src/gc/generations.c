@@ -122,8 +122,13 @@ static struct {
   _Atomic uint64_t promoted_since_gen1;  // survivors of gen0 collections since the last gen1 or
                                          // gen2 one (gen1's budget is spent on these)
   _Atomic bool must_be_full;             // what was written is unknown: the next one is full
+  _Atomic unsigned full_only;            // full collections to run before the next young one
+  unsigned pause_length;                 // full_only the last pause set (it doubles while young
+                                         // collections keep finding most of gen0 alive)
+  bool by_allocation;                    // the collection under way was triggered by allocation
   uint64_t scanned_at_begin;             // mark_scanned_objects_total when marking began
   uint64_t gen0_marked_at_begin;         // mark_gen0_bytes_total then
+  uint64_t explicit_marked_at_begin;     // mark_explicit_bytes_total then
 } gen;
 
 // At most YOUNG_RUNS runs of written pages holding no old object stay unprotected after a
@@ -209,6 +214,8 @@ static uint64_t adapted(uint64_t floor, uint64_t ceiling, uint64_t survived, uin
   return floor + (uint64_t)((double)(ceiling - floor) * survival);
 }
 
+bool generations_paused(void) { return gen.on && load_relaxed(&gen.full_only) > 0; }
+
 bool generations_young_due(void) {
   if (!gen.on)
     return false;
@@ -244,6 +251,7 @@ unsigned generations_begin(unsigned g) {
   mark_card_line = g == 0 ? 2 : 1; // what will be gen2 after this collection, and what not
   gen.scanned_at_begin = load_relaxed(&mark_scanned_objects_total);
   gen.gen0_marked_at_begin = load_relaxed(&mark_gen0_bytes_total);
+  gen.explicit_marked_at_begin = load_relaxed(&mark_explicit_bytes_total);
   sweep_unmark_generations(g);
   return g;
 }
@@ -422,8 +430,39 @@ static void set_in_use(uint64_t after) {
   store_relaxed(&gen.in_use_after_last, after);
 }
 
-enum sweep_kind generations_end(unsigned g, uint64_t marked) {
-  store_relaxed(&gen.must_be_full, !protect_old_pages());
+// Most of gen0 survived its collection: the generational hypothesis does not hold for this
+// program now (a cache replacing random entries keeps what it allocates for longer than gen0's
+// budget lasts), and a young collection costs nearly what a full one does while promoting what
+// only full collections free (churn: 92% of gen0 survived; young collections of 120 to 340 ms
+// against full ones of 520 ms, the pacer's full collections in between). Allocation then
+// triggers full collections only, as without generations, for pause_length of them; then a
+// young collection tries again. The pause doubles each time the try fails (at most
+// SURVIVAL_PAUSE_MAX), and starts again from 1 once a young collection finds most of gen0 dead.
+// Only collections triggered by allocation count: an explicit gen0 collection of objects the
+// program just made and holds says nothing of their lifetimes. While paused, the kernel's
+// tracking rests (generations_end), so an explicit young collection is full too.
+enum { SURVIVAL_PAUSE_MAX = 8 };
+
+static void pause_if_most_survive(uint64_t survived, uint64_t young) {
+  if (young == 0 || survived * 2 <= young) {
+    gen.pause_length = 0;
+    return;
+  }
+  unsigned length = gen.pause_length ? gen.pause_length * 2 : 1;
+  gen.pause_length = length < SURVIVAL_PAUSE_MAX ? length : SURVIVAL_PAUSE_MAX;
+  store_relaxed(&gen.full_only, gen.pause_length);
+}
+
+void generations_set_trigger(bool by_allocation) { gen.by_allocation = by_allocation; }
+
+// The budgets and sizes after collecting generations 0..g; returns the sweep kind.
+static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
+  if (g < 2) { // uncollectable and manual objects are marked by every collection; what the last
+               // one left counts them already
+    uint64_t explicit_bytes = load_relaxed(&mark_explicit_bytes_total) -
+                              gen.explicit_marked_at_begin;
+    marked = marked > explicit_bytes ? marked - explicit_bytes : 0;
+  }
   uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
   uint64_t promoted = load_relaxed(&gen.promoted_since_gen1), size1 = load_relaxed(&gen.gen1_size);
   uint64_t young = in_use > last ? in_use - last : 0;
@@ -440,6 +479,9 @@ enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   store_relaxed(&gen.promoted_since_gen1, g == 0 ? promoted + marked : 0);
   store_relaxed(&gen.gen1_size, g == 0 ? gen1 + marked : to_gen1);
   if (g >= 2) { // full; the pacer resets the heap in use to what was marked
+    unsigned paused = load_relaxed(&gen.full_only);
+    if (paused > 0)
+      store_relaxed(&gen.full_only, paused - 1);
     set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, to_gen1, marked - to_gen1});
     store_relaxed(&gen.in_use_after_last, marked);
     return SWEEP_GEN2;
@@ -454,8 +496,20 @@ enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   }
   set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
   set_in_use(last + marked);
+  if (gen.by_allocation)
+    pause_if_most_survive(marked, young);
   store_relaxed(&gen.gen0_budget, adapted(gen.gen0_floor, gen.gen0_ceiling, marked, young));
   return SWEEP_GEN0;
+}
+
+enum sweep_kind generations_end(unsigned g, uint64_t marked) {
+  enum sweep_kind kind = end_budgets(g, marked);
+  // While young collections are paused every collection is full, and the kernel's tracking
+  // rests: protecting the old pages would cost a fault on each page the program writes, for
+  // nothing. The last full collection of the pause protects them again.
+  bool paused = load_relaxed(&gen.full_only) > 0;
+  store_relaxed(&gen.must_be_full, paused || !protect_old_pages());
+  return kind;
 }
 
 void generations_record_pause(unsigned g, uint64_t pause_ns) {

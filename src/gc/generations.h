@@ -21,6 +21,12 @@ extern struct generation_stats generation_stats;
 // must track the heap's writes, or Shade stays non-generational and says why once.
 void generations_init(const struct shade_options *options, bool mode_allows);
 bool generations_on(void);
+// Young collections found most of gen0 alive: the collections allocation triggers are full ones,
+// paced as without generations, for a while (generations.c).
+bool generations_paused(void);
+// Under the collector lock, before a collection: whether allocation triggered it (only those tell
+// whether young collections pay).
+void generations_set_trigger(bool by_allocation);
 // gen0's allocation budget is spent: a young collection is due.
 bool generations_young_due(void);
 // The old generations (what the last collection left) reached the pacer's trigger: a full

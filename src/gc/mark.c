@@ -31,6 +31,7 @@
 unsigned mark_card_line;
 _Atomic uint64_t mark_scanned_objects_total;
 _Atomic uint64_t mark_gen0_bytes_total;
+_Atomic uint64_t mark_explicit_bytes_total;
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -40,6 +41,7 @@ void marker_begin(struct marker *m, bool checking) {
   m->marked_objects = 0;
   m->scanned_objects = 0;
   m->marked_gen0_bytes = 0;
+  m->marked_explicit_bytes = 0;
   m->scanned_bytes = 0;
   m->edges.added = m->edges.marked = 0;
 }
@@ -50,6 +52,8 @@ void marker_end(struct marker *m) {
     atomic_fetch_add_explicit(&mark_scanned_objects_total, m->scanned_objects,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&mark_gen0_bytes_total, m->marked_gen0_bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mark_explicit_bytes_total, m->marked_explicit_bytes,
+                              memory_order_relaxed);
   }
 }
 
@@ -118,7 +122,9 @@ static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, st
     ephemeron_key_marked(s, index);
   uint64_t bytes = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
   m->marked_bytes += bytes;
-  if (span_object_generation(s, index) == 0)
+  if (s->kind >= KIND_UNCOLLECTABLE)
+    m->marked_explicit_bytes += bytes;
+  else if (span_object_generation(s, index) == 0)
     m->marked_gen0_bytes += bytes;
   m->marked_objects++;
   if (s->kind != KIND_ATOMIC)

@@ -29,7 +29,9 @@ struct marker {
   uint64_t marked_bytes; // bytes of objects this marker turned grey
   uint64_t marked_objects;
   uint64_t scanned_objects; // objects (and remembered ranges) this marker pushed to be scanned
-  uint64_t marked_gen0_bytes; // of marked_bytes: objects of generation 0 (generations' sizes)
+  uint64_t marked_gen0_bytes; // of marked_bytes: collectable objects of generation 0
+  uint64_t marked_explicit_bytes; // of marked_bytes: uncollectable and manual objects (no age:
+                                  // marked afresh by every collection, young ones included)
   uint64_t scanned_bytes; // bytes of grey ranges this marker scanned (the pacer's scan work)
 };
 
@@ -39,9 +41,10 @@ struct marker {
 // scanning such an object notes the card (cards.h) of every slot in it that points to an object
 // below the line. Set by generations_begin, with the world stopped.
 extern unsigned mark_card_line;
-// Objects scanned, and bytes of gen0 objects marked, by every marker but the verifier's, since
-// start (markers add theirs at their end).
-extern _Atomic uint64_t mark_scanned_objects_total, mark_gen0_bytes_total;
+// Objects scanned, and bytes of gen0 and explicit objects marked, by every marker but the
+// verifier's, since start (markers add theirs at their end).
+extern _Atomic uint64_t mark_scanned_objects_total, mark_gen0_bytes_total,
+    mark_explicit_bytes_total;
 
 void marker_begin(struct marker *m, bool checking);
 // The weak pass's hook (weak_resolution.c): object i of s, flagged as an ephemeron key, was just
