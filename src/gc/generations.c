@@ -126,6 +126,8 @@ static struct {
   unsigned pause_length;                 // full_only the last pause set (it doubles while young
                                          // collections keep finding most of gen0 alive)
   bool by_allocation;                    // the collection under way was triggered by allocation
+  uint64_t full_live[2];                 // what the last full collection and the one before
+                                         // marked
   uint64_t scanned_at_begin;             // mark_scanned_objects_total when marking began
   uint64_t gen0_marked_at_begin;         // mark_gen0_bytes_total then
   uint64_t explicit_marked_at_begin;     // mark_explicit_bytes_total then
@@ -437,7 +439,9 @@ static void set_in_use(uint64_t after) {
 // against full ones of 520 ms, the pacer's full collections in between). Allocation then
 // triggers full collections only, as without generations, for pause_length of them; then a
 // young collection tries again. The pause doubles each time the try fails (at most
-// SURVIVAL_PAUSE_MAX), and starts again from 1 once a young collection finds most of gen0 dead.
+// SURVIVAL_PAUSE_MAX; not while the live heap grows by more than a quarter from one full
+// collection to the next), and starts again from 1 once a young collection finds most of gen0
+// dead.
 // Only collections triggered by allocation count: an explicit gen0 collection of objects the
 // program just made and holds says nothing of their lifetimes. While paused, the kernel's
 // tracking rests (generations_end), so an explicit young collection is full too.
@@ -448,7 +452,10 @@ static void pause_if_most_survive(uint64_t survived, uint64_t young) {
     gen.pause_length = 0;
     return;
   }
-  unsigned length = gen.pause_length ? gen.pause_length * 2 : 1;
+  // While the live heap grows (a program building its data) most of what it allocates survives
+  // whatever its habits later: the pause does not lengthen then.
+  bool growing = gen.full_live[0] > gen.full_live[1] + gen.full_live[1] / 4;
+  unsigned length = gen.pause_length && !growing ? gen.pause_length * 2 : 1;
   gen.pause_length = length < SURVIVAL_PAUSE_MAX ? length : SURVIVAL_PAUSE_MAX;
   store_relaxed(&gen.full_only, gen.pause_length);
 }
@@ -479,6 +486,8 @@ static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
   store_relaxed(&gen.promoted_since_gen1, g == 0 ? promoted + marked : 0);
   store_relaxed(&gen.gen1_size, g == 0 ? gen1 + marked : to_gen1);
   if (g >= 2) { // full; the pacer resets the heap in use to what was marked
+    gen.full_live[1] = gen.full_live[0];
+    gen.full_live[0] = marked;
     unsigned paused = load_relaxed(&gen.full_only);
     if (paused > 0)
       store_relaxed(&gen.full_only, paused - 1);
