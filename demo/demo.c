@@ -5,6 +5,12 @@
 // (all garbage after the request), and replaces a random entry of the worker's session table (the
 // live heap). Nothing is ever freed by hand. The trace prints one line per collection; at the end
 // the demo checks every session (each carries a checksum) and prints a summary.
+//
+// The workload runs twice, each time in a child process (the collector's policy is chosen at
+// start-up): once with every collection full, once with generations (SHADE_GENERATIONAL=on, on
+// kernels that can track the heap's writes), and the demo ends with the two side by side.
+// `shade_demo --one` runs the workload once, as the environment says.
+#define _GNU_SOURCE
 #include <shade.h>
 
 #include <inttypes.h>
@@ -12,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WORKERS 4
 #define SESSIONS_PER_WORKER 20000
@@ -113,15 +122,30 @@ static double seconds_since(const struct timespec *start) {
   return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-int main(void) {
+// What one run reports to the parent, through a pipe.
+struct run_result {
+  double seconds, cpu_seconds, pause_total_ms, pause_max_ms, peak_heap_mb, peak_live_mb;
+  uint64_t requests, young, full, bad, generational;
+};
+
+static double cpu_seconds(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+         (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
+static int run_once(int result_fd) {
   struct shade_options options = {.trace = 1};
   if (shade_init(&options) != 0) {
     fprintf(stderr, "demo: shade_init failed\n");
     return 1;
   }
   printf("Shade demo: %d threads, each with %d live sessions, %d requests of garbage each.\n"
-         "Trace: gc N @time %%gc: sweep-term+mark+mark-term ms clock, heap before->after->live, "
-         "goal, mapped, threads, markers\n\n",
+         "Trace: gc N @time %%gc [gen2:] sweep-term+mark+mark-term ms clock, heap "
+         "before->after->live, goal, mapped, threads, markers\n"
+         "Young collections (generations): gc N @time gen0 or gen1: the same times, heap in use "
+         "before->after, promoted, remembered (written pages and cards scanned), budgets, goal\n\n",
          WORKERS, SESSIONS_PER_WORKER, REQUESTS_PER_WORKER);
   fflush(stdout);
   struct timespec start;
@@ -174,5 +198,72 @@ int main(void) {
          (double)stats.heap_goal / mb, (double)stats.heap_committed_peak / mb,
          peak_live ? (double)stats.heap_committed_peak / (double)peak_live : 0.0,
          (double)stats.heap_mapped / mb, stats.markers);
+  if (result_fd >= 0) {
+    struct run_result r = {
+        .seconds = elapsed, .cpu_seconds = cpu_seconds(),
+        .pause_total_ms = (double)stats.pause_total_ns / 1e6,
+        .pause_max_ms = (double)stats.pause_max_ns / 1e6,
+        .peak_heap_mb = (double)stats.heap_committed_peak / mb, .peak_live_mb = (double)peak_live / mb,
+        .requests = requests, .young = stats.collections[0] - stats.collections[2],
+        .full = stats.collections[2], .bad = bad, .generational = (uint64_t)stats.generational};
+    if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
+      perror("demo: write");
+  }
   return bad == 0 ? 0 : 1;
+}
+
+// Runs this program again with --one and SHADE_GENERATIONAL=setting; fills *r from its report.
+static int run_child(const char *self, const char *setting, struct run_result *r) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    perror("demo: pipe");
+    return -1;
+  }
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    char fd_text[16];
+    snprintf(fd_text, sizeof fd_text, "%d", fds[1]);
+    setenv("SHADE_GENERATIONAL", setting, 1);
+    execl(self, self, "--one", fd_text, (char *)NULL);
+    perror("demo: exec");
+    _exit(127);
+  }
+  close(fds[1]);
+  ssize_t got = pid > 0 ? read(fds[0], r, sizeof *r) : -1;
+  close(fds[0]);
+  int status = 0;
+  if (pid > 0)
+    waitpid(pid, &status, 0);
+  return got == (ssize_t)sizeof *r && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--one") == 0)
+    return run_once(argc >= 3 ? atoi(argv[2]) : -1);
+  struct run_result off, on;
+  printf("=== 1 of 2: every collection full (SHADE_GENERATIONAL=off) ===\n");
+  if (run_child("/proc/self/exe", "off", &off) != 0)
+    return 1;
+  printf("\n=== 2 of 2: generations (SHADE_GENERATIONAL=on): young collections trace what is new "
+         "===\n");
+  if (run_child("/proc/self/exe", "on", &on) != 0)
+    return 1;
+  if (!on.generational)
+    printf("\n(this kernel cannot track the heap's writes: the second run was not generational)\n");
+  printf("\nSide by side (the same workload, one run each)\n"
+         "                         full only   generations   generations / full\n"
+         "  wall time, s           %9.2f     %9.2f     %6.2f\n"
+         "  CPU time, s            %9.2f     %9.2f     %6.2f\n"
+         "  pauses in all, ms      %9.1f     %9.1f     %6.2f\n"
+         "  longest pause, ms      %9.2f     %9.2f     %6.2f\n"
+         "  peak heap pages, MB    %9.1f     %9.1f     %6.2f\n"
+         "  collections            %9" PRIu64 "     %4" PRIu64 " young + %" PRIu64 " full\n",
+         off.seconds, on.seconds, on.seconds / off.seconds, off.cpu_seconds, on.cpu_seconds,
+         on.cpu_seconds / off.cpu_seconds, off.pause_total_ms, on.pause_total_ms,
+         on.pause_total_ms / off.pause_total_ms, off.pause_max_ms, on.pause_max_ms,
+         on.pause_max_ms / off.pause_max_ms, off.peak_heap_mb, on.peak_heap_mb,
+         on.peak_heap_mb / off.peak_heap_mb, off.full, on.young, on.full);
+  return off.bad == 0 && on.bad == 0 ? 0 : 1;
 }
