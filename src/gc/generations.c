@@ -78,7 +78,9 @@
 // reaches the pacer's goal (SHADE_GC_PERCENT of the live heap the last full collection found), so
 // that the heap in use peaks at the goal, as without generations. gen0's budget is capped at a
 // quarter of the goal (gen1's too). Objects of SHADE_LOH_THRESHOLD bytes and more (85,000) are
-// born in gen2, marked (the Large Object Heap): only gen2 collections free them.
+// born in gen2, marked (the Large Object Heap): only gen2 collections free them. A young
+// collection triggered by allocation that finds most of gen0 alive pauses young collections for
+// a few full ones (pause_young_collections).
 //
 // Generations are asked for (SHADE_GENERATIONAL=on; off by default) and need the stop-the-world
 // mode (black allocation and the concurrent barrier are not combined with sticky marks yet) and
