@@ -10,7 +10,9 @@
 // on those it lists, under the page table lock and with a TLB flush before the call returns;
 // PM_SCAN_CHECK_WPASYNC makes the call fail with EPERM on a part of the range that is not
 // registered instead of calling it unwritten. No signal handler, no mprotect: system calls that
-// write into the memory (read(2)) fault in the kernel like any other write and succeed.
+// write into the memory (read(2)) fault in the kernel like any other write and succeed. A peek is
+// the same scan without PM_SCAN_WP_MATCHING (the pages stay written); protect_written is the
+// scan with it and no output vector (the kernel then walks the whole range in one call).
 //
 // Kernel facts this relies on, each pinned by tests/os/test_write_tracking.c on Linux 6.18:
 // - Every write after protection is reported: plain stores, memcpy, read(2) into the memory,
@@ -315,14 +317,20 @@ int write_tracking_protect(void *start, size_t length) {
   return uffd < 0 ? uffd : uffd_protect(uffd, start, length);
 }
 
-long write_tracking_collect(void *start, size_t length,
-                            void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
-                            void *context) {
+static long look(void *start, size_t length, bool protect,
+                 void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
+                 void *context) {
   int pagemap = descriptor(start, length, false);
   if (pagemap < 0)
     return pagemap;
-  return pagemap_collect(pagemap, (uintptr_t)start, (uintptr_t)start + length, true, found,
+  return pagemap_collect(pagemap, (uintptr_t)start, (uintptr_t)start + length, protect, found,
                          context);
+}
+
+long write_tracking_collect(void *start, size_t length,
+                            void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
+                            void *context) {
+  return look(start, length, true, found, context);
 }
 
 int write_tracking_protect_written(void *start, size_t length) {
@@ -345,11 +353,7 @@ int write_tracking_protect_written(void *start, size_t length) {
 long write_tracking_peek(void *start, size_t length,
                          void (*found)(uintptr_t run_start, size_t run_bytes, void *context),
                          void *context) {
-  int pagemap = descriptor(start, length, false);
-  if (pagemap < 0)
-    return pagemap;
-  return pagemap_collect(pagemap, (uintptr_t)start, (uintptr_t)start + length, false, found,
-                         context);
+  return look(start, length, false, found, context);
 }
 
 void write_tracking_after_fork_child(void) {

@@ -162,6 +162,20 @@ static void test_peek_reports_without_protecting(void) {
   unmap_region(&r);
 }
 
+// protect_written protects again the written pages of its range only; those outside stay written.
+static void test_protect_written_takes_its_range_only(void) {
+  struct region r;
+  map_tracked_region(&r, 4 * MIB);
+  store(&r, 1), store(&r, 2), store(&r, 40), store(&r, 41), store(&r, 900);
+  SHADE_TEST_EXPECT(write_tracking_protect_written(page_address(&r, 2), 39 * OS_PAGE) == 0);
+  EXPECT_PEEKS_EXACTLY(&r, 1, 41, 900); // 2 and 40 are inside [2, 41)
+  SHADE_TEST_EXPECT(write_tracking_protect_written(r.base, r.pages * OS_PAGE) == 0);
+  EXPECT_COLLECTS_NOTHING(&r);
+  store(&r, 40);
+  EXPECT_COLLECTS_EXACTLY(&r, 40);
+  unmap_region(&r);
+}
+
 // A read is not a write: reading protected pages, populated or not, reports nothing.
 static void test_reads_are_not_reported(void) {
   struct region r;
@@ -555,6 +569,7 @@ int main(void) {
   }
   SHADE_TEST_RUN(test_plain_stores_are_reported_exactly_once);
   SHADE_TEST_RUN(test_peek_reports_without_protecting);
+  SHADE_TEST_RUN(test_protect_written_takes_its_range_only);
   SHADE_TEST_RUN(test_reads_are_not_reported);
   SHADE_TEST_RUN(test_memcpy_is_reported);
   SHADE_TEST_RUN(test_read_from_a_pipe_is_reported);
