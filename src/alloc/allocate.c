@@ -112,7 +112,10 @@ void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum o
   s->large_requested = size;
   s->large_type = type;
   span_bitmaps_allocate(s);
-  if (born_old_size != 0 && size - padding >= born_old_size)
+  // (Uncollectable and manual objects are never born old: they have no age, and an uncollectable
+  // one born marked would not be scanned as the root it is by the next young collection.)
+  if (born_old_size != 0 && size - padding >= born_old_size && kind != KIND_UNCOLLECTABLE &&
+      kind != KIND_MANUAL)
     span_object_born_old(s, 0);
   store_relaxed(&s->freeindex, 1); // the one object is allocated
   s->alloc_cache = 0;

@@ -32,6 +32,7 @@ unsigned mark_card_line;
 _Atomic uint64_t mark_scanned_objects_total;
 _Atomic uint64_t mark_gen0_bytes_total;
 _Atomic uint64_t mark_explicit_bytes_total;
+_Atomic uint64_t mark_scanned_bytes_total;
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -54,6 +55,7 @@ void marker_end(struct marker *m) {
     atomic_fetch_add_explicit(&mark_gen0_bytes_total, m->marked_gen0_bytes, memory_order_relaxed);
     atomic_fetch_add_explicit(&mark_explicit_bytes_total, m->marked_explicit_bytes,
                               memory_order_relaxed);
+    atomic_fetch_add_explicit(&mark_scanned_bytes_total, m->scanned_bytes, memory_order_relaxed);
   }
 }
 

@@ -41,10 +41,10 @@ struct marker {
 // scanning such an object notes the card (cards.h) of every slot in it that points to an object
 // below the line. Set by generations_begin, with the world stopped.
 extern unsigned mark_card_line;
-// Objects scanned, and bytes of gen0 and explicit objects marked, by every marker but the
-// verifier's, since start (markers add theirs at their end).
+// Objects and bytes scanned, and bytes of gen0 and explicit objects marked, by every marker but
+// the verifier's, since start (markers add theirs at their end).
 extern _Atomic uint64_t mark_scanned_objects_total, mark_gen0_bytes_total,
-    mark_explicit_bytes_total;
+    mark_explicit_bytes_total, mark_scanned_bytes_total;
 
 void marker_begin(struct marker *m, bool checking);
 // The weak pass's hook (weak_resolution.c): object i of s, flagged as an ephemeron key, was just

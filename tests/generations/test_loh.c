@@ -122,6 +122,31 @@ static void test_young_objects_referenced_only_from_a_large_object(void) {
   big_table = NULL;
 }
 
+// An uncollectable object of the LOH's size is a root of every collection, not an old object: it
+// is not born in gen2, and a young collection scans it whatever was written in it (a young
+// collection once took it for old and scanned it only where its pages were written: it never
+// was, its kind being left out of the remembered set as a root's).
+static void test_a_large_uncollectable_object_is_a_root_of_young_collections(void) {
+  size_t slots = (threshold * 2) / sizeof(void *);
+  struct gen_node **roots = shade_malloc_uncollectable(slots * sizeof *roots);
+  SHADE_TEST_EXPECT(roots != NULL);
+  SHADE_TEST_EXPECTF(shade_generation(roots) != 2, "a large uncollectable object in generation %d",
+                     shade_generation(roots));
+  for (size_t i = 0; i < slots; i += 97)
+    roots[i] = gen_node_new(777000 + i, 4, NULL);
+  shade_test_clear_stack();
+  shade_collect_generation(0, SHADE_COLLECT_FORCED);
+  shade_test_allocate_garbage(256 << 10);
+  size_t lost = 0;
+  for (size_t i = 0; i < slots; i += 97) {
+    const struct gen_node *bad = NULL;
+    lost += gen_chain_bad(roots[i], 1, &bad);
+  }
+  SHADE_TEST_EXPECTF(lost == 0, "%zu young objects held only by a large uncollectable object lost",
+                     lost);
+  shade_free(roots);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1)
     threshold = (size_t)strtoull(argv[1], NULL, 10);
@@ -132,5 +157,6 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_objects_at_the_threshold_are_born_in_gen2);
   SHADE_TEST_RUN(test_dropped_large_objects_survive_young_collections);
   SHADE_TEST_RUN(test_young_objects_referenced_only_from_a_large_object);
+  SHADE_TEST_RUN(test_a_large_uncollectable_object_is_a_root_of_young_collections);
   return shade_test_finish();
 }
