@@ -137,7 +137,8 @@
                .high = (long long)1 << 62, .default_text = "adaptive",                            \
                .doc = "with generations, bytes allocated between gen0 collections; by default "   \
                       "it adapts to the survival rate, from the L3 cache size (at least 8 MiB) "  \
-                      "to 4 times that")                                                        \
+                      "to 4 times that; a fixed budget also keeps young collections from "        \
+                      "pausing when they scan more than full ones would")                       \
   SHADE_OPTION(finalize_on_demand, .variable = "SHADE_FINALIZE_ON_DEMAND", .type = OPTION_FLAG, \
                .doc = "finalizers run only when the program calls `shade_run_finalizers`, not on " \
                       "Shade's finalizer thread ([docs/finalization.md](docs/finalization.md))")  \
