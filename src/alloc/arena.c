@@ -63,7 +63,7 @@ uintptr_t arena_grow(size_t size) {
   r->next = load_relaxed(&reservations);
   if (load_relaxed(&tracking) &&
       (write_tracking_register(memory, size) != 0 || write_tracking_protect(memory, size) != 0))
-    store_relaxed(&tracking, false); // (arena_collect_written then fails: full collections)
+    store_relaxed(&tracking, false); // (arena_peek_written then fails: full collections)
   store_release(&reservations, r);
   pthread_mutex_unlock(&reservations_mutex);
   return base;
