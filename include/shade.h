@@ -75,6 +75,7 @@ struct shade_options {
                          // after free is reported (SHADE_RC_DEBUG; on without NDEBUG)
   // Generations (docs/generations.md)
   int generational;      // 1 on where it can be correct, -1 off (SHADE_GENERATIONAL; default off)
+  int remembered_set;    // enum shade_remembered_set (SHADE_REMEMBERED_SET; default auto)
   size_t loh_threshold;  // objects this large are born in gen2 (SHADE_LOH_THRESHOLD; 85000)
   size_t gen0_budget;    // bytes allocated between gen0 collections; 0: adaptive (SHADE_GEN0_BUDGET)
   // Finalizers (docs/finalization.md)
@@ -83,6 +84,14 @@ struct shade_options {
   const char *heap_snapshot; // a heap snapshot to this path at exit (SHADE_HEAP_SNAPSHOT)
   int heap_snapshot_signal;  // with heap_snapshot: a snapshot on this signal too
   const char *trace_file;    // a trace of the collector's events to this path (SHADE_TRACE_FILE)
+};
+
+// How young collections find the old objects written since the last collection
+// (struct shade_options.remembered_set, SHADE_REMEMBERED_SET; docs/generations.md).
+enum shade_remembered_set {
+  SHADE_REMEMBERED_AUTO = 1,  // cards when the program declares write_barrier, else pages
+  SHADE_REMEMBERED_PAGES = 2, // the kernel reports the written heap pages, whoever wrote them
+  SHADE_REMEMBERED_CARDS = 3, // shade_write sets a card per 512 bytes; no page is write-protected
 };
 
 // How marking runs (struct shade_options.mode; SHADE_MODE, see write_barrier).
@@ -150,29 +159,55 @@ size_t shade_size(const void *p);
 int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade object
 
 // ---------------------------------------------------------------------------------------------
-// The write barrier (incremental and concurrent modes). Every store of a pointer into a Shade
-// object, a global or a root range must be written as
+// The write barrier (incremental and concurrent modes, and the cards of generations). Every store
+// of a pointer into a Shade object, a global or a root range must be written as
 //     shade_write(object, &object->field, value);     or     SHADE_STORE(object->field, value);
 // initialising stores into a fresh object included. Outside marking the inline path is the store,
 // one load of a flag and one predictable branch; while marking, the overwritten and the new value
-// are shaded (Go's hybrid barrier), so each thread's stack is scanned once per cycle. In stw mode
-// the barrier is the plain store. `object` may be NULL (a global).
-// internal, read by the inline path: 0 no marking; 1 marking, some stack not yet scanned (both
-// values are shaded); 2 marking, every stack scanned (only a non-NULL overwritten value is)
+// are shaded (Go's hybrid barrier), so each thread's stack is scanned once per cycle. With
+// generations on (stw mode) it also sets the card of the slot, a byte per 512 bytes of heap,
+// which tells young collections which old objects were written (docs/generations.md). `object`
+// may be NULL (a global).
+// internal, read by the inline path: bits 0-1 are 0 no marking; 1 marking, some stack not yet
+// scanned (both values are shaded); 2 marking, every stack scanned (only a non-NULL overwritten
+// value is); bit 2 (4): set the slot's card. shade_card_tables_[address >> 26] is the card table
+// of the 64 MiB of heap holding address (NULL outside the heap).
 extern int shade_barrier_active_;
+extern unsigned char **shade_card_tables_;
 void shade_write_slow_(void *old_value, void *new_value);
+
+static inline void shade_write_card_(const void *slot) {
+  uintptr_t address = (uintptr_t)slot;
+  unsigned char *cards = shade_card_tables_[(address >> 26) & (((uintptr_t)1 << 21) - 1)];
+  if (cards != NULL) {
+    unsigned char *card = &cards[(address >> 9) & (((uintptr_t)1 << 17) - 1)];
+    if (__atomic_load_n(card, __ATOMIC_RELAXED) == 0) // (a set card is not written again)
+      __atomic_store_n(card, 1, __ATOMIC_RELAXED);
+  }
+}
 
 static inline void shade_write(void *object, void **slot, void *value) {
   (void)object;
   void *old_value = *(void *volatile *)slot;
   *(void *volatile *)slot = value;
   // The store comes before the check: a thread stopped between a check and a store could
-  // otherwise store unshaded into a marking that started meanwhile (see docs/concurrent.md).
+  // otherwise store unshaded into a marking that started meanwhile (see docs/concurrent.md). The
+  // card too is set after the store: one set before it could be taken by a collection that then
+  // misses the store.
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   int barrier = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
-  if (__builtin_expect(barrier != 0, 0) && (old_value != NULL || barrier == 1))
-    shade_write_slow_(old_value, value);
+  if (__builtin_expect(barrier != 0, 0)) {
+    if ((barrier & 4) && value != NULL)
+      shade_write_card_(slot);
+    if ((barrier & 3) != 0 && (old_value != NULL || (barrier & 3) == 1))
+      shade_write_slow_(old_value, value);
+  }
 }
+// Pointers were written into [start, start + bytes) by other means than shade_write (memcpy,
+// read(2), a loop of plain stores): their cards are set (generations), and while marking, the
+// words now there are shaded. The values overwritten are not: in incremental and concurrent
+// modes, overwrite that way only NULL or values reachable elsewhere.
+void shade_write_range(void *start, size_t bytes);
 #define SHADE_STORE(lvalue, value) \
   shade_write(NULL, (void **)&(lvalue), (void *)(value))
 
@@ -333,6 +368,8 @@ struct shade_stats {
   uint64_t metadata_bytes;       // Shade's own bookkeeping memory (counted by the soft limit)
   // generations (docs/generations.md)
   int generational;              // 1 when young collections run
+  int remembered_set;            // how young collections find old objects written: enum
+                                 // shade_remembered_set; 0 when not generational
   uint64_t collections[3];       // shade_collection_count(0), (1), (2)
   uint64_t generation_size_before[3]; // the last collection's estimate of each generation (bytes)
   uint64_t generation_size_after[3];

@@ -19,6 +19,12 @@ static struct reservation *_Atomic reservations;
 static pthread_mutex_t reservations_mutex = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool tracking;
 static _Atomic bool cards_wanted; // arena_cards_enable was called (under reservations_mutex)
+static _Atomic bool written_cards_wanted; // with written cards
+// shade.h's inline barrier indexes this by address >> 26 and each table by the 512-byte card.
+_Static_assert(ARENA_SHIFT == 26 && ADDRESS_BITS - ARENA_SHIFT == 21 && CARD_SHIFT == 9 &&
+                   CARDS_PER_ARENA == (1u << 17),
+               "shade.h's shade_write_card_ assumes these");
+SHADE_API unsigned char **shade_card_tables_;
 
 _Atomic(struct arena *) *arena_index;
 _Atomic uintptr_t heap_lowest_inverted = 0, heap_highest_inverted = UINTPTR_MAX;
@@ -30,6 +36,8 @@ void arena_index_init(void) {
   if (arena_index == NULL)
     shade_fatal("shade: shade_init: cannot map the arena index");
 }
+
+static void give_cards(struct arena *a, void *unused);
 
 uintptr_t arena_grow(size_t size) {
   void *memory = os_reserve_aligned(size, ARENA_SIZE);
@@ -59,7 +67,7 @@ uintptr_t arena_grow(size_t size) {
   pthread_mutex_lock(&reservations_mutex);
   if (load_relaxed(&cards_wanted)) // before the arenas hold any span
     for (uintptr_t a = base; a < base + size; a += ARENA_SIZE)
-      load_relaxed(&arena_index[a >> ARENA_SHIFT])->cards = metadata_alloc(CARDS_PER_ARENA);
+      give_cards(load_relaxed(&arena_index[a >> ARENA_SHIFT]), NULL);
   r->next = load_relaxed(&reservations);
   if (load_relaxed(&tracking) &&
       (write_tracking_register(memory, size) != 0 || write_tracking_protect(memory, size) != 0))
@@ -79,10 +87,22 @@ static void give_cards(struct arena *a, void *unused) {
   (void)unused;
   if (a->cards == NULL)
     a->cards = metadata_alloc(CARDS_PER_ARENA);
+  if (load_relaxed(&written_cards_wanted) && a->written_cards == NULL) {
+    a->written_cards = metadata_alloc(CARDS_PER_ARENA);
+    __atomic_store_n(&shade_card_tables_[a->base >> ARENA_SHIFT],
+                     (unsigned char *)a->written_cards, __ATOMIC_RELEASE);
+  }
 }
 
-void arena_cards_enable(void) {
+void arena_cards_enable(bool written) {
   pthread_mutex_lock(&reservations_mutex);
+  if (written && shade_card_tables_ == NULL) {
+    // 2^21 pointers, as the arena index; non-heap addresses read NULL
+    shade_card_tables_ = os_map(ARENA_INDEX_ENTRIES * sizeof(*shade_card_tables_));
+    if (shade_card_tables_ == NULL)
+      shade_fatal("shade: shade_init: cannot map the card index");
+    store_relaxed(&written_cards_wanted, true);
+  }
   store_relaxed(&cards_wanted, true);
   arena_for_each(give_cards, NULL);
   pthread_mutex_unlock(&reservations_mutex);

@@ -11,14 +11,18 @@
 #include "base/base.h"
 
 // Cards (gc/cards.h): with generations on, a byte per CARD_SIZE bytes of the arena, in metadata
-// memory, allocated with the arena (or for every arena at once when generations start).
+// memory, allocated with the arena (or for every arena at once when generations start). Two
+// tables: the markers' cards, and the write barrier's (written_cards, when young collections
+// learn of writes from shade_write), which shade.h's inline path finds through
+// shade_card_tables_[address >> ARENA_SHIFT] (the shifts there must be these).
 #define CARD_SHIFT 9
 #define CARD_SIZE ((size_t)1 << CARD_SHIFT)
 #define CARDS_PER_ARENA (ARENA_SIZE / CARD_SIZE)
 
 struct arena {
   uintptr_t base;
-  _Atomic(uint8_t) *cards; // NULL until arena_cards_enable
+  _Atomic(uint8_t) *cards;         // NULL until arena_cards_enable
+  _Atomic(uint8_t) *written_cards; // NULL unless arena_cards_enable(true)
   _Atomic(struct span *) pages[PAGES_PER_ARENA];
 };
 
@@ -36,8 +40,9 @@ uintptr_t arena_grow(size_t size);
 void arena_set_span(uintptr_t page_address, struct span *s);
 size_t arena_mapped_bytes(void);
 
-// Gives every arena, present and future, a zeroed card table (gc/cards.h).
-void arena_cards_enable(void);
+// Gives every arena, present and future, a zeroed card table (gc/cards.h), and with written, a
+// zeroed table of written cards, published in shade_card_tables_.
+void arena_cards_enable(bool written);
 // Calls fn for every arena (the world is stopped, or nothing else grows the heap).
 void arena_for_each(void (*fn)(struct arena *a, void *context), void *context);
 

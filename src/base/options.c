@@ -493,6 +493,18 @@ static void mode_needs_barrier(struct shade_options *o, enum source mode_source,
   }
 }
 
+// Cards are set by shade_write only: without the program's promise that every pointer store
+// goes through it, young collections must learn of writes from the kernel (pages).
+static void remembered_set_needs_barrier(struct shade_options *o) {
+  if (o->remembered_set == SHADE_REMEMBERED_AUTO)
+    o->remembered_set = o->write_barrier ? SHADE_REMEMBERED_CARDS : SHADE_REMEMBERED_PAGES;
+  if (o->remembered_set == SHADE_REMEMBERED_CARDS && !o->write_barrier) {
+    shade_message("shade: SHADE_REMEMBERED_SET=cards: the program did not declare that it uses "
+                  "the write barrier (struct shade_options.write_barrier); using pages");
+    o->remembered_set = SHADE_REMEMBERED_PAGES;
+  }
+}
+
 // A path: the program's string if it set one, else the variable's (the environment's strings
 // live as long as the process), else none.
 static void resolve_path(struct shade_options *o, const struct option_row *row) {
@@ -553,6 +565,7 @@ void options_resolve(const struct shade_options *given, struct shade_options *ou
       mode_source = source;
   }
   mode_needs_barrier(&o, mode_source, mode_text);
+  remembered_set_needs_barrier(&o);
   *out = o;
 }
 

@@ -129,6 +129,14 @@
                       "new; honoured where it can be correct (stw mode, the kernel tracks the "   \
                       "heap's writes), else every collection is full; off by default for now "    \
                       "([docs/generations.md](docs/generations.md) says when it pays)")           \
+  SHADE_OPTION(remembered_set, .variable = "SHADE_REMEMBERED_SET", .type = OPTION_ENUM,            \
+               .names = "auto,pages,cards", .fallback = SHADE_REMEMBERED_AUTO,                    \
+               .doc = "with generations, how young collections find the old objects written "     \
+                      "since the last collection: `pages` the kernel reports written heap pages " \
+                      "(any store); `cards` `shade_write` sets a card per 512 bytes (no page "    \
+                      "fault, less to scan; only for a program that declares `write_barrier`); "  \
+                      "`auto` cards when the program declares `write_barrier`, else pages",       \
+               .field_doc = "`SHADE_REMEMBERED_AUTO`, `_PAGES`, `_CARDS`")                        \
   SHADE_OPTION(loh_threshold, .variable = "SHADE_LOH_THRESHOLD", .type = OPTION_SIZE,             \
                .fallback = 85000, .low = 32769, .high = (long long)1 << 62,                       \
                .doc = "with generations, objects of this size and more are born in gen2 (.NET's " \

@@ -40,19 +40,29 @@
 SHADE_API int shade_barrier_active_;
 _Atomic uint64_t barrier_flush_count;
 
-void barrier_set_active(bool on) { __atomic_store_n(&shade_barrier_active_, on, __ATOMIC_RELAXED); }
-
-void barrier_all_stacks_black(void) {
-  int expected = 1; // (never turns a finished marking back on)
-  __atomic_compare_exchange_n(&shade_barrier_active_, &expected, 2, false, __ATOMIC_RELAXED,
-                              __ATOMIC_RELAXED);
+void barrier_set_active(bool on) {
+  if (on)
+    __atomic_fetch_or(&shade_barrier_active_, 1, __ATOMIC_RELAXED);
+  else
+    __atomic_fetch_and(&shade_barrier_active_, ~BARRIER_MARKING_BITS, __ATOMIC_RELAXED);
 }
 
-void barrier_some_stack_grey(void) {
-  int expected = 2;
-  __atomic_compare_exchange_n(&shade_barrier_active_, &expected, 1, false, __ATOMIC_SEQ_CST,
-                              __ATOMIC_RELAXED);
+void barrier_set_cards(void) { __atomic_fetch_or(&shade_barrier_active_, BARRIER_CARDS, __ATOMIC_SEQ_CST); }
+
+// Marking state from -> to, the other bits kept; only while the state is from.
+static void barrier_marking_state(int from, int to, int order) {
+  int value = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
+  while ((value & BARRIER_MARKING_BITS) == from &&
+         !__atomic_compare_exchange_n(&shade_barrier_active_, &value,
+                                      (value & ~BARRIER_MARKING_BITS) | to, false, order,
+                                      __ATOMIC_RELAXED)) {
+  }
 }
+
+// (never turns a finished marking back on)
+void barrier_all_stacks_black(void) { barrier_marking_state(1, 2, __ATOMIC_RELAXED); }
+
+void barrier_some_stack_grey(void) { barrier_marking_state(2, 1, __ATOMIC_SEQ_CST); }
 
 uint64_t barrier_flush_into(struct shade_thread *t, struct marker *m) {
   uint32_t count = load_relaxed(&t->barrier_count);

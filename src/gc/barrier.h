@@ -13,10 +13,16 @@
 extern int shade_barrier_active_; // shade.h reads it inline; written with the world stopped
 extern _Atomic uint64_t barrier_flush_count;
 
+// shade_barrier_active_'s bits (shade.h): the marking state, and the cards of generations.
+enum { BARRIER_MARKING_BITS = 3, BARRIER_CARDS = 4 };
+
 static inline bool barrier_active(void) {
-  return __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) != 0;
+  return (__atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) & BARRIER_MARKING_BITS) != 0;
 }
-void barrier_set_active(bool on); // world stopped; on: both halves (shade_barrier_active_ = 1)
+void barrier_set_active(bool on); // world stopped; on: both halves (marking state 1)
+// From now on shade_write sets the written card of every slot it stores a pointer into (at
+// start-up, before the program stores).
+void barrier_set_cards(void);
 // Every thread's stack is black: from now on the inline path skips stores over NULL (the
 // insertion half is off for every thread, and the deletion half has nothing to shade).
 void barrier_all_stacks_black(void);

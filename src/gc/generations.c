@@ -105,6 +105,7 @@
 #include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "base/message.h"
+#include "gc/barrier.h"
 #include "gc/cards.h"
 #include "gc/pacer.h"
 #include "gc/phases.h"
@@ -136,6 +137,7 @@ static struct {
   uint64_t scanned_bytes_at_begin;       // mark_scanned_bytes_total then
   uint64_t full_scanned_bytes;           // heap bytes the last full collection scanned
   bool budget_fixed;                     // SHADE_GEN0_BUDGET set: no pause for cost
+  bool by_cards;                         // the barrier's written cards, not the kernel's pages
 } gen;
 
 // At most YOUNG_RUNS runs of written pages holding no old object stay unprotected after a
@@ -174,7 +176,9 @@ void generations_init(const struct shade_options *o, bool mode_allows) {
   const char *why = NULL;
   if (!mode_allows)
     why = "incremental and concurrent mode are not generational yet";
-  bool tracking = why == NULL && arena_track_writes(&why); // else why says what was refused
+  gen.by_cards = o->remembered_set == SHADE_REMEMBERED_CARDS;
+  bool tracking = why == NULL && (gen.by_cards || arena_track_writes(&why)); // else why says
+                                                                               // what was refused
   if (!tracking) { // asked for and not possible: say so, once
     shade_message("shade: SHADE_GENERATIONAL: generations are not possible here (%s); every "
                   "collection is full", why);
@@ -189,8 +193,11 @@ void generations_init(const struct shade_options *o, bool mode_allows) {
   gen.gen1_floor = gen.gen0_floor;
   gen.gen1_ceiling = gen.gen1_floor * 4;
   store_relaxed(&gen.gen1_budget, gen.gen1_floor);
-  cards_enable();
-  young_pages = metadata_alloc(sizeof *young_pages);
+  cards_enable(gen.by_cards);
+  if (gen.by_cards)
+    barrier_set_cards();
+  else
+    young_pages = metadata_alloc(sizeof *young_pages);
   allocate_set_born_old_size(o->loh_threshold);
   central_track_allocated_spans();
   gen.on = true;
@@ -254,8 +261,11 @@ unsigned generations_begin(unsigned g) {
   if (threads_count() > 1)
     g = 2;
 #endif
-  if (g == 2) // start afresh: every card clean (the pages are protected afresh at the end)
+  if (g == 2) { // start afresh: every card clean (the pages are protected afresh at the end)
     cards_take(NULL, NULL);
+    if (gen.by_cards)
+      cards_take_written(NULL, NULL);
+  }
   mark_card_line = g == 0 ? 2 : 1; // what will be gen2 after this collection, and what not
   gen.scanned_at_begin = load_relaxed(&mark_scanned_objects_total);
   gen.gen0_marked_at_begin = load_relaxed(&mark_gen0_bytes_total);
@@ -336,7 +346,10 @@ void generations_mark_remembered(struct marker *m, unsigned g) {
   struct remembered_walk walk = {m, 0};
   if (g == 1) // the cards are cleared here; the scans note again those still needed
     walk.bytes += cards_take(scan_cards, m);
-  if (!arena_peek_written(scan_written, &walk)) { // (protected again at the end: protect_old_pages)
+  if (gen.by_cards) // the barrier's cards are the written pages' counterpart, 512 bytes each
+    cards_take_written(scan_written, &walk);
+  else if (!arena_peek_written(scan_written, &walk)) { // (protected again at the end:
+                                                       // protect_old_pages)
     scan_all_old(m);
     store_relaxed(&gen.must_be_full, true);
   }
@@ -544,7 +557,7 @@ enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   // nothing. That is never wrong: a page left written is reported by the next young collection's
   // peek (explicit ones run meanwhile too, scanning more), and the last full collection of the
   // pause protects them again.
-  if (load_relaxed(&gen.full_only) == 0)
+  if (!gen.by_cards && load_relaxed(&gen.full_only) == 0)
     store_relaxed(&gen.must_be_full, !protect_old_pages());
   return kind;
 }
@@ -557,7 +570,7 @@ void generations_record_pause(unsigned g, uint64_t pause_ns) {
 }
 
 void generations_after_fork_child(void) {
-  if (!gen.on)
+  if (!gen.on || gen.by_cards) // (the child has the parent's cards, and its barrier sets them)
     return;
   store_relaxed(&gen.must_be_full, true); // the child knows nothing of what was written
   if (!arena_after_fork_child())
@@ -584,6 +597,7 @@ uint64_t generations_collection_count(unsigned g) {
 
 void generations_get_stats(struct shade_stats *out) {
   out->generational = gen.on;
+  out->remembered_set = !gen.on ? 0 : gen.by_cards ? SHADE_REMEMBERED_CARDS : SHADE_REMEMBERED_PAGES;
   for (unsigned g = 0; g < 3; g++) {
     out->collections[g] = generations_collection_count(g);
     out->generation_size_before[g] = load_relaxed(&generation_stats.size_before[g]);

@@ -142,10 +142,14 @@ static SHADE_TEST_UNUSED void conc_garbage(uint64_t *rng) {
     p[0] = 1;
 }
 
-// 1 while a marking is under way (the barrier's flag, which shade.h exports for its inline path).
-static SHADE_TEST_UNUSED int conc_marking_now(void) {
-  return __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) != 0;
+// The marking state of the barrier's flag, which shade.h exports for its inline path (bits 0-1;
+// bit 2 is generations' cards): 0 no marking, 1 some stack grey, 2 every stack black.
+static SHADE_TEST_UNUSED int conc_barrier_state(void) {
+  return __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) & 3;
 }
+
+// 1 while a marking is under way.
+static SHADE_TEST_UNUSED int conc_marking_now(void) { return conc_barrier_state() != 0; }
 
 // Allocates garbage until the barrier's flag reads `on` (a marking began / ended); in
 // incremental mode marking only progresses while threads allocate. Returns 0 if that did not

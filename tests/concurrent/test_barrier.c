@@ -373,7 +373,7 @@ static void test_cycles_and_flag_follow_the_mode(void) {
   double start = shade_test_now(), cap = conc_cap(10.0);
   for (size_t done = 0;; done += 136, samples++) {
     conc_garbage(&rng_state);
-    int flag = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
+    int flag = conc_barrier_state();
     seen_on += flag != 0;
     seen_black += flag == 2;
     if (done >= bytes && (expected_mode == SHADE_MODE_STW || seen_black > 0 ||
