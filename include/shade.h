@@ -176,11 +176,13 @@ extern int shade_barrier_active_;
 extern unsigned char **shade_card_tables_;
 void shade_write_slow_(void *old_value, void *new_value);
 
+#define SHADE_CARD_SHIFT_ 9
 static inline void shade_write_card_(const void *slot) {
   uintptr_t address = (uintptr_t)slot;
   unsigned char *cards = shade_card_tables_[(address >> 26) & (((uintptr_t)1 << 21) - 1)];
   if (cards != NULL) {
-    unsigned char *card = &cards[(address >> 9) & (((uintptr_t)1 << 17) - 1)];
+    unsigned char *card =
+        &cards[(address >> SHADE_CARD_SHIFT_) & (((uintptr_t)1 << (26 - SHADE_CARD_SHIFT_)) - 1)];
     if (__atomic_load_n(card, __ATOMIC_RELAXED) == 0) // (a set card is not written again)
       __atomic_store_n(card, 1, __ATOMIC_RELAXED);
   }

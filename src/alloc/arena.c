@@ -21,8 +21,9 @@ static _Atomic bool tracking;
 static _Atomic bool cards_wanted; // arena_cards_enable was called (under reservations_mutex)
 static _Atomic bool written_cards_wanted; // with written cards
 // shade.h's inline barrier indexes this by address >> 26 and each table by the 512-byte card.
-_Static_assert(ARENA_SHIFT == 26 && ADDRESS_BITS - ARENA_SHIFT == 21 && CARD_SHIFT == 9 &&
-                   CARDS_PER_ARENA == (1u << 17),
+_Static_assert(ARENA_SHIFT == 26 && ADDRESS_BITS - ARENA_SHIFT == 21 &&
+                   WRITTEN_CARD_SHIFT == SHADE_CARD_SHIFT_ &&
+                   WRITTEN_CARDS_PER_ARENA == ((size_t)1 << (26 - SHADE_CARD_SHIFT_)),
                "shade.h's shade_write_card_ assumes these");
 SHADE_API unsigned char **shade_card_tables_;
 
@@ -88,7 +89,7 @@ static void give_cards(struct arena *a, void *unused) {
   if (a->cards == NULL)
     a->cards = metadata_alloc(CARDS_PER_ARENA);
   if (load_relaxed(&written_cards_wanted) && a->written_cards == NULL) {
-    a->written_cards = metadata_alloc(CARDS_PER_ARENA);
+    a->written_cards = metadata_alloc(WRITTEN_CARDS_PER_ARENA);
     __atomic_store_n(&shade_card_tables_[a->base >> ARENA_SHIFT],
                      (unsigned char *)a->written_cards, __ATOMIC_RELEASE);
   }

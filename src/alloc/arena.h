@@ -18,6 +18,12 @@
 #define CARD_SHIFT 9
 #define CARD_SIZE ((size_t)1 << CARD_SHIFT)
 #define CARDS_PER_ARENA (ARENA_SIZE / CARD_SIZE)
+// The written cards (shade_write's) have their own size: 512 bytes too. Finer ones (128 bytes)
+// set fewer old neighbours' cards but made more runs of cards to walk, each costing a span
+// lookup: the cache workload's young collections walked for 0.9-1.3 ms instead of 0.5-0.8 ms.
+#define WRITTEN_CARD_SHIFT 9
+#define WRITTEN_CARD_SIZE ((size_t)1 << WRITTEN_CARD_SHIFT)
+#define WRITTEN_CARDS_PER_ARENA (ARENA_SIZE / WRITTEN_CARD_SIZE)
 
 struct arena {
   uintptr_t base;
