@@ -94,6 +94,7 @@ static struct span *new_span(unsigned span_class) {
   span_bitmaps_allocate(s);
   span_reset_allocation(s);
   s->allocated_at_sweep = 0;
+  s->allocated_epoch = 0; // on no class's list
   store_relaxed(&s->black_from, UINT32_MAX); // BLACK_NONE (alloc/black_allocation.h)
   store_release(&s->sweepgen, load_relaxed(&heap_sweepgen));
   span_publish(s, SPAN_SMALL);
@@ -155,10 +156,11 @@ struct span *central_acquire(unsigned span_class) {
     s = new_span(span_class);
   if (s) {
     s->in_cache = 1;
-    if (track_allocated && !s->allocated_from) { // (the class lock: new_span's span is on no
-                                                 //  list yet)
+    // (the class lock: new_span's span is on no list yet; the epoch moves with the world
+    // stopped, and the span is this cache's)
+    if (track_allocated && s->allocated_epoch != load_relaxed(&c->allocated_epoch) + 1) {
       pthread_mutex_lock(&c->lock);
-      s->allocated_from = 1;
+      s->allocated_epoch = load_relaxed(&c->allocated_epoch) + 1;
       s->allocated_next = c->allocated_from;
       c->allocated_from = s;
       pthread_mutex_unlock(&c->lock);
@@ -203,11 +205,13 @@ uint64_t central_sweep_class(unsigned span_class) {
 }
 
 // The class's list of spans allocated from is emptied (every marking end does it).
+// The list, emptied in O(1): its spans' allocated_epoch no longer matches. (A span still
+// holding an epoch 2^32 takes later would not be listed again: the class would have to be taken
+// 4 billion times while the span stays out of every cache.)
 static struct span *take_allocated_from(struct central_list *c) {
   struct span *head = c->allocated_from;
   c->allocated_from = NULL;
-  for (struct span *s = head; s; s = s->allocated_next)
-    s->allocated_from = 0;
+  store_relaxed(&c->allocated_epoch, load_relaxed(&c->allocated_epoch) + 1);
   return head;
 }
 

@@ -31,6 +31,8 @@ struct central_list {
   pthread_mutex_t lock;
   struct span_list partial, full, unswept;
   struct span *allocated_from; // spans taken by a cache since the last marking (allocated_next)
+  _Atomic uint32_t allocated_epoch; // +1 each time that list is taken: the spans on it then leave it
+                               // without being visited
 };
 
 extern struct central_list central_lists[SPAN_CLASS_COUNT];

@@ -65,8 +65,6 @@ struct span {
   size_t pages;
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache
-  uint8_t allocated_from; // small spans: taken by a cache since the last marking ended; then
-                          // also on its class's list of such spans (central.h)
   uint32_t allocated_at_sweep;  // objects allocated when the span was last swept
   _Atomic uint32_t black_from; // in a cache while marking: slots taken from here on are black
   size_t large_requested;       // large spans: requested size (precise scan bound)
@@ -75,6 +73,8 @@ struct span {
   const struct shade_type **types; // KIND_TYPED small spans: one type per object
   struct span *next, *prev;        // list links (central lists, page heap lists, large list)
   struct span *allocated_next;     // the class's spans allocated from since the last marking
+  uint32_t allocated_epoch;        // small spans: the class's allocated_epoch + 1 while on that
+                                   // list (taken by a cache since the last marking ended); 0 new
 } __attribute__((aligned(64)));
 
 static inline uint32_t span_bitmap_words(const struct span *s) {
