@@ -163,7 +163,7 @@ int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade obj
 // of a pointer into a Shade object, a global or a root range must be written as
 //     shade_write(object, &object->field, value);     or     SHADE_STORE(object->field, value);
 // initialising stores into a fresh object included. Outside marking the inline path is the store,
-// one load of a flag and one predictable branch; while marking, the overwritten and the new value
+// two loads of a flag and two predictable branches; while marking, the overwritten and the new value
 // are shaded (Go's hybrid barrier), so each thread's stack is scanned once per cycle. With
 // generations on (stw mode) it also sets the card of the slot, a byte per 512 bytes of heap,
 // which tells young collections which old objects were written (docs/generations.md). `object`
@@ -177,33 +177,41 @@ extern unsigned char **shade_card_tables_;
 void shade_write_slow_(void *old_value, void *new_value);
 
 #define SHADE_CARD_SHIFT_ 9
-static inline void shade_write_card_(const void *slot) {
+// The card of slot, or NULL outside the heap.
+static inline unsigned char *shade_card_of_(const void *slot) {
   uintptr_t address = (uintptr_t)slot;
   unsigned char *cards = shade_card_tables_[(address >> 26) & (((uintptr_t)1 << 21) - 1)];
-  if (cards != NULL) {
-    unsigned char *card =
-        &cards[(address >> SHADE_CARD_SHIFT_) & (((uintptr_t)1 << (26 - SHADE_CARD_SHIFT_)) - 1)];
-    if (__atomic_load_n(card, __ATOMIC_RELAXED) == 0) // (a set card is not written again)
-      __atomic_store_n(card, 1, __ATOMIC_RELAXED);
-  }
+  if (cards == NULL)
+    return NULL;
+  return &cards[(address >> SHADE_CARD_SHIFT_) & (((uintptr_t)1 << (26 - SHADE_CARD_SHIFT_)) - 1)];
+}
+
+static inline void shade_card_set_(unsigned char *card) {
+  if (__atomic_load_n(card, __ATOMIC_RELAXED) == 0) // (a set card is not written again)
+    __atomic_store_n(card, 1, __ATOMIC_RELAXED);
 }
 
 static inline void shade_write(void *object, void **slot, void *value) {
   (void)object;
+  // The card is set before the store and again after it. A collection that stops this thread
+  // between the first and the store takes the card and scans the old value; the second then
+  // tells the next collection. One that stops it between the store and the second sees the card
+  // and scans the new value. (The card bit never changes once a program runs.)
+  unsigned char *card = NULL;
+  if (__builtin_expect(__atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) & 4, 0) &&
+      value != NULL && (card = shade_card_of_(slot)) != NULL)
+    shade_card_set_(card);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   void *old_value = *(void *volatile *)slot;
   *(void *volatile *)slot = value;
   // The store comes before the check: a thread stopped between a check and a store could
-  // otherwise store unshaded into a marking that started meanwhile (see docs/concurrent.md). The
-  // card too is set after the store: one set before it could be taken by a collection that then
-  // misses the store.
+  // otherwise store unshaded into a marking that started meanwhile (see docs/concurrent.md).
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (__builtin_expect(card != NULL, 0))
+    shade_card_set_(card);
   int barrier = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
-  if (__builtin_expect(barrier != 0, 0)) {
-    if ((barrier & 4) && value != NULL)
-      shade_write_card_(slot);
-    if ((barrier & 3) != 0 && (old_value != NULL || (barrier & 3) == 1))
-      shade_write_slow_(old_value, value);
-  }
+  if (__builtin_expect((barrier & 3) != 0, 0) && (old_value != NULL || (barrier & 3) == 1))
+    shade_write_slow_(old_value, value);
 }
 // Pointers were written into [start, start + bytes) by other means than shade_write (memcpy,
 // read(2), a loop of plain stores): their cards are set (generations), and while marking, the
