@@ -10,7 +10,8 @@
 #
 # Environment: BENCH_RUNS=5, BT_DEPTH=21, CHURN_SECONDS=10, CHURN_SLOTS=1000000,
 #              COMPARE_WORKLOADS="bt gcbench churn-stw churn-concurrent churn-incremental"
-#              (also "cache", with CACHE_ENTRIES and CACHE_SECONDS),
+#              (also "cache", with CACHE_ENTRIES and CACHE_SECONDS, and "bt-barrier":
+#              binary-trees storing every pointer through shade_write),
 #              OLD_ENV / NEW_ENV: variables for each side, e.g. to compare one build with itself:
 #              OLD_ENV=SHADE_GENERATIONAL=off NEW_ENV=SHADE_GENERATIONAL=on ... build-bench build-bench
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -36,13 +37,14 @@ run_one() { # dir workload side-environment
   # shellcheck disable=SC2086
   case $workload in
     bt) env -u SHADE_MODE $side_env "$dir/bt_shade" "$DEPTH" >"$out" 2>"$err" ;;
+    bt-barrier) env -u SHADE_MODE $side_env "$dir/bt_shade_barrier" "$DEPTH" >"$out" 2>"$err" ;;
     gcbench) env -u SHADE_MODE $side_env "$dir/gcbench_shade" >"$out" 2>"$err" ;;
     cache) env -u SHADE_MODE $side_env "$dir/cache_shade" >"$out" 2>"$err" ;;
     churn-*) env SHADE_MODE=${workload#churn-} $side_env "$dir/churn_shade" >"$out" 2>"$err" ;;
   esac || { echo FAILED; return; }
   line=$(grep '^BENCH' "$err" | tail -1)
   case $workload in
-    bt) echo "wall_s=$(field wall_s "$line") cpu_s=$(field cpu_s "$line")" \
+    bt | bt-barrier) echo "wall_s=$(field wall_s "$line") cpu_s=$(field cpu_s "$line")" \
              "rss_mb=$(field maxrss_mb "$line") pause_ms=$(awk -v n="$(field pause_max_ns "$line")" 'BEGIN{printf "%.2f", n/1e6}')" ;;
     gcbench) echo "program_ms=$(sed -n 's/.*Completed in \([0-9]*\) msec.*/\1/p' "$out")" \
                   "rss_mb=$(field maxrss_mb "$line")" ;;
