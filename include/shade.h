@@ -172,7 +172,7 @@ int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade obj
 // scanned (both values are shaded); 2 marking, every stack scanned (only a non-NULL overwritten
 // value is); bit 2 (4): set the slot's card. shade_card_tables_[address >> 26] is the card table
 // of the 64 MiB of heap holding address (NULL outside the heap).
-extern int shade_barrier_active_;
+extern int shade_barrier_flags_;
 extern unsigned char **shade_card_tables_;
 void shade_write_slow_(void *old_value, void *new_value);
 
@@ -198,7 +198,7 @@ static inline void shade_write(void *object, void **slot, void *value) {
   // tells the next collection. One that stops it between the store and the second sees the card
   // and scans the new value. (The card bit never changes once a program runs.)
   unsigned char *card = NULL;
-  if (__builtin_expect(__atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) & 4, 0) &&
+  if (__builtin_expect(__atomic_load_n(&shade_barrier_flags_, __ATOMIC_RELAXED) & 4, 0) &&
       value != NULL && (card = shade_card_of_(slot)) != NULL)
     shade_card_set_(card);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -209,15 +209,15 @@ static inline void shade_write(void *object, void **slot, void *value) {
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   if (__builtin_expect(card != NULL, 0))
     shade_card_set_(card);
-  int barrier = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
+  int barrier = __atomic_load_n(&shade_barrier_flags_, __ATOMIC_RELAXED);
   if (__builtin_expect((barrier & 3) != 0, 0) && (old_value != NULL || (barrier & 3) == 1))
     shade_write_slow_(old_value, value);
 }
-// Pointers were written into [start, start + bytes) by other means than shade_write (memcpy,
-// read(2), a loop of plain stores): their cards are set (generations), and while marking, the
-// words now there are shaded. The values overwritten are not: in incremental and concurrent
-// modes, overwrite that way only NULL or values reachable elsewhere.
-void shade_write_range(void *start, size_t bytes);
+// memmove(dst, src, bytes) for memory holding pointers into Shade objects, globals or root
+// ranges, as if each pointer were stored by shade_write: the way for a program that declares the
+// barrier to copy pointers in bulk (memcpy, or data read(2) into a stack buffer first). No
+// collection sees the copy half done: a large copy delays the next stop-the-world by its time.
+void shade_write_copy(void *dst, const void *src, size_t bytes);
 #define SHADE_STORE(lvalue, value) \
   shade_write(NULL, (void **)&(lvalue), (void *)(value))
 

@@ -24,7 +24,7 @@ static _Atomic bool written_cards_wanted; // with written cards
 _Static_assert(ARENA_SHIFT == 26 && ADDRESS_BITS - ARENA_SHIFT == 21 &&
                    WRITTEN_CARD_SHIFT == SHADE_CARD_SHIFT_ &&
                    WRITTEN_CARDS_PER_ARENA == ((size_t)1 << (26 - SHADE_CARD_SHIFT_)),
-               "shade.h's shade_write_card_ assumes these");
+               "shade.h's shade_card_of_ assumes these");
 SHADE_API unsigned char **shade_card_tables_;
 
 _Atomic(struct arena *) *arena_index;

@@ -205,9 +205,8 @@ uint64_t central_sweep_class(unsigned span_class) {
 }
 
 // The class's list of spans allocated from is emptied (every marking end does it).
-// The list, emptied in O(1): its spans' allocated_epoch no longer matches. (A span still
-// holding an epoch 2^32 takes later would not be listed again: the class would have to be taken
-// 4 billion times while the span stays out of every cache.)
+// The list, emptied in O(1): its spans' allocated_epoch no longer matches (64 bits: it never
+// wraps back to 0, a new span's).
 static struct span *take_allocated_from(struct central_list *c) {
   struct span *head = c->allocated_from;
   c->allocated_from = NULL;

@@ -31,7 +31,7 @@ struct central_list {
   pthread_mutex_t lock;
   struct span_list partial, full, unswept;
   struct span *allocated_from; // spans taken by a cache since the last marking (allocated_next)
-  _Atomic uint32_t allocated_epoch; // +1 each time that list is taken: the spans on it then leave it
+  _Atomic uint64_t allocated_epoch; // +1 each time that list is taken: the spans on it then leave it
                                // without being visited
 };
 

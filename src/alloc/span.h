@@ -73,7 +73,7 @@ struct span {
   const struct shade_type **types; // KIND_TYPED small spans: one type per object
   struct span *next, *prev;        // list links (central lists, page heap lists, large list)
   struct span *allocated_next;     // the class's spans allocated from since the last marking
-  uint32_t allocated_epoch;        // small spans: the class's allocated_epoch + 1 while on that
+  uint64_t allocated_epoch;        // small spans: the class's allocated_epoch + 1 while on that
                                    // list (taken by a cache since the last marking ended); 0 new
 } __attribute__((aligned(64)));
 

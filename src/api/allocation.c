@@ -312,9 +312,10 @@ SHADE_API void *shade_realloc(void *p, size_t size) {
   if (q == NULL)
     return NULL;
   size_t copied = old_size < size ? old_size : size;
-  if (kind != KIND_ATOMIC && phase_is_marking()) // the copy is a run of stores the barrier misses:
-    barrier_shade_words(current_thread, p, copied); // q is black, p is about to be freed
-  memcpy(q, p, copied);
+  if (kind == KIND_ATOMIC) // no pointers
+    memcpy(q, p, copied);
+  else // stores the barrier would miss: q may be born old (its cards), or black while marking
+    api_copy_pointers(current_thread, q, p, copied);
   if (!is_tiny_span(s))
     shade_free(p);
   return q;

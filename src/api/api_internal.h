@@ -18,6 +18,10 @@ void api_free(void *p, const char *call);
 // *list; returns how many. Slots come a bitmap word at a time (allocate_small_batch), and a batch
 // takes at most three words: it may return fewer than `max`. 0: out of memory.
 size_t api_allocate_batch(size_t size, bool atomic, size_t max, void **list, const char *call);
+// memmove(dst, src, bytes) of memory that may hold pointers, as shade_write would store them:
+// the cards of dst set (generations with cards) with no stop between them and the copy, and
+// while marking, the overwritten and the copied words shaded (write_barrier.c). t is the caller.
+void api_copy_pointers(struct shade_thread *t, void *dst, const void *src, size_t bytes);
 // shade_init, once: SHADE_HEAP_SNAPSHOT (at exit) and SHADE_HEAP_SNAPSHOT_SIGNAL (heap_snapshot_api.c).
 void api_heap_snapshot_init(void);
 

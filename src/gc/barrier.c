@@ -1,6 +1,6 @@
 // barrier.c: the write barrier (Go's hybrid barrier, with Go's per-thread buffer).
 //
-// While marking, shade_write stores, then sees shade_barrier_active_ and calls shade_write_slow_
+// While marking, shade_write stores, then sees shade_barrier_flags_ and calls shade_write_slow_
 // (api/write_barrier.c), which calls barrier_record with the overwritten value (Yuasa deletion: whatever a slot held when marking began is marked)
 // and the new value (Dijkstra insertion: nothing white is stored into a black object unseen).
 // Together they let each stack be scanned once, one thread at a time, and stay black: a white
@@ -37,23 +37,23 @@
 #include "alloc/arena.h"
 #include "gc/marking.h"
 
-SHADE_API int shade_barrier_active_;
+SHADE_API int shade_barrier_flags_;
 _Atomic uint64_t barrier_flush_count;
 
 void barrier_set_active(bool on) {
   if (on)
-    __atomic_fetch_or(&shade_barrier_active_, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&shade_barrier_flags_, 1, __ATOMIC_RELAXED);
   else
-    __atomic_fetch_and(&shade_barrier_active_, ~BARRIER_MARKING_BITS, __ATOMIC_RELAXED);
+    __atomic_fetch_and(&shade_barrier_flags_, ~BARRIER_MARKING_BITS, __ATOMIC_RELAXED);
 }
 
-void barrier_set_cards(void) { __atomic_fetch_or(&shade_barrier_active_, BARRIER_CARDS, __ATOMIC_SEQ_CST); }
+void barrier_set_cards(void) { __atomic_fetch_or(&shade_barrier_flags_, BARRIER_CARDS, __ATOMIC_SEQ_CST); }
 
 // Marking state from -> to, the other bits kept; only while the state is from.
 static void barrier_marking_state(int from, int to, int order) {
-  int value = __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED);
+  int value = __atomic_load_n(&shade_barrier_flags_, __ATOMIC_RELAXED);
   while ((value & BARRIER_MARKING_BITS) == from &&
-         !__atomic_compare_exchange_n(&shade_barrier_active_, &value,
+         !__atomic_compare_exchange_n(&shade_barrier_flags_, &value,
                                       (value & ~BARRIER_MARKING_BITS) | to, false, order,
                                       __ATOMIC_RELAXED)) {
   }

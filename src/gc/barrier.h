@@ -1,5 +1,5 @@
 // barrier.h: the write barrier's slow path and the per-thread buffers it fills (barrier.c has the
-// algorithm). Invariants: shade_barrier_active_ turns on (1) and off (0) only while no thread
+// algorithm). Invariants: shade_barrier_flags_ turns on (1) and off (0) only while no thread
 // can be inside a barrier's critical section that saw the old value (the world stopped, or
 // mark_handshakes.c's grace periods); it is 2 only while every registered thread's stack is
 // black; a thread's
@@ -10,14 +10,14 @@
 #include "gc/mark.h"
 #include "gc/threads.h"
 
-extern int shade_barrier_active_; // shade.h reads it inline; written with the world stopped
+extern int shade_barrier_flags_; // shade.h reads it inline; written with the world stopped
 extern _Atomic uint64_t barrier_flush_count;
 
-// shade_barrier_active_'s bits (shade.h): the marking state, and the cards of generations.
+// shade_barrier_flags_'s bits (shade.h): the marking state, and the cards of generations.
 enum { BARRIER_MARKING_BITS = 3, BARRIER_CARDS = 4 };
 
 static inline bool barrier_active(void) {
-  return (__atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) & BARRIER_MARKING_BITS) != 0;
+  return (__atomic_load_n(&shade_barrier_flags_, __ATOMIC_RELAXED) & BARRIER_MARKING_BITS) != 0;
 }
 void barrier_set_active(bool on); // world stopped; on: both halves (marking state 1)
 // From now on shade_write sets the written card of every slot it stores a pointer into (at

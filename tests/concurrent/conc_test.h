@@ -145,7 +145,7 @@ static SHADE_TEST_UNUSED void conc_garbage(uint64_t *rng) {
 // The marking state of the barrier's flag, which shade.h exports for its inline path (bits 0-1;
 // bit 2 is generations' cards): 0 no marking, 1 some stack grey, 2 every stack black.
 static SHADE_TEST_UNUSED int conc_barrier_state(void) {
-  return __atomic_load_n(&shade_barrier_active_, __ATOMIC_RELAXED) & 3;
+  return __atomic_load_n(&shade_barrier_flags_, __ATOMIC_RELAXED) & 3;
 }
 
 // 1 while a marking is under way.
