@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc/pageheap.h"
+#include "alloc/arena.h"
 #include "alloc/central.h"
 #include "alloc/large.h"
 
@@ -201,11 +202,37 @@ static void unmark_span(struct span *s, void *context) {
     unmark_states(s->object_states, span_object_states_size(s), *(unsigned *)context);
 }
 
-void sweep_unmark_generations(unsigned generation) {
-  if (generation == 0)
+// A share of the unmarking: the in-use spans whose first page is among the heap's pages
+// [first, end), counted through the arenas in arena_for_each's order.
+struct unmark_share {
+  unsigned generation;
+  size_t first, end, index; // index: the heap page where the arena under way starts
+};
+
+static void unmark_arena_share(struct arena *a, void *context) {
+  struct unmark_share *u = context;
+  size_t start = u->index;
+  u->index += PAGES_PER_ARENA;
+  if (start + PAGES_PER_ARENA <= u->first || start >= u->end)
     return;
-  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++)
-    central_for_each_span(c, unmark_span, &generation);
-  for (struct span *s = large_first(); s; s = s->next)
-    unmark_span(s, &generation);
+  size_t from = u->first > start ? u->first - start : 0;
+  size_t to = u->end - start < PAGES_PER_ARENA ? u->end - start : PAGES_PER_ARENA;
+  for (size_t p = from; p < to; p++) {
+    struct span *s = load_relaxed(&a->pages[p]);
+    if (s == NULL || s->base != a->base + p * PAGE_SIZE)
+      continue; // not the first page of a span
+    enum span_state state = span_state_acquire(s);
+    if (state == SPAN_SMALL || state == SPAN_LARGE)
+      unmark_span(s, &u->generation);
+  }
 }
+
+void sweep_unmark_generations_share(unsigned generation, unsigned share, unsigned shares) {
+  if (generation == 0 || shares == 0)
+    return;
+  size_t pages = arena_mapped_bytes() / PAGE_SIZE;
+  struct unmark_share u = {generation, pages * share / shares, pages * (share + 1) / shares, 0};
+  arena_for_each(unmark_arena_share, &u);
+}
+
+void sweep_unmark_generations(unsigned generation) { sweep_unmark_generations_share(generation, 0, 1); }

@@ -47,6 +47,9 @@ unsigned sweep_object_generation(const struct span *s, uint32_t i);
 // the objects of those generations lose their mark, so that the marking decides afresh whether
 // they live; older objects keep theirs. (Generation 0 objects have none: nothing to do for 0.)
 void sweep_unmark_generations(unsigned generation);
+// The same for share `share` of `shares` of the heap's pages (the spans starting there), so that
+// several threads can unmark at once; every share done is the whole.
+void sweep_unmark_generations_share(unsigned generation, unsigned share, unsigned shares);
 // Bytes of objects freed by sweeping since the start.
 uint64_t sweep_freed_bytes(void);
 // Pages of small spans swept since the start (by anyone: lazy, background, proportional).

@@ -462,6 +462,16 @@ static unsigned pool_wanted;    // helpers taking part in the current drain
 static unsigned pool_joined, pool_finished;
 static uint64_t pool_generation;
 static uint64_t pool_marked_bytes;
+// mark_pool_run's job (NULL: the round is a drain); shares are claimed one at a time
+static void (*pool_job)(unsigned share, unsigned shares, void *context);
+static void *pool_job_context;
+static unsigned pool_job_shares;
+static _Atomic unsigned pool_job_next;
+
+static void run_job_shares(void) {
+  for (unsigned share; (share = atomic_fetch_add(&pool_job_next, 1)) < pool_job_shares;)
+    pool_job(share, pool_job_shares, pool_job_context);
+}
 
 static void *helper_main(void *unused) {
   (void)unused;
@@ -475,13 +485,19 @@ static void *helper_main(void *unused) {
     }
     seen = pool_generation;
     pool_joined++;
+    bool job = pool_job != NULL;
     pthread_mutex_unlock(&pool_mutex);
     struct marker m;
-    marker_begin(&m, false);
-    mark_drain(&m);
-    marker_end(&m);
+    if (job) {
+      run_job_shares();
+    } else {
+      marker_begin(&m, false);
+      mark_drain(&m);
+      marker_end(&m);
+    }
     pthread_mutex_lock(&pool_mutex);
-    pool_marked_bytes += m.marked_bytes;
+    if (!job)
+      pool_marked_bytes += m.marked_bytes;
     if (++pool_finished == pool_wanted)
       pthread_cond_signal(&pool_done);
   }
@@ -518,6 +534,30 @@ void mark_drain_parallel(struct marker *m, unsigned helpers, uint64_t *marked_by
   while (pool_finished < pool_wanted)
     pthread_cond_wait(&pool_done, &pool_mutex);
   *marked_bytes = m->marked_bytes + pool_marked_bytes;
+  pthread_mutex_unlock(&pool_mutex);
+}
+
+void mark_pool_run(void (*job)(unsigned share, unsigned shares, void *context), void *context,
+                   unsigned helpers, unsigned shares) {
+  pthread_mutex_lock(&pool_mutex);
+  if (helpers > pool_size)
+    helpers = pool_size;
+  pool_job = job;
+  pool_job_context = context;
+  pool_job_shares = shares;
+  store_relaxed(&pool_job_next, 0);
+  pool_wanted = helpers;
+  pool_joined = pool_finished = 0;
+  pool_generation++;
+  pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_mutex);
+
+  run_job_shares();
+
+  pthread_mutex_lock(&pool_mutex);
+  while (pool_finished < pool_wanted)
+    pthread_cond_wait(&pool_done, &pool_mutex);
+  pool_job = NULL;
   pthread_mutex_unlock(&pool_mutex);
 }
 

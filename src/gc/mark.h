@@ -74,6 +74,11 @@ bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t 
 void mark_pointers(struct marker *m, const uintptr_t *words, size_t count);
 // Drain with `helpers` extra threads (a pool kept between cycles). m is the caller's marker.
 void mark_drain_parallel(struct marker *m, unsigned helpers, uint64_t *marked_bytes);
+// Run job(share, shares, context) for every share in 0..shares-1, each once, on the calling
+// thread and up to `helpers` pool threads at once (they claim shares one at a time); returns
+// when all are done. For work other than marking done with the world stopped.
+void mark_pool_run(void (*job)(unsigned share, unsigned shares, void *context), void *context,
+                   unsigned helpers, unsigned shares);
 // Start the helper threads before the world stops (thread creation may call malloc).
 void mark_pool_prepare(unsigned helpers);
 void mark_pool_after_fork_child(void);
