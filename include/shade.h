@@ -78,6 +78,7 @@ struct shade_options {
   int remembered_set;    // enum shade_remembered_set (SHADE_REMEMBERED_SET; default auto)
   size_t loh_threshold;  // objects this large are born in gen2 (SHADE_LOH_THRESHOLD; 85000)
   size_t gen0_budget;    // bytes allocated between gen0 collections; 0: adaptive (SHADE_GEN0_BUDGET)
+  int server;            // 1: .NET's server flavour, budgets per CPU; -1 off (SHADE_SERVER; off)
   // Finalizers (docs/finalization.md)
   int finalize_on_demand; // 1: finalizers run only in shade_run_finalizers (SHADE_FINALIZE_ON_DEMAND)
   // Seeing the collector (docs/observability.md)

@@ -147,6 +147,11 @@
                       "it adapts to the survival rate, from the L3 cache size (at least 8 MiB) "  \
                       "to 4 times that; a fixed budget also keeps young collections from "        \
                       "pausing when they scan more than full ones would")                       \
+  SHADE_OPTION(server, .variable = "SHADE_SERVER", .type = OPTION_SWITCH, .fallback = -1,       \
+               .doc = "with generations, .NET's server flavour: gen0's and gen1's budgets are "   \
+                      "per CPU (times the online CPUs, at most 64), for fewer young collections " \
+                      "on many cores at the cost of memory; off: the workstation flavour "        \
+                      "([docs/generations.md](docs/generations.md))")                             \
   SHADE_OPTION(finalize_on_demand, .variable = "SHADE_FINALIZE_ON_DEMAND", .type = OPTION_FLAG, \
                .doc = "finalizers run only when the program calls `shade_run_finalizers`, not on " \
                       "Shade's finalizer thread ([docs/finalization.md](docs/finalization.md))")  \
