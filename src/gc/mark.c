@@ -433,7 +433,7 @@ bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t 
         edge_flush(m);
         continue;
       }
-      if (worklist_take_shared(&m->work))
+      if (worklist_take_shared(&m->work, stop == NULL)) // (an assist: never waits for the lock)
         continue;
       more = false;
       break;

@@ -66,8 +66,9 @@ void mark_scan_marked_range(struct marker *m, struct span *s, uintptr_t lo, uint
 // Scan grey objects until this marker and all its peers run out of work.
 void mark_drain(struct marker *m);
 // Concurrent and incremental marking: scan until `budget` bytes are scanned or no work is left
-// (local, then the shared list; never waits). Returns false when the work ran out. Stops early
-// when *stop becomes nonzero (stop may be NULL).
+// (local, then the shared list; never waits for work). Returns false when the work ran out, or,
+// for an allocating thread (stop given), when the shared list's lock was taken. Stops early
+// when *stop becomes nonzero (stop may be NULL: a background worker).
 bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop);
 // Mark the objects `count` words point into, if any (the write barrier's buffered values),
 // through the edge pipeline (mark.c): the cache misses of several overlap.

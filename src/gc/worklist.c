@@ -176,10 +176,15 @@ uint64_t worklist_bailout_move_into(struct worklist *w) {
 
 bool worklist_shared_empty(void) { return load_relaxed(&shared_full_count) == 0; }
 
-bool worklist_take_shared(struct worklist *w) {
+bool worklist_take_shared(struct worklist *w, bool wait) {
   if (worklist_shared_empty())
     return false;
-  pthread_mutex_lock(&shared_mutex);
+  if (!wait) {
+    if (pthread_mutex_trylock(&shared_mutex) != 0)
+      return false;
+  } else {
+    pthread_mutex_lock(&shared_mutex);
+  }
   struct workbuf *b = shared_full;
   if (b) {
     shared_full = b->next;

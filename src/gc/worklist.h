@@ -33,9 +33,11 @@ void worklist_begin(unsigned workers);
 void worklist_push_slow(struct worklist *w, struct work_item item);
 bool worklist_pop_slow(struct worklist *w, struct work_item *item); // false: marking is over
 void worklist_share(struct worklist *w);
-// Concurrent marking (never blocks): take a buffer from the shared list into w (w's buffers are
-// empty); false if the list is empty. Publish w's non-empty buffers. Whether the list is empty.
-bool worklist_take_shared(struct worklist *w);
+// Concurrent marking (never waits for work): take a buffer from the shared list into w (w's
+// buffers are empty); false if the list is empty, or, unless wait, if its lock is taken (an
+// allocating thread's assist does not queue behind a worker the scheduler took off the CPU
+// holding it). Publish w's non-empty buffers. Whether the list is empty.
+bool worklist_take_shared(struct worklist *w, bool wait);
 void worklist_publish_local(struct worklist *w);
 bool worklist_shared_empty(void);
 // The bailout worklist (V8): objects a concurrent or incremental marker must not scan while the
