@@ -25,7 +25,8 @@
 // max_ns, over_1ms (operations slower than 1 ms), verified (trees checked); for Shade also mode,
 // concurrent_cycles, mark_assist_ns, mark_worker_ns, concurrent_mark_ns, heap_peak_mb. Percentiles
 // inside the histogram are the upper edge of their 10 ns bucket. bench/churn/run.sh parses it.
-// slowest_nivcsw, slowest_steal_ms, slowest_window_ms: the host around the slowest operation
+// slowest_nivcsw, slowest_nvcsw, slowest_minflt, slowest_steal_ms, slowest_window_ms: the host
+// around the slowest operation
 // (host_note_slow below), so that a delay of the machine can be told from one of the collector.
 // CHURN_SLOW_LOG_MS=x prints every operation of x ms or more (x >= 1) with the time it ended since
 // start, to line up with SHADE_TRACE=gc's "@1.234s".
@@ -165,21 +166,28 @@ static void record(uint64_t ns, uint64_t end) {
   slow_ops[slow_count++] = ns;
 }
 
-// The host around the slowest operation: involuntary context switches of this thread
-// (getrusage RUSAGE_THREAD, sampled every 256 operations) and the machine's steal time
-// (/proc/stat, every 4096 operations: a hypervisor that ran another guest on our vCPU). When an
-// operation of 1 ms or more becomes the slowest, both are sampled again: the differences cover
-// that operation and at most the 4096 before it (host_window_ns says how long that was).
+// The host around the slowest operation: this thread's involuntary context switches (taken off
+// its CPU), voluntary ones (it waited: a lock, a sleep) and minor page faults (getrusage
+// RUSAGE_THREAD, sampled every 256 operations), and the machine's steal time (/proc/stat, every
+// 4096 operations: a hypervisor that ran another guest on our vCPU). When an operation of 1 ms
+// or more becomes the slowest, they are sampled again: the differences cover that operation and
+// at most the 4096 before it (host_window_ns says how long that was). A slow operation with page
+// faults and nothing else points at the kernel's fault path (on this project's VM, faults of
+// fresh memory took up to 3 ms while DAMON's kdamond sampled pages).
 struct host_sample {
-  uint64_t at_ns, nivcsw, steal_ticks;
+  uint64_t at_ns, nivcsw, nvcsw, minflt, steal_ticks;
 };
 static struct host_sample host_last_switches, host_last_steal;
-static uint64_t host_slowest_ns, host_nivcsw, host_steal_ticks, host_window_ns;
+static uint64_t host_slowest_ns, host_nivcsw, host_nvcsw, host_minflt, host_steal_ticks,
+    host_window_ns;
 static int host_stat_fd = -1;
 
-static uint64_t host_switches(void) {
+static struct host_sample host_thread(uint64_t now) {
   struct rusage usage;
-  return getrusage(RUSAGE_THREAD, &usage) == 0 ? (uint64_t)usage.ru_nivcsw : 0;
+  if (getrusage(RUSAGE_THREAD, &usage) != 0)
+    return (struct host_sample){now, 0, 0, 0, 0};
+  return (struct host_sample){now, (uint64_t)usage.ru_nivcsw, (uint64_t)usage.ru_nvcsw,
+                              (uint64_t)usage.ru_minflt, 0};
 }
 
 static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ticks
@@ -199,16 +207,19 @@ static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ti
 
 static void host_sample(uint64_t ops, uint64_t now) {
   if (ops % 256 == 0)
-    host_last_switches = (struct host_sample){now, host_switches(), 0};
+    host_last_switches = host_thread(now);
   if (ops % 4096 == 0)
-    host_last_steal = (struct host_sample){now, 0, host_steal()};
+    host_last_steal = (struct host_sample){now, 0, 0, 0, host_steal()};
 }
 
 static void host_note_slow(uint64_t ns, uint64_t now) {
   if (ns < SLOW_NS || ns <= host_slowest_ns)
     return;
   host_slowest_ns = ns;
-  host_nivcsw = host_switches() - host_last_switches.nivcsw;
+  struct host_sample thread = host_thread(now);
+  host_nivcsw = thread.nivcsw - host_last_switches.nivcsw;
+  host_nvcsw = thread.nvcsw - host_last_switches.nvcsw;
+  host_minflt = thread.minflt - host_last_switches.minflt;
   host_steal_ticks = host_steal() - host_last_steal.steal_ticks;
   host_window_ns = now - host_last_steal.at_ns;
 }
@@ -343,18 +354,21 @@ int main(void) {
   double steal_ms = ticks > 0 ? (double)host_steal_ticks * 1e3 / (double)ticks : 0.0;
   if (host_slowest_ns)
     printf("  host around the slowest operation (%.3f ms, in a window of %.1f ms): %" PRIu64
-           " involuntary context switches of this thread, %.1f ms of steal time (all CPUs)\n",
-           (double)host_slowest_ns / 1e6, (double)host_window_ns / 1e6, host_nivcsw, steal_ms);
+           " involuntary and %" PRIu64 " voluntary context switches and %" PRIu64
+           " minor page faults of this thread, %.1f ms of steal time (all CPUs)\n",
+           (double)host_slowest_ns / 1e6, (double)host_window_ns / 1e6, host_nivcsw, host_nvcsw,
+           host_minflt, steal_ms);
   printf("  verified %zu trees\n", verified);
 
-  char extra[640];
+  char extra[896];
   int length = snprintf(extra, sizeof extra,
                         " slots=%zu seconds=%.3f build_s=%.3f ops=%" PRIu64 " ops_per_s=%.0f"
                         " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64
                         " max_ns=%" PRIu64 " over_1ms=%zu verified=%zu slowest_nivcsw=%" PRIu64
+                        " slowest_nvcsw=%" PRIu64 " slowest_minflt=%" PRIu64
                         " slowest_steal_ms=%.1f slowest_window_ms=%.1f",
                         slots, elapsed_s, build_s, ops, ops_per_s, p50, p99, p999, max_ns,
-                        slow_count, verified, host_nivcsw, steal_ms,
+                        slow_count, verified, host_nivcsw, host_nvcsw, host_minflt, steal_ms,
                         (double)host_window_ns / 1e6);
 #if defined(BENCH_SHADE)
   struct shade_stats stats;

@@ -140,12 +140,13 @@ if [[ " $PARTS " == *" churn "* ]]; then
         FAILED[$config]="wrong output"
         continue
       fi
-      printf '  %-17s run %d: ops/s=%s p50_ns=%s p99_ns=%s p999_ns=%s max_ns=%s pause_max_ns=%s maxrss_mb=%s cycles=%s concurrent_cycles=%s build_s=%s host@slowest: nivcsw=%s steal_ms=%s window_ms=%s\n' \
+      printf '  %-17s run %d: ops/s=%s p50_ns=%s p99_ns=%s p999_ns=%s max_ns=%s pause_max_ns=%s maxrss_mb=%s cycles=%s concurrent_cycles=%s build_s=%s host@slowest: nivcsw=%s nvcsw=%s minflt=%s steal_ms=%s window_ms=%s\n' \
         "$config" "$run" "$(field ops_per_s "$line")" "$(field p50_ns "$line")" \
         "$(field p99_ns "$line")" "$(field p999_ns "$line")" "$(field max_ns "$line")" \
         "$(field pause_max_ns "$line")" "$(field maxrss_mb "$line")" "$(field cycles "$line")" \
         "$(field concurrent_cycles "$line")" "$(field build_s "$line")" \
-        "$(field slowest_nivcsw "$line")" "$(field slowest_steal_ms "$line")" \
+        "$(field slowest_nivcsw "$line")" "$(field slowest_nvcsw "$line")" \
+        "$(field slowest_minflt "$line")" "$(field slowest_steal_ms "$line")" \
         "$(field slowest_window_ms "$line")" | tee -a "$LOG_DIR/runs.txt"
       for f in $CHURN_FIELDS; do
         value=$(field "$f" "$line")
