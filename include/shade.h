@@ -166,9 +166,11 @@ int shade_is_heap_pointer(const void *p); // 1 if p points into a live Shade obj
 // initialising stores into a fresh object included. Outside marking the inline path is the store,
 // two loads of a flag and two predictable branches; while marking, the overwritten and the new value
 // are shaded (Go's hybrid barrier), so each thread's stack is scanned once per cycle. With
-// generations on (stw mode) it also sets the card of the slot, a byte per 512 bytes of heap,
-// which tells young collections which old objects were written (docs/generations.md). `object`
-// may be NULL (a global).
+// generations on and their cards in force (SHADE_REMEMBERED_SET, by default for a program that
+// declares write_barrier) it also sets the card of the slot, a byte per 512 bytes of heap, which
+// tells young collections which old objects were written (docs/generations.md); pointers copied
+// with memcpy or read(2) would not set it: copy them with shade_write_copy. `object` may be NULL
+// (a global).
 // internal, read by the inline path: bits 0-1 are 0 no marking; 1 marking, some stack not yet
 // scanned (both values are shaded); 2 marking, every stack scanned (only a non-NULL overwritten
 // value is); bit 2 (4): set the slot's card. shade_card_tables_[address >> 26] is the card table

@@ -12,6 +12,7 @@
 
 #include "test_util.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define GEN_TAG ((uint64_t)1 << 63)
@@ -50,6 +51,20 @@ static SHADE_TEST_UNUSED void gen_start(const struct shade_options *given) {
     fprintf(stderr, "shade_init failed: %s\n", strerror(errno));
     exit(1);
   }
+}
+
+// A forced collection of generations 0..generation, with no stale pointer to young objects left
+// in this thread's dead stack slots.
+static SHADE_TEST_UNUSED SHADE_TEST_NOINLINE void gen_collect_clean(int generation) {
+  shade_test_clear_stack();
+  shade_collect_generation(generation, SHADE_COLLECT_FORCED);
+}
+
+// The process's minor page faults so far (first writes to fresh or write-protected pages).
+static SHADE_TEST_UNUSED long gen_minor_faults(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
 }
 
 // A young object with a check word: key, length, a link to another node, `words` data words

@@ -13,7 +13,6 @@
 // carry a check word (gen_test.h); SHADE_VERIFY=1 aborts on a young object a collection missed.
 #include "gen_test.h"
 
-#include <sys/resource.h>
 
 enum variant { BARRIER, PAGES, REFUSED };
 static enum variant variant;
@@ -22,17 +21,6 @@ static enum variant variant;
 
 static void **big;              // a LOH holder, gen2 from birth
 static void **small_holders[64]; // small holders, gen2 after two collections
-
-static SHADE_TEST_NOINLINE void collect_clean(int generation) {
-  shade_test_clear_stack();
-  shade_collect_generation(generation, SHADE_COLLECT_FORCED);
-}
-
-static long minor_faults(void) {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_minflt;
-}
 
 static void test_the_remembered_set_in_force(void) {
   struct shade_stats stats = shade_test_stats();
@@ -49,10 +37,10 @@ static SHADE_TEST_NOINLINE void store_young_into(size_t slot, uint64_t key) {
 }
 
 static void test_a_young_collection_scans_the_written_card_only(void) {
-  collect_clean(2);
+  gen_collect_clean(2);
   size_t slot = BIG_SLOTS / 2 + 3;
   store_young_into(slot, 42);
-  collect_clean(0);
+  gen_collect_clean(0);
   struct shade_stats stats = shade_test_stats();
   fprintf(stderr, "remembered %" PRIu64 " bytes after one store\n", stats.remembered_bytes);
   uint64_t most = variant == BARRIER ? 1024 : (uint64_t)64 << 10; // a card or two; a page or more
@@ -74,15 +62,15 @@ static SHADE_TEST_NOINLINE void store_everywhere(uint64_t round) {
 }
 
 static void test_writing_old_pages_faults_only_with_pages(void) {
-  collect_clean(2);
+  gen_collect_clean(2);
   store_everywhere(0); // resident, and written
   long faults = 0;
   enum { ROUNDS = 4 };
   for (uint64_t r = 1; r <= ROUNDS; r++) {
-    collect_clean(0);
-    long before = minor_faults();
+    gen_collect_clean(0);
+    long before = gen_minor_faults();
     store_everywhere(r);
-    faults += minor_faults() - before;
+    faults += gen_minor_faults() - before;
   }
   long pages = (long)(BIG_SLOTS * sizeof(void *) / 4096) * ROUNDS;
   fprintf(stderr, "%ld minor faults storing into %ld old pages after young collections\n", faults,
@@ -148,7 +136,7 @@ static void test_copies_survive(void) {
     realloc_a_holder(&rng);
     shade_test_clear_stack();
     shade_test_allocate_garbage(64 << 10);
-    collect_clean(round % 50 == 49 ? 1 : 0);
+    gen_collect_clean(round % 50 == 49 ? 1 : 0);
     shade_test_allocate_garbage(64 << 10);
     bad += check_holders(round);
   }
@@ -172,8 +160,8 @@ int main(int argc, char **argv) {
   SHADE_TEST_EXPECT(big != NULL && shade_generation(big) == 2);
   for (int h = 0; h < 64; h++)
     small_holders[h] = shade_malloc(32 * sizeof(void *));
-  collect_clean(0);
-  collect_clean(1);
+  gen_collect_clean(0);
+  gen_collect_clean(1);
   SHADE_TEST_RUN(test_the_remembered_set_in_force);
   SHADE_TEST_RUN(test_a_young_collection_scans_the_written_card_only);
   SHADE_TEST_RUN(test_writing_old_pages_faults_only_with_pages);

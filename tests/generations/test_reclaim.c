@@ -6,7 +6,6 @@
 // faults, not a timing).
 #include "gen_test.h"
 
-#include <sys/resource.h>
 
 enum { N = 4000, SIZE = 96 };
 
@@ -42,22 +41,17 @@ static size_t count_intact(const shade_test_hidden *hidden, uint64_t seed) {
   return n;
 }
 
-static SHADE_TEST_NOINLINE void collect_clean(int generation) {
-  shade_test_clear_stack();
-  shade_collect_generation(generation, SHADE_COLLECT_FORCED);
-}
-
 static void test_young_collections_free_young_garbage_only(void) {
   shade_disable(); // only the collections the test asks for
   // gen2 garbage: held through two collections, then dropped.
   make_held(gen2_hidden, 100000);
-  collect_clean(0);
-  collect_clean(1);
+  gen_collect_clean(0);
+  gen_collect_clean(1);
   SHADE_TEST_EXPECT_EQ(count_generation(gen2_hidden, 2), N);
   memset(holder, 0, sizeof holder);
   // gen1 garbage: held through one gen0 collection, then dropped.
   make_held(gen1_hidden, 200000);
-  collect_clean(0);
+  gen_collect_clean(0);
   SHADE_TEST_EXPECT_EQ(count_generation(gen1_hidden, 1), N);
   SHADE_TEST_EXPECT_EQ(count_generation(gen2_hidden, 2), N);
   memset(holder, 0, sizeof holder);
@@ -65,7 +59,7 @@ static void test_young_collections_free_young_garbage_only(void) {
   make_young_garbage(300000);
   SHADE_TEST_EXPECT_EQ(count_generation(young_hidden, 0), N);
 
-  collect_clean(0);
+  gen_collect_clean(0);
   size_t young = shade_test_count_live(young_hidden, N);
   size_t gen1 = count_intact(gen1_hidden, 200000), gen2 = count_intact(gen2_hidden, 100000);
   fprintf(stderr, "after gen0: young %zu, gen1 %zu, gen2 %zu of %d live\n", young, gen1, gen2, N);
@@ -78,7 +72,7 @@ static void test_young_collections_free_young_garbage_only(void) {
 
   // A gen1 collection frees the gen1 garbage (and gen0's), not gen2's.
   make_young_garbage(400000);
-  collect_clean(1);
+  gen_collect_clean(1);
   young = shade_test_count_live(young_hidden, N);
   gen1 = shade_test_count_live(gen1_hidden, N);
   gen2 = count_intact(gen2_hidden, 100000);
@@ -92,7 +86,7 @@ static void test_young_collections_free_young_garbage_only(void) {
   SHADE_TEST_EXPECT_EQ(count_generation(gen2_hidden, 2), N);
 
   // A full collection frees the gen2 garbage.
-  collect_clean(2);
+  gen_collect_clean(2);
   gen2 = shade_test_count_live(gen2_hidden, N);
   fprintf(stderr, "after gen2: gen2 %zu of %d live\n", gen2, N);
   SHADE_TEST_EXPECTF(gen2 <= N / 20, "a full collection left %zu of %d dropped gen2 objects",
@@ -104,10 +98,10 @@ static void test_young_collections_free_young_garbage_only(void) {
 // where the bytes went.
 static void test_statistics_follow_young_collections(void) {
   shade_disable();
-  collect_clean(2);
+  gen_collect_clean(2);
   struct shade_stats before = shade_test_stats();
   shade_test_allocate_garbage(4 << 20);
-  collect_clean(0);
+  gen_collect_clean(0);
   struct shade_stats after = shade_test_stats();
   fprintf(stderr, "gen0 before %" PRIu64 " after %" PRIu64 ", promoted %" PRIu64 " -> %" PRIu64
           ", in use %" PRIu64 " -> %" PRIu64 "\n", after.generation_size_before[0],
@@ -134,29 +128,23 @@ static SHADE_TEST_NOINLINE void write_young_garbage(size_t bytes) {
   }
 }
 
-static long minor_faults(void) {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_minflt;
-}
-
 // The pages young objects are allocated in hold no old object: the collector leaves them
 // unprotected, and allocating there again after a young collection does not fault on every page
 // (the kernel's write tracking protects only the pages of old objects).
 static void test_young_pages_are_not_write_protected(void) {
   enum { ROUND = 4 << 20, ROUNDS = 8 };
   shade_disable();
-  collect_clean(2);
+  gen_collect_clean(2);
   for (int r = 0; r < 4; r++) { // the young area is in place, resident, and left unprotected
     write_young_garbage(ROUND);
-    collect_clean(0);
+    gen_collect_clean(0);
   }
-  long before = minor_faults();
+  long before = gen_minor_faults();
   for (int r = 0; r < ROUNDS; r++) {
     write_young_garbage(ROUND);
-    collect_clean(0);
+    gen_collect_clean(0);
   }
-  long faults = minor_faults() - before, pages = (long)ROUNDS * ROUND / 4096;
+  long faults = gen_minor_faults() - before, pages = (long)ROUNDS * ROUND / 4096;
   fprintf(stderr, "%ld minor faults writing %ld young pages over %d gen0 collections\n", faults,
           pages, ROUNDS);
   SHADE_TEST_EXPECTF(faults < pages / 8, "%ld faults for %ld pages written", faults, pages);
