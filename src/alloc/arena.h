@@ -75,12 +75,18 @@ bool arena_protect_written_except(const struct arena_range *keep, size_t count);
 // the child cannot track writes (its collections must then all be full).
 bool arena_after_fork_child(void);
 
-// For an address already known to lie between the heap bounds.
-static inline struct span *arena_span_of_bounded(uintptr_t address) {
-  struct arena *a = load_relaxed(&arena_index[address >> ARENA_SHIFT]);
+// For an address already known to lie between the heap bounds, with arena_index read by the
+// caller (a loop's: the table never moves once made, and a char store would make the compiler
+// read the pointer again at every word).
+static inline struct span *arena_span_in_index(_Atomic(struct arena *) *index, uintptr_t address) {
+  struct arena *a = load_relaxed(&index[address >> ARENA_SHIFT]);
   if (a == NULL)
     return NULL;
   return load_relaxed(&a->pages[(address & (ARENA_SIZE - 1)) >> PAGE_SHIFT]);
+}
+
+static inline struct span *arena_span_of_bounded(uintptr_t address) {
+  return arena_span_in_index(arena_index, address);
 }
 
 static inline struct span *arena_span_of(uintptr_t address) {

@@ -59,14 +59,15 @@ struct span {
   uint8_t state;
   uint8_t unused;         // (other threads read the three bytes above while the span is swept:
                           //  no byte written during sweeping may share their word)
-  _Atomic uint32_t sweepgen;
+  _Atomic uint32_t black_from; // in a cache while marking: slots taken from here on are black
+                               // (every mark reads it: black_allocation_pending)
   // The rest.
+  _Atomic uint32_t sweepgen;
   uint32_t needs_zeroing; // free slots may hold old contents (owner and sweeper only)
   size_t pages;
   uint8_t released;       // FREE spans: pages were given back to the OS
   uint8_t in_cache;       // owned by a thread cache
   uint32_t allocated_at_sweep;  // objects allocated when the span was last swept
-  _Atomic uint32_t black_from; // in a cache while marking: slots taken from here on are black
   size_t large_requested;       // large spans: requested size (precise scan bound)
   const struct shade_type *large_type;
   _Atomic(uint64_t) *check_bits;   // lazily allocated by the verifier

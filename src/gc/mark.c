@@ -16,6 +16,10 @@
 //
 // Parallel marking: the collecting thread plus helpers from a pool, all draining the same shared
 // worklist (worklist.c); a helper with spare work shares it when others are idle.
+//
+// Speed: the drain loops scan conservative objects inline, through a cursor of locals (counters
+// and the edge pipeline) that is added into the marker when a call returns; popped objects and
+// found pointers wait in short FIFOs with their memory prefetched (below).
 #include "gc/mark.h"
 
 #include <pthread.h>
@@ -44,7 +48,6 @@ void marker_begin(struct marker *m, bool checking) {
   m->marked_gen0_bytes = 0;
   m->marked_explicit_bytes = 0;
   m->scanned_bytes = 0;
-  m->edges.added = m->edges.marked = 0;
 }
 
 void marker_end(struct marker *m) {
@@ -59,9 +62,63 @@ void marker_end(struct marker *m) {
   }
 }
 
-static inline __attribute__((always_inline)) bool mark_for_marker(struct marker *m, struct span *s,
+// ---- the cursor -----------------------------------------------------------------------------
+// Every function below that marks works through a cursor: a local copy of what the hot loops
+// update (counters, the edge pipeline), opened from the marker on entry and closed into it before
+// returning, so the marker's fields are up to date between calls. Held in locals the compiler
+// keeps them in registers: the mark-byte stores are char stores, which may alias any memory the
+// compiler cannot prove private, so fields reached through the marker would be reloaded and
+// stored again after every mark. No cursor's address is ever given to a function that is not
+// inlined (scan_typed opens its own).
+
+// Pointers found by scanning an object wait in the pipeline a little before they are marked, so
+// that the memory they lead to (the span record, then the allocation and mark bits) is
+// prefetched while other pointers are handled (below).
+#define EDGE_PIPE_DEPTH 16
+struct edge_pipe {
+  uintptr_t word[EDGE_PIPE_DEPTH];
+  uintptr_t from[EDGE_PIPE_DEPTH]; // where the word was read, if it was read in an old object
+                                   // (cards, below); else 0
+  struct span *span[EDGE_PIPE_DEPTH];
+  uint32_t index[EDGE_PIPE_DEPTH];
+  unsigned added, marked; // counts of edges that entered and left (added - marked in flight)
+};
+
+struct mark_cursor {
+  struct marker *m;
+  bool checking, wake_keys;
+  uint64_t marked_bytes, marked_objects, scanned_objects, gen0_bytes, explicit_bytes,
+      scanned_bytes;
+  struct edge_pipe edges;
+};
+
+static inline __attribute__((always_inline)) void cursor_open(struct mark_cursor *c,
+                                                               struct marker *m) {
+  c->m = m;
+  c->checking = m->checking;
+  c->wake_keys = m->wake_keys;
+  c->marked_bytes = c->marked_objects = c->scanned_objects = 0;
+  c->gen0_bytes = c->explicit_bytes = c->scanned_bytes = 0;
+  c->edges.added = c->edges.marked = 0;
+}
+
+static inline __attribute__((always_inline)) void edge_flush(struct mark_cursor *c);
+
+static inline __attribute__((always_inline)) void cursor_close(struct mark_cursor *c) {
+  edge_flush(c);
+  struct marker *m = c->m;
+  m->marked_bytes += c->marked_bytes;
+  m->marked_objects += c->marked_objects;
+  m->scanned_objects += c->scanned_objects;
+  m->marked_gen0_bytes += c->gen0_bytes;
+  m->marked_explicit_bytes += c->explicit_bytes;
+  m->scanned_bytes += c->scanned_bytes;
+}
+
+static inline __attribute__((always_inline)) bool mark_for_marker(const struct mark_cursor *c,
+                                                                  struct span *s,
                                                                   uint32_t index) {
-  if (SHADE_LIKELY(!m->checking))
+  if (SHADE_LIKELY(!c->checking))
     return span_mark_object(s, index);
   if (s->check_bits == NULL) // verifier only, single-threaded
     s->check_bits = metadata_alloc(span_bitmap_words(s) * sizeof(uint64_t));
@@ -103,34 +160,43 @@ static SHADE_NOINLINE void push_large_object(struct marker *m, struct span *s, u
   push_large_range(m, base, large_object_end(s), tag);
 }
 
-static inline void push_object(struct marker *m, struct span *s, uint32_t index) {
+static inline void push_object(struct mark_cursor *c, struct span *s, uint32_t index) {
   uintptr_t base = span_object_address(s, index), tag = item_tag(s, index);
-  m->scanned_objects++;
+  c->scanned_objects++;
   if (SHADE_UNLIKELY(s->state == SPAN_LARGE))
-    push_large_object(m, s, base, tag);
+    push_large_object(c->m, s, base, tag);
   else
-    worklist_push(&m->work, base | tag, base + s->object_size);
+    worklist_push(&c->m->work, base | tag, base + s->object_size);
 }
 
-static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, struct span *s,
+static inline __attribute__((always_inline)) bool mark_slot(struct mark_cursor *c, struct span *s,
                                                             uint32_t index) {
   if (!span_object_is_allocated(s, index))
     return false;
-  if (black_allocation_pending(s, index) && !m->checking)
+  if (black_allocation_pending(s, index) && !c->checking)
     return false;
-  if (!mark_for_marker(m, s, index))
-    return false;
-  if (SHADE_UNLIKELY(m->wake_keys))
+  uint8_t state; // the object's state byte before this mark
+  if (SHADE_LIKELY(!c->checking)) {
+    state = load_relaxed(&s->object_states[index]);
+    if (state & OBJECT_MARKED)
+      return false;
+    store_relaxed(&s->object_states[index], (uint8_t)(state | OBJECT_MARKED));
+  } else {
+    if (!mark_for_marker(c, s, index))
+      return false;
+    state = load_relaxed(&s->object_states[index]);
+  }
+  if (SHADE_UNLIKELY(c->wake_keys))
     ephemeron_key_marked(s, index);
   uint64_t bytes = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
-  m->marked_bytes += bytes;
+  c->marked_bytes += bytes;
   if (s->kind >= KIND_UNCOLLECTABLE)
-    m->marked_explicit_bytes += bytes;
-  else if (span_object_generation(s, index) == 0)
-    m->marked_gen0_bytes += bytes;
-  m->marked_objects++;
+    c->explicit_bytes += bytes;
+  else if ((state & OBJECT_AGE_MASK) == 0)
+    c->gen0_bytes += bytes;
+  c->marked_objects++;
   if (s->kind != KIND_ATOMIC)
-    push_object(m, s, index);
+    push_object(c, s, index);
   return true;
 }
 
@@ -138,41 +204,46 @@ static inline __attribute__((always_inline)) bool mark_slot(struct marker *m, st
 // this call), which is below the line: its card is noted. Explicit objects need none
 // (uncollectable ones are roots of every collection). The verifier checks instead that the card
 // is set, where the target is marked (an unmarked one it reports itself).
-static SHADE_NOINLINE void note_young_card(struct marker *m, struct span *s, uint32_t index,
+static SHADE_NOINLINE void note_young_card(bool checking, struct span *s, uint32_t index,
                                            uintptr_t from) {
   if (s->kind == KIND_UNCOLLECTABLE || !span_object_is_allocated(s, index))
     return;
-  if (SHADE_LIKELY(!m->checking))
+  if (SHADE_LIKELY(!checking))
     card_note(from);
   else if (span_object_is_marked(s, index) && !card_is_set(from))
     verify_card_clean(from, span_object_address(s, index));
 }
 
 static inline __attribute__((always_inline)) void
-note_card_if_young(struct marker *m, struct span *s, uint32_t index, uintptr_t from) {
+note_card_if_young(const struct mark_cursor *c, struct span *s, uint32_t index, uintptr_t from) {
   if (SHADE_UNLIKELY(span_object_generation(s, index) < mark_card_line))
-    note_young_card(m, s, index, from);
+    note_young_card(c->checking, s, index, from);
 }
 
-static inline void mark_word_from(struct marker *m, uintptr_t word, uintptr_t from) {
+static inline void mark_word_from(struct mark_cursor *c, uintptr_t word, uintptr_t from) {
   uint32_t index;
   struct span *s = arena_object_of(word, &index);
   if (s != NULL && s->kind != KIND_MANUAL) {
-    mark_slot(m, s, index);
+    mark_slot(c, s, index);
     if (from != 0)
-      note_card_if_young(m, s, index, from);
+      note_card_if_young(c, s, index, from);
   }
 }
 
-static inline void mark_word(struct marker *m, uintptr_t word) { mark_word_from(m, word, 0); }
-
 void mark_object_and_scan(struct marker *m, struct span *s, uint32_t index) {
-  mark_slot(m, s, index);
+  struct mark_cursor c;
+  cursor_open(&c, m);
+  mark_slot(&c, s, index);
+  cursor_close(&c);
 }
 
 void mark_scan_marked_object(struct marker *m, struct span *s, uint32_t index) {
-  if (s->kind != KIND_ATOMIC && s->kind != KIND_MANUAL)
-    push_object(m, s, index);
+  if (s->kind == KIND_ATOMIC || s->kind == KIND_MANUAL)
+    return;
+  struct mark_cursor c;
+  cursor_open(&c, m);
+  push_object(&c, s, index);
+  cursor_close(&c);
 }
 
 void mark_scan_marked_range(struct marker *m, struct span *s, uintptr_t lo, uintptr_t hi) {
@@ -180,7 +251,7 @@ void mark_scan_marked_range(struct marker *m, struct span *s, uintptr_t lo, uint
     return;
   const struct shade_type *type = s->large_type;
   if (s->kind == KIND_TYPED && (type == NULL || type->pointer_bitmap == NULL)) {
-    push_object(m, s, 0); // a trace function sees the whole object
+    mark_scan_marked_object(m, s, 0); // a trace function sees the whole object
     return;
   }
   uintptr_t end = large_object_end(s);
@@ -193,26 +264,30 @@ void mark_scan_marked_range(struct marker *m, struct span *s, uintptr_t lo, uint
 }
 
 SHADE_NO_SANITIZE void mark_root_range(struct marker *m, uintptr_t lo, uintptr_t hi) {
+  struct mark_cursor c;
+  cursor_open(&c, m);
   lo = align_up(lo, WORD_SIZE);
   for (uintptr_t p = lo; p + WORD_SIZE <= hi; p += WORD_SIZE) {
     uintptr_t word = *(volatile uintptr_t *)p;
-    mark_word(m, word);
+    mark_word_from(&c, word, 0);
   }
+  cursor_close(&c);
 }
 
 // ---- the edge pipeline ----------------------------------------------------------------------
 // Marking an object's children costs three dependent cache misses each: the span record, then its
 // allocation bits and mark byte. Handled one after another they leave the CPU waiting on memory,
-// so a pointer found by scan_conservative (an edge) goes through three stages, some edges apart,
-// with the next stage's memory prefetched in between:
+// so a pointer found by scan_words (an edge) goes through three stages, some edges apart, with
+// the next stage's memory prefetched in between:
 //   1. edge_add: the span comes from the page table (small, cache-resident); its record is
 //      prefetched.
 //   2. EDGE_HALF edges later, edge_resolve: the record gives the object's index; its allocation
 //      bit word and mark byte are prefetched.
 //   3. EDGE_PIPE_DEPTH edges after entering, edge_mark: mark_slot, as for any other word.
-// Edge k (counting from 0 since marker_begin) is resolved when edge k + EDGE_HALF enters and marked
-// when edge k + EDGE_PIPE_DEPTH does, or by edge_flush, which every drain calls before it asks for
-// more work or returns. Stage 2 reads the span record again, so it sees the span as it is then.
+// Edge k (counting from 0 since the cursor opened) is resolved when edge k + EDGE_HALF enters and
+// marked when edge k + EDGE_PIPE_DEPTH does, or by edge_flush, which every drain calls before it
+// asks for more work, and cursor_close calls. Stage 2 reads the span record again, so it sees the
+// span as it is then.
 #define EDGE_HALF (EDGE_PIPE_DEPTH / 2)
 #define EDGE_SLOT(k) ((k) % EDGE_PIPE_DEPTH)
 _Static_assert((EDGE_PIPE_DEPTH & (EDGE_PIPE_DEPTH - 1)) == 0, "a power of two (counters wrap)");
@@ -228,20 +303,20 @@ static inline void edge_resolve(struct edge_pipe *p, unsigned k) {
   p->span[k] = s;
 }
 
-static inline __attribute__((always_inline)) void edge_mark(struct marker *m, unsigned k) {
-  struct span *s = m->edges.span[k];
+static inline __attribute__((always_inline)) void edge_mark(struct mark_cursor *c, unsigned k) {
+  struct span *s = c->edges.span[k];
   if (s != NULL && s->kind != KIND_MANUAL) {
-    mark_slot(m, s, m->edges.index[k]);
-    if (SHADE_UNLIKELY(m->edges.from[k] != 0))
-      note_card_if_young(m, s, m->edges.index[k], m->edges.from[k]);
+    mark_slot(c, s, c->edges.index[k]);
+    if (SHADE_UNLIKELY(c->edges.from[k] != 0))
+      note_card_if_young(c, s, c->edges.index[k], c->edges.from[k]);
   }
 }
 
-static inline __attribute__((always_inline)) void edge_add(struct marker *m, uintptr_t word,
+static inline __attribute__((always_inline)) void edge_add(struct mark_cursor *c, uintptr_t word,
                                                         struct span *s, uintptr_t from) {
-  struct edge_pipe *p = &m->edges;
+  struct edge_pipe *p = &c->edges;
   if (p->added - p->marked == EDGE_PIPE_DEPTH) { // the oldest edge leaves (resolved long ago)
-    edge_mark(m, EDGE_SLOT(p->marked));
+    edge_mark(c, EDGE_SLOT(p->marked));
     p->marked++;
   }
   unsigned k = EDGE_SLOT(p->added);
@@ -254,17 +329,19 @@ static inline __attribute__((always_inline)) void edge_add(struct marker *m, uin
     edge_resolve(p, EDGE_SLOT(p->added - 1 - EDGE_HALF));
 }
 
-static void edge_flush(struct marker *m) {
-  struct edge_pipe *p = &m->edges;
+static inline __attribute__((always_inline)) void edge_flush(struct mark_cursor *c) {
+  struct edge_pipe *p = &c->edges;
   for (unsigned j = p->marked; j != p->added; j++) {
     if (j + EDGE_HALF >= p->added) // entered too recently to have been resolved
       edge_resolve(p, EDGE_SLOT(j));
-    edge_mark(m, EDGE_SLOT(j));
+    edge_mark(c, EDGE_SLOT(j));
   }
   p->marked = p->added;
 }
 
 void mark_pointers(struct marker *m, const uintptr_t *words, size_t count) {
+  struct mark_cursor c;
+  cursor_open(&c, m);
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   for (size_t i = 0; i < count; i++) {
     uintptr_t word = words[i];
@@ -272,49 +349,50 @@ void mark_pointers(struct marker *m, const uintptr_t *words, size_t count) {
       continue;
     struct span *s = arena_span_of_bounded(word);
     if (s != NULL)
-      edge_add(m, word, s, 0);
+      edge_add(&c, word, s, 0);
   }
-  edge_flush(m);
+  cursor_close(&c);
 }
 
-static inline bool edges_pending(const struct marker *m) {
-  return m->edges.added != m->edges.marked;
+static inline bool edges_pending(const struct mark_cursor *c) {
+  return c->edges.added != c->edges.marked;
 }
+
+// Sanitizer builds keep the drain loops instrumented and make the word scan a call of its own:
+// GCC leaves the use-after-scope poison of an inlined function's locals on the stack when the
+// function it is inlined into is not instrumented (memset over that stack then reports it).
+#if defined(SHADE_SANITIZER_ADDRESS) || defined(SHADE_SANITIZER_THREAD)
+#define SCAN_WORDS_INLINE SHADE_NOINLINE
+#else
+#define SCAN_WORDS_INLINE inline __attribute__((always_inline))
+#endif
 
 // old: the range is in an object that will be gen2 (ITEM_OLD): each edge carries its address.
-SHADE_NO_SANITIZE static inline __attribute__((always_inline)) void
-scan_words(struct marker *m, uintptr_t start, uintptr_t end, bool old) {
+SHADE_NO_SANITIZE static SCAN_WORDS_INLINE void
+scan_words(struct mark_cursor *c, uintptr_t start, uintptr_t end, bool old) {
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
+  _Atomic(struct arena *) *index = arena_index;
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
     if (word - low >= high - low)
       continue;
-    struct span *s = arena_span_of_bounded(word);
+    struct span *s = arena_span_in_index(index, word);
     if (s != NULL)
-      edge_add(m, word, s, old ? p : 0);
+      edge_add(c, word, s, old ? p : 0);
   }
 }
 
-SHADE_NO_SANITIZE static void scan_conservative(struct marker *m, uintptr_t start, uintptr_t end) {
-  scan_words(m, start, end, false);
-}
-
-SHADE_NO_SANITIZE static SHADE_NOINLINE void scan_conservative_old(struct marker *m,
-                                                                   uintptr_t start, uintptr_t end) {
-  scan_words(m, start, end, true);
-}
-
 struct trace_visit {
-  struct marker *m;
+  struct mark_cursor *c;
   uintptr_t from; // an old object's base (its card is the one noted), or 0
 };
 
 static void visit_from_trace(void *pointer, void *context) {
   struct trace_visit *visit = context;
-  mark_word_from(visit->m, (uintptr_t)pointer, visit->from);
+  mark_word_from(visit->c, (uintptr_t)pointer, visit->from);
 }
 
-SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintptr_t start,
+SHADE_NO_SANITIZE static void scan_typed(struct mark_cursor *c, struct span *s, uintptr_t start,
                                          uintptr_t end, bool old) {
   uintptr_t base;
   const struct shade_type *type;
@@ -337,7 +415,7 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
     return;
   }
   if (type->pointer_bitmap == NULL) {
-    struct trace_visit visit = {m, old ? base : 0};
+    struct trace_visit visit = {c, old ? base : 0};
     if (start == base && type->trace)
       type->trace((void *)base, object_size, visit_from_trace, &visit);
     return;
@@ -349,27 +427,45 @@ SHADE_NO_SANITIZE static void scan_typed(struct marker *m, struct span *s, uintp
   size_t in_element = word_index % element_words;
   for (uintptr_t p = start; p + WORD_SIZE <= end; p += WORD_SIZE) {
     if ((type->pointer_bitmap[in_element / 64] >> (in_element % 64)) & 1)
-      mark_word_from(m, *(uintptr_t *)p, old ? p : 0);
+      mark_word_from(c, *(uintptr_t *)p, old ? p : 0);
     if (++in_element == element_words)
       in_element = 0;
   }
 }
 
-static void scan_range(struct marker *m, struct work_item item) {
+// A typed or old item, with a cursor of its own (the drain's stays private to it).
+static SHADE_NOINLINE void scan_tagged_range(struct marker *m, struct work_item item) {
+  struct mark_cursor c;
+  cursor_open(&c, m);
   uintptr_t start = item.start & ~ITEM_TAGS;
-  m->scanned_bytes += item.end - start;
   if (item.start & ITEM_TYPED)
-    scan_typed(m, arena_span_of(start), start, item.end, (item.start & ITEM_OLD) != 0);
-  else if (SHADE_UNLIKELY(item.start & ITEM_OLD))
-    scan_conservative_old(m, start, item.end);
+    scan_typed(&c, arena_span_of(start), start, item.end, (item.start & ITEM_OLD) != 0);
   else
-    scan_conservative(m, start, item.end);
+    scan_words(&c, start, item.end, true);
+  cursor_close(&c);
+}
+
+// The drain loops' step: an untagged item (a conservative object, young or without generations:
+// nearly every one) is scanned inline.
+static inline __attribute__((always_inline)) void scan_range(struct mark_cursor *c,
+                                                             struct work_item item) {
+  c->scanned_bytes += item.end - (item.start & ~ITEM_TAGS);
+  if (SHADE_LIKELY((item.start & ITEM_TAGS) == 0))
+    scan_words(c, item.start, item.end, false);
+  else
+    scan_tagged_range(c->m, item);
 }
 
 // Objects wait in a small FIFO between leaving the worklist and being scanned, their first
 // and last cache lines prefetched on the way in: the scan of one object overlaps the memory
 // latency of the next few (most of the marking time is cache misses on object contents).
 #define PREFETCH_DEPTH 8
+_Static_assert((PREFETCH_DEPTH & (PREFETCH_DEPTH - 1)) == 0, "a power of two (counters wrap)");
+
+struct scan_ring {
+  struct work_item items[PREFETCH_DEPTH];
+  unsigned taken, filled; // counts of items that left and entered
+};
 
 static inline void prefetch_item(struct work_item item) {
   __builtin_prefetch((const void *)item.start);
@@ -377,60 +473,54 @@ static inline void prefetch_item(struct work_item item) {
     __builtin_prefetch((const void *)(item.end - 1));
 }
 
-struct scan_ring {
-  struct work_item items[PREFETCH_DEPTH];
-  unsigned head, count;
-};
-
 // Tops the ring up from the marker's local work, prefetching; false if it is still empty.
-static inline bool ring_fill(struct marker *m, struct scan_ring *r) {
+static inline __attribute__((always_inline)) bool ring_fill(struct marker *m,
+                                                            struct scan_ring *r) {
   struct work_item item;
-  while (r->count < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
+  while (r->filled - r->taken < PREFETCH_DEPTH && worklist_pop_local(&m->work, &item)) {
     prefetch_item(item);
-    r->items[(r->head + r->count++) % PREFETCH_DEPTH] = item;
+    r->items[r->filled++ % PREFETCH_DEPTH] = item;
   }
-  return r->count > 0;
+  return r->filled != r->taken;
 }
 
 static inline struct work_item ring_take(struct scan_ring *r) {
-  struct work_item item = r->items[r->head];
-  r->head = (r->head + 1) % PREFETCH_DEPTH;
-  r->count--;
-  return item;
+  return r->items[r->taken++ % PREFETCH_DEPTH];
 }
 
 void mark_drain(struct marker *m) {
-  struct scan_ring ring = {.head = 0, .count = 0};
+  struct mark_cursor c;
+  cursor_open(&c, m);
+  struct scan_ring ring = {.taken = 0, .filled = 0};
+  unsigned pops = 0;
   for (;;) {
     if (!ring_fill(m, &ring)) {
-      if (edges_pending(m)) {
-        edge_flush(m);
+      if (edges_pending(&c)) {
+        edge_flush(&c);
         continue;
       }
       struct work_item item;
       if (!worklist_pop(&m->work, &item)) // waits for shared work or the end of marking
-        return;
-      ring.items[ring.head] = item;
-      ring.count = 1;
+        break;
+      ring.items[ring.filled++ % PREFETCH_DEPTH] = item;
     }
-    scan_range(m, ring_take(&ring));
-    if (SHADE_UNLIKELY(++m->work.pops_since_share >= 64)) {
-      m->work.pops_since_share = 0;
-      if (worklist_idle_workers() > 0)
-        worklist_share(&m->work);
-    }
+    scan_range(&c, ring_take(&ring));
+    if (SHADE_UNLIKELY(++pops % 64 == 0) && worklist_idle_workers() > 0)
+      worklist_share(&m->work);
   }
+  cursor_close(&c);
 }
 
 bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t *stop) {
-  uint64_t limit = m->scanned_bytes + budget;
+  struct mark_cursor c;
+  cursor_open(&c, m);
   unsigned polls = 0;
-  struct scan_ring ring = {.head = 0, .count = 0};
+  struct scan_ring ring = {.taken = 0, .filled = 0};
   bool more = true;
   for (;;) {
     if (!ring_fill(m, &ring)) {
-      if (edges_pending(m)) {
-        edge_flush(m);
+      if (edges_pending(&c)) {
+        edge_flush(&c);
         continue;
       }
       if (worklist_take_shared(&m->work, stop == NULL)) // (an assist: never waits for the lock)
@@ -438,17 +528,17 @@ bool mark_drain_budget(struct marker *m, uint64_t budget, volatile sig_atomic_t 
       more = false;
       break;
     }
-    scan_range(m, ring_take(&ring));
-    if (m->scanned_bytes >= limit)
+    scan_range(&c, ring_take(&ring));
+    if (c.scanned_bytes >= budget)
       break;
     if (stop && (++polls & 31) == 0 && *stop)
       break;
   }
-  edge_flush(m);
-  while (ring.count > 0) { // back to the local list
+  while (ring.filled != ring.taken) { // back to the local list
     struct work_item item = ring_take(&ring);
     worklist_push(&m->work, item.start, item.end);
   }
+  cursor_close(&c);
   return more;
 }
 

@@ -8,22 +8,8 @@
 
 #include "gc/worklist.h"
 
-// Pointers found by scanning an object wait here a little before they are marked, so that the
-// memory they lead to (the span record, then the allocation and mark bits) is prefetched while
-// other pointers are handled (mark.c). Every drain empties it before it returns.
-#define EDGE_PIPE_DEPTH 16
-struct edge_pipe {
-  uintptr_t word[EDGE_PIPE_DEPTH];
-  uintptr_t from[EDGE_PIPE_DEPTH]; // where the word was read, if it was read in an old object
-                                   // (cards, below); else 0
-  struct span *span[EDGE_PIPE_DEPTH];
-  uint32_t index[EDGE_PIPE_DEPTH];
-  unsigned added, marked; // counts of edges that entered and left (added - marked in flight)
-};
-
 struct marker {
   struct worklist work;
-  struct edge_pipe edges;
   bool checking;         // the verifier: use check_bits instead of the OBJECT_MARKED state
   bool wake_keys;        // the weak pass: report objects flagged OBJECT_EPHEMERON_KEY as marked
   uint64_t marked_bytes; // bytes of objects this marker turned grey

@@ -1,0 +1,55 @@
+#!/bin/bash
+# bench/mark/run.sh <builddir>: the marking rate (bench/mark_rate.c) of Shade and bdwgc, side by
+# side: the time of one full collection of a live heap of MARK_NODES (2000000) two-pointer nodes,
+# laid out as a depth-first tree and as a random graph, BENCH_RUNS (5) interleaved runs, each
+# once with one marking thread (SHADE_MARKERS=1, GC_MARKERS=1) and once with the defaults
+# (every core). Every run is listed, then the median and worst of the runs' medians, and the
+# ratios Shade / bdwgc. Results also go to MARK_RESULTS (bench/results/mark_rate.md; "" for none).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+[ $# -eq 1 ] || { echo "usage: $0 <builddir>   (configured with -DSHADE_BUILD_BENCH=ON)" >&2; exit 2; }
+BUILD=$(cd "$1" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/bench/common.sh"
+RUNS=${BENCH_RUNS:-5}
+NODES=${MARK_NODES:-2000000}
+RESULTS=${MARK_RESULTS-$ROOT/bench/results/mark_rate.md}
+declare -A ms
+failed=0
+echo "Marking rate, Shade and bdwgc ($RUNS interleaved runs, $NODES nodes, load $(load_average))"
+for r in $(seq "$RUNS"); do
+  for markers in 1 default; do
+    for a in shade bdwgc; do
+      exe=$BUILD/bench/mark_rate_$a
+      [ -x "$exe" ] || { echo "  $a: not built"; failed=1; continue; }
+      env=()
+      [ "$markers" = 1 ] && env=(SHADE_MARKERS=1 GC_MARKERS=1)
+      line=$(env "${env[@]}" "$exe" "$NODES" 2>&1 >/dev/null | grep '^BENCH') ||
+        { echo "  $a markers=$markers run $r: FAILED"; failed=1; continue; }
+      for heap in tree random; do
+        ms[$heap.$markers.$a]+="$(field ${heap}_median_ms "$line") "
+      done
+      printf '  %-5s markers=%-7s run %d: tree %7.2f ms (%5.1f ns/object), random %7.2f ms (%5.1f ns/object)\n' \
+        "$a" "$markers" "$r" "$(field tree_median_ms "$line")" "$(field tree_ns_per_object "$line")" \
+        "$(field random_median_ms "$line")" "$(field random_ns_per_object "$line")"
+    done
+  done
+done
+med() { tr ' ' '\n' | grep -v '^-*$' | median; }
+worst() { tr ' ' '\n' | grep -v '^-*$' | sort -g | tail -1; }
+table="| heap | markers | bdwgc ms (median, worst) | Shade ms (median, worst) | Shade / bdwgc (median) | Shade / bdwgc (worst) |
+|---|---|---:|---:|---:|---:|"
+for heap in tree random; do
+  for markers in 1 default; do
+    b=${ms[$heap.$markers.bdwgc]:-}; s=${ms[$heap.$markers.shade]:-}
+    table+="
+| $heap | $markers | $(echo "$b" | med), $(echo "$b" | worst) | $(echo "$s" | med), $(echo "$s" | worst) | $(ratio "$(echo "$s" | med)" "$(echo "$b" | med)") | $(ratio "$(echo "$s" | worst)" "$(echo "$b" | worst)") |"
+  done
+done
+echo; echo "$table"
+if [ -n "$RESULTS" ]; then
+  { echo "# Marking rate: Shade and bdwgc"; echo
+    echo "$(machine_description "$BUILD") Shade $(shade_version "$ROOT"). \`bash bench/mark/run.sh $1\`, $RUNS interleaved runs, $NODES nodes; each run's figure is the median of 15 collections."
+    echo; echo "$table"; } > "$RESULTS"
+fi
+exit $failed
