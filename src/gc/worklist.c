@@ -58,7 +58,6 @@ unsigned worklist_idle_workers(void) { return load_relaxed(&idle_hint); }
 void worklist_init_local(struct worklist *w) {
   w->current = take_empty();
   w->spare = take_empty();
-  w->pops_since_share = 0;
 }
 
 void worklist_release_local(struct worklist *w) {

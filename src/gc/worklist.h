@@ -23,7 +23,6 @@ struct workbuf {
 
 struct worklist {
   struct workbuf *current, *spare;
-  uint64_t pops_since_share;
 };
 
 void worklist_init_local(struct worklist *w);
