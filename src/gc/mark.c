@@ -459,7 +459,7 @@ static inline __attribute__((always_inline)) void scan_range(struct mark_cursor 
 // Objects wait in a small FIFO between leaving the worklist and being scanned, their first
 // and last cache lines prefetched on the way in: the scan of one object overlaps the memory
 // latency of the next few (most of the marking time is cache misses on object contents).
-#define PREFETCH_DEPTH 8
+#define PREFETCH_DEPTH 16
 _Static_assert((PREFETCH_DEPTH & (PREFETCH_DEPTH - 1)) == 0, "a power of two (counters wrap)");
 
 struct scan_ring {
