@@ -17,6 +17,13 @@ median() {
   }'
 }
 
+# Median and largest of a space-separated list of runs' values on stdin (missing runs, "-" or
+# empty, left out; "-" when none is left).
+median_of_runs() { tr ' ' '\n' | grep -v '^-*$' | median; }
+worst_of_runs() {
+  tr ' ' '\n' | grep -v '^-*$' | sort -g | awk '{ w = $1 } END { print (NR ? w : "-") }'
+}
+
 ratio() { # numerator denominator: a / b to two decimals, or "-"
   awk -v a="$1" -v b="$2" 'BEGIN {
     if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'

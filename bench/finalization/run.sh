@@ -38,15 +38,13 @@ for r in $(seq "$RUNS"); do
     done
   done
 done
-med() { tr ' ' '\n' | grep -v '^-*$' | median; }
-worst() { tr ' ' '\n' | grep -v '^-*$' | sort -g | tail -1; }
 table="| workload | bdwgc wall s (median, worst) | Shade wall s (median, worst) | Shade / bdwgc | bdwgc RSS MB | Shade RSS MB | Shade / bdwgc | collections bdwgc / Shade |
 |---|---:|---:|---:|---:|---:|---:|---:|"
 for w in finalizers weak_table; do
-  bw=$(echo "${wall[$w.bdwgc]:-}" | med); sw=$(echo "${wall[$w.shade]:-}" | med)
-  br=$(echo "${rss[$w.bdwgc]:-}" | med); sr=$(echo "${rss[$w.shade]:-}" | med)
+  bw=$(echo "${wall[$w.bdwgc]:-}" | median_of_runs); sw=$(echo "${wall[$w.shade]:-}" | median_of_runs)
+  br=$(echo "${rss[$w.bdwgc]:-}" | median_of_runs); sr=$(echo "${rss[$w.shade]:-}" | median_of_runs)
   table+="
-| $w | $bw, $(echo "${wall[$w.bdwgc]:-}" | worst) | $sw, $(echo "${wall[$w.shade]:-}" | worst) | $(ratio "$sw" "$bw") | $br | $sr | $(ratio "$sr" "$br") | $(echo "${cycles[$w.bdwgc]:-}" | med) / $(echo "${cycles[$w.shade]:-}" | med) |"
+| $w | $bw, $(echo "${wall[$w.bdwgc]:-}" | worst_of_runs) | $sw, $(echo "${wall[$w.shade]:-}" | worst_of_runs) | $(ratio "$sw" "$bw") | $br | $sr | $(ratio "$sr" "$br") | $(echo "${cycles[$w.bdwgc]:-}" | median_of_runs) / $(echo "${cycles[$w.shade]:-}" | median_of_runs) |"
 done
 echo; echo "$table"
 if [ -n "$RESULTS" ]; then

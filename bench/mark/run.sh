@@ -35,15 +35,13 @@ for r in $(seq "$RUNS"); do
     done
   done
 done
-med() { tr ' ' '\n' | grep -v '^-*$' | median; }
-worst() { tr ' ' '\n' | grep -v '^-*$' | sort -g | tail -1; }
 table="| heap | markers | bdwgc ms (median, worst) | Shade ms (median, worst) | Shade / bdwgc (median) | Shade / bdwgc (worst) |
 |---|---|---:|---:|---:|---:|"
 for heap in tree random; do
   for markers in 1 default; do
     b=${ms[$heap.$markers.bdwgc]:-}; s=${ms[$heap.$markers.shade]:-}
     table+="
-| $heap | $markers | $(echo "$b" | med), $(echo "$b" | worst) | $(echo "$s" | med), $(echo "$s" | worst) | $(ratio "$(echo "$s" | med)" "$(echo "$b" | med)") | $(ratio "$(echo "$s" | worst)" "$(echo "$b" | worst)") |"
+| $heap | $markers | $(echo "$b" | median_of_runs), $(echo "$b" | worst_of_runs) | $(echo "$s" | median_of_runs), $(echo "$s" | worst_of_runs) | $(ratio "$(echo "$s" | median_of_runs)" "$(echo "$b" | median_of_runs)") | $(ratio "$(echo "$s" | worst_of_runs)" "$(echo "$b" | worst_of_runs)") |"
   done
 done
 echo; echo "$table"
