@@ -69,7 +69,7 @@ void marker_end(struct marker *m) {
 // keeps them in registers: the mark-byte stores are char stores, which may alias any memory the
 // compiler cannot prove private, so fields reached through the marker would be reloaded and
 // stored again after every mark. No cursor's address is ever given to a function that is not
-// inlined (scan_typed opens its own).
+// inlined, outside sanitizer builds (scan_typed_range opens its own for a typed object).
 
 // Pointers found by scanning an object wait in the pipeline a little before they are marked, so
 // that the memory they lead to (the span record, then the allocation and mark bits) is
@@ -115,11 +115,9 @@ static inline __attribute__((always_inline)) void cursor_close(struct mark_curso
   m->scanned_bytes += c->scanned_bytes;
 }
 
-static inline __attribute__((always_inline)) bool mark_for_marker(const struct mark_cursor *c,
-                                                                  struct span *s,
-                                                                  uint32_t index) {
-  if (SHADE_LIKELY(!c->checking))
-    return span_mark_object(s, index);
+// The verifier's marker marks in check_bits, leaving the collector's marks as they are; true if
+// this call marked the object.
+static bool check_mark(struct span *s, uint32_t index) {
   if (s->check_bits == NULL) // verifier only, single-threaded
     s->check_bits = metadata_alloc(span_bitmap_words(s) * sizeof(uint64_t));
   return atomic_bit_set(s->check_bits, index);
@@ -175,16 +173,13 @@ static inline __attribute__((always_inline)) bool mark_slot(struct mark_cursor *
     return false;
   if (black_allocation_pending(s, index) && !c->checking)
     return false;
-  uint8_t state; // the object's state byte before this mark
+  uint8_t state = load_relaxed(&s->object_states[index]); // before this mark (its age counts)
   if (SHADE_LIKELY(!c->checking)) {
-    state = load_relaxed(&s->object_states[index]);
     if (state & OBJECT_MARKED)
       return false;
     store_relaxed(&s->object_states[index], (uint8_t)(state | OBJECT_MARKED));
-  } else {
-    if (!mark_for_marker(c, s, index))
-      return false;
-    state = load_relaxed(&s->object_states[index]);
+  } else if (!check_mark(s, index)) {
+    return false;
   }
   if (SHADE_UNLIKELY(c->wake_keys))
     ephemeron_key_marked(s, index);
@@ -433,27 +428,28 @@ SHADE_NO_SANITIZE static void scan_typed(struct mark_cursor *c, struct span *s, 
   }
 }
 
-// A typed or old item, with a cursor of its own (the drain's stays private to it).
-static SHADE_NOINLINE void scan_tagged_range(struct marker *m, struct work_item item) {
+// A typed item, with a cursor of its own: the type's trace function is handed the cursor, and
+// the drain's must stay private to it.
+static SHADE_NOINLINE void scan_typed_range(struct marker *m, struct work_item item) {
   struct mark_cursor c;
   cursor_open(&c, m);
   uintptr_t start = item.start & ~ITEM_TAGS;
-  if (item.start & ITEM_TYPED)
-    scan_typed(&c, arena_span_of(start), start, item.end, (item.start & ITEM_OLD) != 0);
-  else
-    scan_words(&c, start, item.end, true);
+  scan_typed(&c, arena_span_of(start), start, item.end, (item.start & ITEM_OLD) != 0);
   cursor_close(&c);
 }
 
-// The drain loops' step: an untagged item (a conservative object, young or without generations:
-// nearly every one) is scanned inline.
+// The drain loops' step: conservative objects (nearly every one), young or old, are scanned
+// inline, through the drain's cursor.
 static inline __attribute__((always_inline)) void scan_range(struct mark_cursor *c,
                                                              struct work_item item) {
-  c->scanned_bytes += item.end - (item.start & ~ITEM_TAGS);
+  uintptr_t start = item.start & ~ITEM_TAGS;
+  c->scanned_bytes += item.end - start;
   if (SHADE_LIKELY((item.start & ITEM_TAGS) == 0))
-    scan_words(c, item.start, item.end, false);
+    scan_words(c, start, item.end, false);
+  else if (!(item.start & ITEM_TYPED))
+    scan_words(c, start, item.end, true); // an object that will be gen2: notes cards
   else
-    scan_tagged_range(c->m, item);
+    scan_typed_range(c->m, item);
 }
 
 // Objects wait in a small FIFO between leaving the worklist and being scanned, their first
