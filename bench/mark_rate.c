@@ -2,19 +2,22 @@
 //
 // Usage: mark_rate_<collector> [NODES] [COLLECTIONS]   (2000000 and 15 by default)
 //
-// Two live heaps of NODES two-pointer nodes each, traced in turn by COLLECTIONS explicit full
+// Three live heaps of NODES two-pointer nodes each, traced in turn by COLLECTIONS explicit full
 // collections (shade_collect, GC_gcollect) after two untimed ones:
-//   tree    a complete binary tree, allocated depth first: memory order is close to the order
-//           marking visits it (binary-trees' long-lived tree, Guile's lists);
+//   tree    a complete binary tree, each node allocated before its children (C's binary-trees:
+//           the long-lived tree);
+//   post    the same tree, each node allocated after its children, as a Lisp's cons builds it
+//           (Guile's binary-trees): a marker that scans the last child found first walks it
+//           down through memory in one stream;
 //   random  the nodes reached through an array of them, each node pointing at two random nodes:
 //           every edge is a cache miss (a cache's entries, a graph).
-// Only one heap is live while the other is timed. Nothing is allocated during the timed
+// Only one heap is live while another is timed. Nothing is allocated during the timed
 // collections, so each one is a stop, a mark of the live heap, and the sweep's share that the
 // collector does in the call. Both collectors run with their defaults: set SHADE_MARKERS=1 and
 // GC_MARKERS=1 to compare one marking thread each.
 //
-// The BENCH line adds, per heap: <heap>_median_ms, <heap>_best_ms (per collection) and
-// <heap>_ns_per_object (the median over NODES).
+// The BENCH line adds, per heap (tree, post, random): <heap>_median_ms, <heap>_best_ms (per
+// collection) and <heap>_ns_per_object (the median over NODES).
 #include <string.h>
 
 #include "allocator.h"
@@ -38,6 +41,18 @@ static struct node *make_tree(long count) {
   long rest = count - 1;
   n->left = make_tree(rest / 2);
   n->right = make_tree(rest - rest / 2);
+  return n;
+}
+
+static struct node *make_tree_children_first(long count) {
+  if (count <= 0)
+    return NULL;
+  long rest = count - 1;
+  struct node *left = make_tree_children_first(rest / 2);
+  struct node *right = make_tree_children_first(rest - rest / 2);
+  struct node *n = bench_alloc(sizeof *n);
+  n->left = left;
+  n->right = right;
   return n;
 }
 
@@ -94,13 +109,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [NODES >= 1] [COLLECTIONS >= 1]\n", argv[0]);
     return 2;
   }
-  double tree_median, tree_best, random_median, random_best;
+  double tree_median, tree_best, post_median, post_best, random_median, random_best;
 
   static struct node *volatile tree; // (a global: a root whatever the compiler keeps in registers)
   tree = make_tree(nodes);
   time_collections(collections, &tree_median, &tree_best);
   if (count_tree(tree) != nodes) {
     fprintf(stderr, "mark_rate: the tree lost nodes\n");
+    return 1;
+  }
+  tree = make_tree_children_first(nodes);
+  time_collections(collections, &post_median, &post_best);
+  if (count_tree(tree) != nodes) {
+    fprintf(stderr, "mark_rate: the children-first tree lost nodes\n");
     return 1;
   }
   tree = NULL;
@@ -114,12 +135,14 @@ int main(int argc, char **argv) {
       return 1;
     }
 
-  char extra[256];
+  char extra[384];
   snprintf(extra, sizeof extra,
            " nodes=%ld tree_median_ms=%.2f tree_best_ms=%.2f tree_ns_per_object=%.1f"
+           " post_median_ms=%.2f post_best_ms=%.2f post_ns_per_object=%.1f"
            " random_median_ms=%.2f random_best_ms=%.2f random_ns_per_object=%.1f",
-           nodes, tree_median, tree_best, tree_median * 1e6 / (double)nodes, random_median,
-           random_best, random_median * 1e6 / (double)(nodes + 1));
+           nodes, tree_median, tree_best, tree_median * 1e6 / (double)nodes, post_median,
+           post_best, post_median * 1e6 / (double)nodes, random_median, random_best,
+           random_median * 1e6 / (double)(nodes + 1));
   bench_finish(extra);
   return 0;
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/mark/run.sh <builddir>: the marking rate (bench/mark_rate.c) of Shade and bdwgc, side by
 # side: the time of one full collection of a live heap of MARK_NODES (2000000) two-pointer nodes,
-# laid out as a depth-first tree and as a random graph, BENCH_RUNS (5) interleaved runs, each
+# laid out as a tree allocated parents first, the same allocated children first (a Lisp's cons
+# order), and a random graph (bench/mark_rate.c says why each), BENCH_RUNS (5) interleaved runs, each
 # once with one marking thread (SHADE_MARKERS=1, GC_MARKERS=1) and once with the defaults
 # (every core). Every run is listed, then the median and worst of the runs' medians, and the
 # ratios Shade / bdwgc. Results also go to MARK_RESULTS (bench/results/mark_rate.md; "" for none).
@@ -26,18 +27,18 @@ for r in $(seq "$RUNS"); do
       [ "$markers" = 1 ] && env=(SHADE_MARKERS=1 GC_MARKERS=1)
       line=$(env "${env[@]}" "$exe" "$NODES" 2>&1 >/dev/null | grep '^BENCH') ||
         { echo "  $a markers=$markers run $r: FAILED"; failed=1; continue; }
-      for heap in tree random; do
+      for heap in tree post random; do
         ms[$heap.$markers.$a]+="$(field ${heap}_median_ms "$line") "
       done
-      printf '  %-5s markers=%-7s run %d: tree %7.2f ms (%5.1f ns/object), random %7.2f ms (%5.1f ns/object)\n' \
-        "$a" "$markers" "$r" "$(field tree_median_ms "$line")" "$(field tree_ns_per_object "$line")" \
-        "$(field random_median_ms "$line")" "$(field random_ns_per_object "$line")"
+      printf '  %-5s markers=%-7s run %d: tree %7.2f ms, post %7.2f ms, random %7.2f ms\n' \
+        "$a" "$markers" "$r" "$(field tree_median_ms "$line")" "$(field post_median_ms "$line")" \
+        "$(field random_median_ms "$line")"
     done
   done
 done
 table="| heap | markers | bdwgc ms (median, worst) | Shade ms (median, worst) | Shade / bdwgc (median) | Shade / bdwgc (worst) |
 |---|---|---:|---:|---:|---:|"
-for heap in tree random; do
+for heap in tree post random; do
   for markers in 1 default; do
     b=${ms[$heap.$markers.bdwgc]:-}; s=${ms[$heap.$markers.shade]:-}
     table+="
