@@ -1,6 +1,6 @@
 # bench/common.sh: helpers the benchmark scripts share (sourced by bench/run.sh and
 # bench/churn/run.sh): BENCH-line fields, medians and ratios, machine load, the expected
-# binary-trees output, Shade's version, and the machine description at the top of a results file.
+# binary-trees output, Shade's version, the machine description, and the results files.
 
 # The value of key=value in a BENCH line, or "-".
 field() { # key line
@@ -22,6 +22,15 @@ median() {
 median_of_runs() { tr ' ' '\n' | grep -v '^-*$' | median; }
 worst_of_runs() {
   tr ' ' '\n' | grep -v '^-*$' | sort -g | awk '{ w = $1 } END { print (NR ? w : "-") }'
+}
+
+# Writes a results file: "# <title>", the machine, Shade's version, <how> (the command and the
+# runs), then <body>. Does nothing when <file> is "" (the scripts' *_RESULTS= for nowhere).
+write_results() { # file build-dir root title how body
+  [ -n "$1" ] || return 0
+  { echo "# $4"; echo
+    echo "$(machine_description "$2") Shade $(shade_version "$3"). $5"
+    echo; printf '%s\n' "$6"; } > "$1"
 }
 
 ratio() { # numerator denominator: a / b to two decimals, or "-"

@@ -47,9 +47,6 @@ for w in finalizers weak_table; do
 | $w | $bw, $(echo "${wall[$w.bdwgc]:-}" | worst_of_runs) | $sw, $(echo "${wall[$w.shade]:-}" | worst_of_runs) | $(ratio "$sw" "$bw") | $br | $sr | $(ratio "$sr" "$br") | $(echo "${cycles[$w.bdwgc]:-}" | median_of_runs) / $(echo "${cycles[$w.shade]:-}" | median_of_runs) |"
 done
 echo; echo "$table"
-if [ -n "$RESULTS" ]; then
-  { echo "# Finalizers and weak tables: Shade and bdwgc"; echo
-    echo "$(machine_description "$BUILD") Shade $(shade_version "$ROOT"). \`bash bench/finalization/run.sh $1\`, $RUNS interleaved runs."
-    echo; echo "$table"; } > "$RESULTS"
-fi
+write_results "$RESULTS" "$BUILD" "$ROOT" "Finalizers and weak tables: Shade and bdwgc" \
+  "\`bash bench/finalization/run.sh $1\`, $RUNS interleaved runs." "$table"
 exit $failed

@@ -74,21 +74,23 @@ for r in $(seq "$RUNS"); do
   done
 done
 
-worst() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 table="| workload | bdwgc wall s (median, worst) | Shade wall s (median, worst) | Shade / bdwgc | bdwgc RSS MB | Shade RSS MB | Shade / bdwgc |
 |---|---:|---:|---:|---:|---:|---:|"
 for w in $workloads; do
-  bw=$(echo "${wall[$w.bdwgc]:-}" | tr ' ' '\n' | grep . | median); sw=$(echo "${wall[$w.shade]:-}" | tr ' ' '\n' | grep . | median)
-  br=$(echo "${rss[$w.bdwgc]:-}" | tr ' ' '\n' | grep . | median); sr=$(echo "${rss[$w.shade]:-}" | tr ' ' '\n' | grep . | median)
+  bw=$(echo "${wall[$w.bdwgc]:-}" | median_of_runs); sw=$(echo "${wall[$w.shade]:-}" | median_of_runs)
+  br=$(echo "${rss[$w.bdwgc]:-}" | median_of_runs); sr=$(echo "${rss[$w.shade]:-}" | median_of_runs)
   table+="
-| $w | $bw, $(echo "${wall[$w.bdwgc]:-}" | worst) | $sw, $(echo "${wall[$w.shade]:-}" | worst) | $(ratio "$sw" "$bw") | $br | $sr | $(ratio "$sr" "$br") |"
+| $w | $bw, $(echo "${wall[$w.bdwgc]:-}" | worst_of_runs) | $sw, $(echo "${wall[$w.shade]:-}" | worst_of_runs) | $(ratio "$sw" "$bw") | $br | $sr | $(ratio "$sr" "$br") |"
 done
 echo
 echo "$table"
-if [ -n "$RESULTS" ]; then
-  { echo "# Programs built for bdwgc on Shade's libgc.so.1"; echo
-    echo "$(machine_description "$BUILD") Shade $(shade_version "$ROOT"). \`bash bench/guile/run.sh $1\`,"
-    echo "$RUNS interleaved runs; Guile 3.0 binary-trees depth $BT_DEPTH (guile-bt-inc: with GC_ENABLE_INCREMENTAL=1, bdwgc's incremental mode against Shade's generations), weak table $WEAK_OPS operations, w3m -dump of a $(du -k "$page" | cut -f1) KiB page."
-    echo; echo "$table"; echo; echo "Every run:"; echo; echo '```'; printf '%s' "$every_run"; echo '```'; } > "$RESULTS"
-fi
+write_results "$RESULTS" "$BUILD" "$ROOT" "Programs built for bdwgc on Shade's libgc.so.1" \
+  "\`bash bench/guile/run.sh $1\`,
+$RUNS interleaved runs; Guile 3.0 binary-trees depth $BT_DEPTH (guile-bt-inc: with GC_ENABLE_INCREMENTAL=1, bdwgc's incremental mode against Shade's generations), weak table $WEAK_OPS operations, w3m -dump of a $(du -k "$page" | cut -f1) KiB page." \
+  "$table
+
+Every run:
+
+\`\`\`
+$every_run\`\`\`"
 exit $failed

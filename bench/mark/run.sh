@@ -41,14 +41,14 @@ table="| heap | markers | bdwgc ms (median, worst) | Shade ms (median, worst) | 
 for heap in tree post random; do
   for markers in 1 default; do
     b=${ms[$heap.$markers.bdwgc]:-}; s=${ms[$heap.$markers.shade]:-}
+    bm=$(echo "$b" | median_of_runs); bw=$(echo "$b" | worst_of_runs)
+    sm=$(echo "$s" | median_of_runs); sw=$(echo "$s" | worst_of_runs)
     table+="
-| $heap | $markers | $(echo "$b" | median_of_runs), $(echo "$b" | worst_of_runs) | $(echo "$s" | median_of_runs), $(echo "$s" | worst_of_runs) | $(ratio "$(echo "$s" | median_of_runs)" "$(echo "$b" | median_of_runs)") | $(ratio "$(echo "$s" | worst_of_runs)" "$(echo "$b" | worst_of_runs)") |"
+| $heap | $markers | $bm, $bw | $sm, $sw | $(ratio "$sm" "$bm") | $(ratio "$sw" "$bw") |"
   done
 done
 echo; echo "$table"
-if [ -n "$RESULTS" ]; then
-  { echo "# Marking rate: Shade and bdwgc"; echo
-    echo "$(machine_description "$BUILD") Shade $(shade_version "$ROOT"). \`bash bench/mark/run.sh $1\`, $RUNS interleaved runs, $NODES nodes; each run's figure is the median of 15 collections."
-    echo; echo "$table"; } > "$RESULTS"
-fi
+write_results "$RESULTS" "$BUILD" "$ROOT" "Marking rate: Shade and bdwgc" \
+  "\`bash bench/mark/run.sh $1\`, $RUNS interleaved runs, $NODES nodes; each run's figure is the median of 15 collections." \
+  "$table"
 exit $failed
