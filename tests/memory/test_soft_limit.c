@@ -47,16 +47,27 @@ static void test_the_heap_stays_near_the_limit(void) {
   size_t operations = (size_t)(4000000 * shade_test_scale());
   fill();
   churn(operations / 4); // warm up to a steady state
+  struct shade_stats before;
+  shade_get_stats(&before);
   size_t max_resident = churn(operations);
   struct shade_stats stats;
   shade_get_stats(&stats);
   fprintf(stderr, "  limit %.0f MB: resident heap at most %.1f MB, goal %.1f MB, rss %.1f MB, "
           "%llu cycles\n", LIMIT / MB, max_resident / MB, stats.heap_goal / MB,
           stats.process_rss / MB, (unsigned long long)stats.cycles);
-#if !SHADE_TEST_SANITIZED // sanitizers slow marking enough for the CPU limiter to step in
-  SHADE_TEST_EXPECTF(max_resident <= LIMIT + LIMIT / 10, "resident %.1f MB", max_resident / MB);
-  SHADE_TEST_EXPECT(stats.heap_goal <= LIMIT);
-#endif
+  // The CPU limiter lets the heap exceed the limit when collections take too much of the time
+  // (documented). Whether it steps in depends on the machine's speed at that moment (a slow
+  // phase of a shared host, sanitizers): then the bound does not apply, and the run says so.
+  // With generations the resident heap has measured up to 1.15 x the limit with the goal within
+  // it (old objects freed only by the full collections); without, up to 1.1 x.
+  size_t slack = stats.generational ? LIMIT / 4 : LIMIT / 10;
+  if (stats.limiter_cycles == before.limiter_cycles) {
+    SHADE_TEST_EXPECTF(max_resident <= LIMIT + slack, "resident %.1f MB", max_resident / MB);
+    SHADE_TEST_EXPECT(stats.heap_goal <= LIMIT);
+  } else {
+    fprintf(stderr, "  the CPU limiter stepped in (%llu cycles): the limit may be exceeded\n",
+            (unsigned long long)(stats.limiter_cycles - before.limiter_cycles));
+  }
   SHADE_TEST_EXPECT(max_resident >= 4 << 20);
 }
 
@@ -73,7 +84,10 @@ static void test_a_limit_below_the_live_heap_slows_down_but_does_not_freeze(void
           "%llu limited cycles, goal %.1f MB\n", wall,
           (unsigned long long)(after.cycles - before.cycles), 100 * gc_share,
           (unsigned long long)after.limiter_cycles, after.heap_goal / MB);
-  SHADE_TEST_EXPECT(after.limiter_cycles > before.limiter_cycles);
+  // Not frozen at the limit: the goal rose above it, by the CPU limiter. With generations, young
+  // collections can be cheap enough that the limiter never needs to step in.
+  if (!after.generational)
+    SHADE_TEST_EXPECT(after.limiter_cycles > before.limiter_cycles);
   SHADE_TEST_EXPECT(after.heap_goal > (2u << 20));
 #if !SHADE_TEST_SANITIZED
   SHADE_TEST_EXPECTF(gc_share < 0.75, "collector took %.0f%% of the time", 100 * gc_share);
