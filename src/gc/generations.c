@@ -129,6 +129,8 @@ static struct {
   _Atomic unsigned full_only;            // full collections to run before the next young one
   unsigned pause_length;                 // full_only the last pause set (it doubles while young
                                          // collections keep finding most of gen0 alive)
+  _Atomic bool trial;                    // the next young collection is the first after a pause:
+                                         // its budget is a quarter of gen0's floor
   bool by_allocation;                    // the collection under way was triggered by allocation
   uint64_t full_live[2];                 // what the last full collection and the one before
                                          // marked
@@ -230,7 +232,11 @@ static uint64_t capped(uint64_t budget) {
   return budget < quarter ? budget : quarter;
 }
 
-static uint64_t young_budget(void) { return capped(load_relaxed(&gen.gen0_budget)); }
+static uint64_t young_budget(void) {
+  uint64_t budget = capped(load_relaxed(&gen.gen0_budget));
+  uint64_t trial = gen.gen0_floor / 4;
+  return load_relaxed(&gen.trial) && trial < budget ? trial : budget;
+}
 static uint64_t gen1_budget(void) { return capped(load_relaxed(&gen.gen1_budget)); }
 
 // A budget between floor and ceiling, the larger the more of what was collected survived (.NET:
@@ -484,20 +490,22 @@ static void set_in_use(uint64_t after) {
 }
 
 // Most of gen0 survived a young collection that allocation triggered (more than half): the
-// generational hypothesis does not hold for the program now (a cache replacing random entries
-// keeps what it allocates for longer than gen0's budget lasts), and a young collection costs
-// nearly what a full one does while promoting what only full collections free (churn: 92% of
-// gen0 survived; young collections of 120 to 340 ms against full ones of 520 ms). Young
-// collections then pause: allocation triggers full collections only, paced as without
-// generations, for pause_length of them; then a young collection tries again. The pause doubles
-// each time the try fails (at most SURVIVAL_PAUSE_MAX; not while the live heap grows by more
-// than a quarter from one full collection to the next: a program building its data keeps what
+// generational hypothesis does not hold for the program now (a cache replacing random entries keeps
+// what it allocates for longer than gen0's budget lasts), and a young collection costs nearly what
+// a full one does while promoting what only full collections free (churn: 92% of gen0 survived;
+// young collections of 120 to 340 ms against full ones of 520 ms). Young collections then pause:
+// allocation triggers full collections only, paced as without generations, for pause_length of
+// them; then a young collection tries again, on a trial budget of a quarter of gen0's floor, so
+// that a try that finds most of gen0 alive again is short (the cache workload's build phase, where
+// everything survives: young collections of 128 MB, 22 ms each, before the trial budget). The pause
+// doubles each time the try fails (at most SURVIVAL_PAUSE_MAX; not while the live heap grows by
+// more than a quarter from one full collection to the next: a program building its data keeps what
 // it allocates whatever its habits later), and starts again from 1 once a young collection finds
 // most of gen0 dead. Explicit collections neither start nor end a pause (a gen0 collection of
-// objects the program just made and holds says nothing of their lifetimes), and run as asked.
-// Under a memory limit (SHADE_MEMORY_LIMIT) young collections never pause: they keep the heap
-// lower than full collections paced to the goal (memory_soft_limit's table churn: a resident
-// peak of 27.6 MB with them, 31.8 to 35.0 MB with pauses, under a 32 MB limit).
+// objects the program just made and holds says nothing of their lifetimes), and run as asked. Under
+// a memory limit (SHADE_MEMORY_LIMIT) young collections never pause: they keep the heap lower than
+// full collections paced to the goal (memory_soft_limit's table churn: a resident peak of 27.6 MB
+// with them, 31.8 to 35.0 MB with pauses, under a 32 MB limit).
 enum { SURVIVAL_PAUSE_MAX = 8 };
 
 static void pause_young_collections(void) {
@@ -558,6 +566,8 @@ static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
     unsigned paused = load_relaxed(&gen.full_only);
     if (paused > 0)
       store_relaxed(&gen.full_only, paused - 1);
+    if (paused == 1)
+      store_relaxed(&gen.trial, true);
     set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, to_gen1, marked - to_gen1});
     store_relaxed(&gen.in_use_after_last, marked);
     return SWEEP_GEN2;
@@ -572,6 +582,8 @@ static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
   }
   set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, gen1 + marked, gen2});
   set_in_use(last + marked);
+  if (gen.by_allocation)
+    store_relaxed(&gen.trial, false);
   if (gen.by_allocation && young > 0 && !load_relaxed(&pacer.soft_limit_on) &&
       (marked * 2 > young || costs_more_than_full(young)))
     pause_young_collections();
@@ -583,6 +595,12 @@ static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
 
 enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   enum sweep_kind kind = end_budgets(g, marked);
+  // The sweep that follows may set spans aside (central.c): at most gen0's budget or a
+  // sixteenth of the heap goal of free space, whichever is more, until the next full collection;
+  // none under a memory limit, where every free slot counts.
+  uint64_t sixteenth = load_relaxed(&pacer.heap_goal) / 16, budget = young_budget();
+  uint64_t limit = budget > sixteenth ? budget : sixteenth;
+  central_set_aside_limit(load_relaxed(&pacer.soft_limit_on) ? 0 : limit);
   // While young collections are paused, the full collections leave the written pages written:
   // protecting the old ones would cost a fault on each page the program writes again, for
   // nothing. That is never wrong: a page left written is reported by the next young collection's
