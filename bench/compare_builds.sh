@@ -10,7 +10,8 @@
 #
 # Environment: BENCH_RUNS=5, BT_DEPTH=21, CHURN_SECONDS=10, CHURN_SLOTS=1000000,
 #              COMPARE_WORKLOADS="bt gcbench churn-stw churn-concurrent churn-incremental"
-#              (also "cache", with CACHE_ENTRIES and CACHE_SECONDS, and "bt-barrier":
+#              (also "cache", with CACHE_ENTRIES and CACHE_SECONDS: requests/s, slowest request,
+#              longest pause, longest young pause (0 without generations), RSS, CPU; and "bt-barrier":
 #              binary-trees storing every pointer through shade_write),
 #              OLD_ENV / NEW_ENV: variables for each side, e.g. to compare one build with itself:
 #              OLD_ENV=SHADE_GENERATIONAL=off NEW_ENV=SHADE_GENERATIONAL=on ... build-bench build-bench
@@ -51,6 +52,7 @@ run_one() { # dir workload side-environment
     cache) echo "requests_per_s=$(field requests_per_s "$line")" \
                 "slowest_ms=$(awk -v n="$(field max_ns "$line")" 'BEGIN{printf "%.2f", n/1e6}')" \
                 "pause_ms=$(awk -v n="$(field pause_max_ns "$line")" 'BEGIN{printf "%.3f", n/1e6}')" \
+                "young_ms=$(awk -v n="$(field young_pause_max_ns "$line")" 'BEGIN{printf "%.3f", n/1e6}')" \
                 "rss_mb=$(field maxrss_mb "$line") cpu_s=$(field cpu_s "$line")" ;;
     churn-*) echo "ops_per_s=$(field ops_per_s "$line")" \
                   "slowest_ms=$(awk -v n="$(field max_ns "$line")" 'BEGIN{printf "%.2f", n/1e6}')" \
