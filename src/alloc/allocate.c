@@ -117,6 +117,8 @@ void *allocate_large(struct thread_cache *c, size_t size, size_t padding, enum o
   if (born_old_size != 0 && size - padding >= born_old_size && kind != KIND_UNCOLLECTABLE &&
       kind != KIND_MANUAL)
     span_object_born_old(s, 0);
+  else
+    arena_note_young(s->base, s->pages);
   store_relaxed(&s->freeindex, 1); // the one object is allocated
   s->alloc_cache = 0;
   // Allocated while a marking runs: black (below), and black_from records that marking's epoch,

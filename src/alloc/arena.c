@@ -84,6 +84,36 @@ void arena_for_each(void (*fn)(struct arena *a, void *context), void *context) {
       fn(load_relaxed(&arena_index[a >> ARENA_SHIFT]), context);
 }
 
+static _Atomic bool young_tracking; // arena_track_young was called (generations)
+
+void arena_track_young(void) { store_relaxed(&young_tracking, true); }
+
+void arena_note_young(uintptr_t base, size_t pages) {
+  if (!load_relaxed(&young_tracking))
+    return;
+  for (uintptr_t page = base; page < base + pages * PAGE_SIZE; page += PAGE_SIZE) {
+    struct arena *a = load_relaxed(&arena_index[page >> ARENA_SHIFT]);
+    size_t i = (page & (ARENA_SIZE - 1)) >> PAGE_SHIFT;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    for (unsigned map = 0; map < YOUNG_MAPS; map++)
+      if (!(load_relaxed(&a->young[map][i / 64]) & bit))
+        atomic_fetch_or_explicit(&a->young[map][i / 64], bit, memory_order_relaxed);
+  }
+}
+
+static void end_young(struct arena *a, void *promoted) {
+  for (size_t w = 0; w < YOUNG_WORDS; w++) {
+    if (*(bool *)promoted)
+      store_relaxed(&a->young[YOUNG_SINCE_GEN1][w], load_relaxed(&a->young[YOUNG_SINCE_LAST][w]));
+    store_relaxed(&a->young[YOUNG_SINCE_LAST][w], 0);
+  }
+}
+
+void arena_young_pages_end(bool promoted) {
+  if (load_relaxed(&young_tracking))
+    arena_for_each(end_young, &promoted);
+}
+
 static void give_cards(struct arena *a, void *unused) {
   (void)unused;
   if (a->cards == NULL)

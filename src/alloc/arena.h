@@ -25,10 +25,24 @@
 #define WRITTEN_CARD_SIZE ((size_t)1 << WRITTEN_CARD_SHIFT)
 #define WRITTEN_CARDS_PER_ARENA (ARENA_SIZE / WRITTEN_CARD_SIZE)
 
+// Young pages (generations): a bit per page in two maps, set for the pages of every span a cache
+// takes and every young large object (arena_note_young), so that a young collection's markers
+// pass over a pointer into any other page without reading its span record and mark byte (three
+// cache misses: the cache workload's old objects on written cards point mostly to old ones).
+//   YOUNG_SINCE_LAST  pages allocated from since the last collection: every gen0 object is there
+//   YOUNG_SINCE_GEN1  pages allocated from since the last gen1 or full collection, and those
+//                     allocated from before it where its gen0 survivors (now gen1) are: every
+//                     gen0 and gen1 object is there
+// Both only grow between collections; the end of each collection, world stopped, clears the
+// first (arena_young_pages_end), and a gen1 or full one makes the second a copy of it first.
+enum { YOUNG_SINCE_LAST, YOUNG_SINCE_GEN1, YOUNG_MAPS };
+#define YOUNG_WORDS (PAGES_PER_ARENA / 64)
+
 struct arena {
   uintptr_t base;
   _Atomic(uint8_t) *cards;         // NULL until arena_cards_enable
   _Atomic(uint8_t) *written_cards; // NULL unless arena_cards_enable(true)
+  _Atomic uint64_t young[YOUNG_MAPS][YOUNG_WORDS];
   _Atomic(struct span *) pages[PAGES_PER_ARENA];
 };
 
@@ -74,6 +88,20 @@ bool arena_protect_written_except(const struct arena_range *keep, size_t count);
 // In a forked child: the kernel kept no registration; register and protect again. False when
 // the child cannot track writes (its collections must then all be full).
 bool arena_after_fork_child(void);
+
+// Generations start: the young maps are kept from now on (see struct arena).
+void arena_track_young(void);
+// The pages of [base, base + pages * PAGE_SIZE) hold young objects from now on (see struct
+// arena; nothing without generations). Called inside the allocator's critical section, before the first object
+// there is handed out, so that no collection ends in between.
+void arena_note_young(uintptr_t base, size_t pages);
+// World stopped, a collection's marking over: no page holds a gen0 object any more; promoted
+// (a gen1 or full collection): the gen0 survivors, now gen1, are where the gen0 objects were.
+void arena_young_pages_end(bool promoted);
+
+static inline bool arena_page_in_map(struct arena *a, unsigned map, size_t page) {
+  return (load_relaxed(&a->young[map][page / 64]) >> (page % 64)) & 1;
+}
 
 // For an address already known to lie between the heap bounds, with arena_index read by the
 // caller (a loop's: the table never moves once made, and a char store would make the compiler

@@ -1,9 +1,10 @@
 // central.c: the central span lists (see central.h) and lazy sweeping on the allocation path.
 //
-// Spans set aside (generations): after a young collection, a span whose survivors are more than
-// an eighth of its slots goes on full, not partial, while the free space so set aside stays under
-// the limit the collector gives (central_set_aside_limit); the next full collection's sweep files
-// it as usual. Young objects placed among old ones make the old ones part of the remembered set:
+// Spans set aside (generations): after a collection, a span whose survivors are more than an
+// eighth of its slots goes on full, not partial, while the free space so set aside since the last
+// gen1 or full collection stays under the limit the collector gives (central_set_aside_limit);
+// the next gen1 or full collection's sweep files it afresh. Young objects placed among old ones
+// make the old ones part of the remembered set:
 // the write barrier's card, or the kernel's written page, covers both, and every young collection
 // scans the old objects of each card or page the program wrote. Allocating among free slots
 // left between old objects in every young cycle made the cache workload's young collections
@@ -11,13 +12,16 @@
 // 4,500. Spans of objects without pointers are set aside too, though no collection scans them:
 // young objects spread over the free slots of many spans make every young collection's end (the
 // spans allocated from become unswept) and its sweep cost more (the cache's pauses: 1.2 to
-// 1.7 ms of ending with them reused, 0.6 to 0.8 ms set aside).
+// 1.7 ms of ending with them reused, 0.6 to 0.8 ms set aside). After a full collection too: the
+// first young collection after it took 7 to 9 ms with the free slots of the old spans reused
+// (young objects went to all of them at once), 3 ms set aside.
 //
 // Lock order: a central lock, then the page heap lock, then the metadata lock. Sweeping a span
 // happens outside the central lock: the sweep generation CAS in sweep_claim gives one thread the
 // span, so two threads never sweep the same span.
 #include "alloc/central.h"
 
+#include "alloc/arena.h"
 #include "alloc/pageheap.h"
 #include "alloc/sweep.h"
 #include "os/os_memory.h"
@@ -36,7 +40,7 @@ void central_set_aside_limit(uint64_t bytes) { store_relaxed(&set_aside_limit, b
 static bool takes_objects(const struct span *s, uint32_t live, enum sweep_kind kind) {
   if (live >= s->object_count)
     return false;
-  if ((kind != SWEEP_GEN0 && kind != SWEEP_GEN1) || live <= s->object_count / 8)
+  if (kind == SWEEP_FULL || live <= s->object_count / 8)
     return true;
   uint64_t free_bytes = (uint64_t)(s->object_count - live) * s->object_size;
   if (load_relaxed(&set_aside_bytes) + free_bytes > load_relaxed(&set_aside_limit))
@@ -153,7 +157,10 @@ static bool sweep_and_file(struct central_list *c, struct span *s, bool keep_emp
 
 static bool track_allocated; // set once at start-up (generations)
 
-void central_track_allocated_spans(void) { track_allocated = true; }
+void central_track_allocated_spans(void) {
+  track_allocated = true;
+  arena_track_young();
+}
 
 struct span *central_acquire(unsigned span_class) {
   struct central_list *c = &central_lists[span_class];
@@ -198,6 +205,7 @@ struct span *central_acquire(unsigned span_class) {
       s->allocated_next = c->allocated_from;
       c->allocated_from = s;
       pthread_mutex_unlock(&c->lock);
+      arena_note_young(s->base, s->pages);
     }
   }
   return s;
@@ -250,6 +258,7 @@ static struct span *take_allocated_from(struct central_list *c) {
 
 uint64_t central_mark_all_unswept(void) {
   uint64_t pages = 0;
+  arena_young_pages_end(true);
   store_relaxed(&set_aside_bytes, 0); // every span is swept and filed afresh
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
     struct central_list *c = &central_lists[i];
@@ -294,6 +303,7 @@ static void mark_unswept(struct central_list *c, struct span *s, uint32_t needs_
 
 uint64_t central_mark_allocated_unswept(void) {
   uint64_t pages = 0;
+  arena_young_pages_end(false);
   uint32_t needs_sweeping = load_relaxed(&heap_sweepgen) - 2;
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
     struct central_list *c = &central_lists[i];

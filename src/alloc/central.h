@@ -3,7 +3,7 @@
 // Every small span that no thread cache owns sits on exactly one list of its class:
 //   partial  swept, has free slots
 //   full     swept, no free slot known (or returned by a cache at a collection, or set aside
-//            after a young collection: central.c)
+//            by a generational sweep: central.c)
 //   unswept  marked by the last cycle, not yet swept
 // At the end of marking partial and full move to unswept: all at once with the world stopped, or,
 // after a marking that ended without stopping it, spans of the old generation found on partial
@@ -59,8 +59,8 @@ uint64_t central_mark_unswept_running(void);
 // heap_sweepgen stays: every other span holds old objects and free slots only, which such a
 // collection leaves as they are, so it stays swept. Returns the pages made unswept.
 uint64_t central_mark_allocated_unswept(void);
-// After young collections, spans dense with survivors are set aside (central.c) while the free
-// slots they hold add up to at most `bytes` since the last full collection.
+// Generational sweeps set spans dense with survivors aside (central.c) while the free slots they
+// hold add up to at most `bytes` since the last gen1 or full collection.
 void central_set_aside_limit(uint64_t bytes);
 // Generations on: from now on, keep each class's list of spans allocated from (it costs a walk of
 // those spans at every marking's end, so it is off without generations).

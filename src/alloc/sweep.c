@@ -85,10 +85,12 @@ static uint64_t pack_marks(const struct span *s, uint32_t word) {
 }
 
 // The state a live object keeps after a generational sweep of kind (SWEEP_GEN0 + g): marked, and
-// one generation older if its generation was collected.
+// one generation older if its generation was collected (every one gen2 after SWEEP_GEN2_ALL).
 static uint8_t aged_state(uint8_t state, enum sweep_kind kind) {
   unsigned age = (state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT;
-  if (age <= (unsigned)(kind - SWEEP_GEN0) && age < OBJECT_OLDEST)
+  if (kind == SWEEP_GEN2_ALL)
+    age = OBJECT_OLDEST;
+  else if (age <= (unsigned)(kind - SWEEP_GEN0) && age < OBJECT_OLDEST)
     age++;
   return (uint8_t)(OBJECT_MARKED | age << OBJECT_AGE_SHIFT);
 }

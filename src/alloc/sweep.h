@@ -22,7 +22,8 @@ bool sweep_claim(struct span *s);
 //                    keeps OBJECT_MARKED (it is old now: young collections do not trace it), and
 //                    one of a collected generation ages by one (up to the oldest); a dead
 //                    object's state is cleared
-enum sweep_kind { SWEEP_FULL, SWEEP_GEN0, SWEEP_GEN1, SWEEP_GEN2 };
+//   SWEEP_GEN2_ALL   the same after a full collection that makes every survivor gen2
+enum sweep_kind { SWEEP_FULL, SWEEP_GEN0, SWEEP_GEN1, SWEEP_GEN2, SWEEP_GEN2_ALL };
 
 // The kind of the last marking's sweep: set at its end with the world stopped, read by every
 // sweeper until the next marking (every span is swept before that one starts).

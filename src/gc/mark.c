@@ -33,6 +33,7 @@
 #include "gc/verify.h"
 
 unsigned mark_card_line;
+unsigned mark_young_filter;
 _Atomic uint64_t mark_scanned_objects_total;
 _Atomic uint64_t mark_gen0_bytes_total;
 _Atomic uint64_t mark_explicit_bytes_total;
@@ -87,6 +88,8 @@ struct edge_pipe {
 struct mark_cursor {
   struct marker *m;
   bool checking, wake_keys;
+  uint8_t young_plain, young_old; // mark_young_filter's young map + 1 for words of objects below
+                                  // and above the card line (0: no filter)
   uint64_t marked_bytes, marked_objects, scanned_objects, gen0_bytes, explicit_bytes,
       scanned_bytes;
   struct edge_pipe edges;
@@ -97,6 +100,9 @@ static inline __attribute__((always_inline)) void cursor_open(struct mark_cursor
   c->m = m;
   c->checking = m->checking;
   c->wake_keys = m->wake_keys;
+  unsigned filter = m->checking ? 0 : mark_young_filter;
+  c->young_plain = filter == 1 ? YOUNG_SINCE_LAST + 1 : filter == 2 ? YOUNG_SINCE_GEN1 + 1 : 0;
+  c->young_old = filter != 0 ? YOUNG_SINCE_GEN1 + 1 : 0;
   c->marked_bytes = c->marked_objects = c->scanned_objects = 0;
   c->gen0_bytes = c->explicit_bytes = c->scanned_bytes = 0;
   c->edges.added = c->edges.marked = 0;
@@ -363,15 +369,24 @@ static inline bool edges_pending(const struct mark_cursor *c) {
 #endif
 
 // old: the range is in an object that will be gen2 (ITEM_OLD): each edge carries its address.
+// In a young collection, a word pointing into a page that holds no object the collection must
+// see is passed over (mark_young_filter).
 SHADE_NO_SANITIZE static SCAN_WORDS_INLINE void
 scan_words(struct mark_cursor *c, uintptr_t start, uintptr_t end, bool old) {
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   _Atomic(struct arena *) *index = arena_index;
+  unsigned young = old ? c->young_old : c->young_plain;
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
     if (word - low >= high - low)
       continue;
-    struct span *s = arena_span_in_index(index, word);
+    struct arena *a = load_relaxed(&index[word >> ARENA_SHIFT]);
+    if (a == NULL)
+      continue;
+    size_t page = (word & (ARENA_SIZE - 1)) >> PAGE_SHIFT;
+    if (young != 0 && !arena_page_in_map(a, young - 1, page))
+      continue;
+    struct span *s = load_relaxed(&a->pages[page]);
     if (s != NULL)
       edge_add(c, word, s, old ? p : 0);
   }

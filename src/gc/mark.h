@@ -27,6 +27,15 @@ struct marker {
 // scanning such an object notes the card (cards.h) of every slot in it that points to an object
 // below the line. Set by generations_begin, with the world stopped.
 extern unsigned mark_card_line;
+// Young collections (generations.c): 1 in a gen0 collection, 2 in a gen1 one, else 0. Then the
+// markers (not the verifier's) pass over a word of a scanned object that points into a page of no
+// young map (alloc/arena.h): in a gen0 collection, a page not allocated from since the last
+// collection holds no gen0 object, so whatever the word names is marked already or no object
+// (a free slot), and it needs no card unless it is gen1 (a word of an object above the card
+// line: such words are passed over only outside YOUNG_SINCE_GEN1, where nothing is gen1 or
+// gen0); in a gen1 collection, a page outside YOUNG_SINCE_GEN1 holds gen2 objects only. Set by
+// generations_begin and cleared by generations_end, with the world stopped.
+extern unsigned mark_young_filter;
 // Objects and bytes scanned, and bytes of gen0 and explicit objects marked, by every marker but
 // the verifier's, since start (markers add theirs at their end).
 extern _Atomic uint64_t mark_scanned_objects_total, mark_gen0_bytes_total,
