@@ -2,8 +2,12 @@
 //
 // Spans set aside (generations): after a collection, a span whose survivors are more than an
 // eighth of its slots goes on full, not partial, while the free space so set aside since the last
-// gen1 or full collection stays under the limit the collector gives (central_set_aside_limit);
-// the next gen1 or full collection's sweep files it afresh. Young objects placed among old ones
+// gen1 or full collection stays under the limit the collector gives (central_set_aside_limit),
+// and whatever that limit if its survivors are more than seven eighths (the free space so set
+// aside is at most an eighth of such spans: without this, a gen1 or full collection's sweep
+// spent the limit on the first old spans it met, each with a few free slots, and the rest took
+// young objects among old ones again); nothing is set aside with a limit of 0. The next gen1
+// or full collection's sweep files every span afresh. Young objects placed among old ones
 // make the old ones part of the remembered set:
 // the write barrier's card, or the kernel's written page, covers both, and every young collection
 // scans the old objects of each card or page the program wrote. Allocating among free slots
@@ -31,7 +35,7 @@
 struct central_list central_lists[SPAN_CLASS_COUNT];
 
 static _Atomic uint64_t set_aside_limit; // bytes of free slots that may be set aside
-static _Atomic uint64_t set_aside_bytes; // set aside since the last full collection's end
+static _Atomic uint64_t set_aside_bytes; // set aside since the last gen1 or full collection
 
 void central_set_aside_limit(uint64_t bytes) { store_relaxed(&set_aside_limit, bytes); }
 
@@ -40,10 +44,13 @@ void central_set_aside_limit(uint64_t bytes) { store_relaxed(&set_aside_limit, b
 static bool takes_objects(const struct span *s, uint32_t live, enum sweep_kind kind) {
   if (live >= s->object_count)
     return false;
-  if (kind == SWEEP_FULL || live <= s->object_count / 8)
+  uint64_t limit = load_relaxed(&set_aside_limit);
+  if (kind == SWEEP_FULL || live <= s->object_count / 8 || limit == 0)
     return true;
+  if (live >= s->object_count - s->object_count / 8)
+    return false; // nearly full: set aside whatever the limit (an eighth of such spans at most)
   uint64_t free_bytes = (uint64_t)(s->object_count - live) * s->object_size;
-  if (load_relaxed(&set_aside_bytes) + free_bytes > load_relaxed(&set_aside_limit))
+  if (load_relaxed(&set_aside_bytes) + free_bytes > limit)
     return true;
   atomic_fetch_add(&set_aside_bytes, free_bytes);
   return false;
