@@ -637,10 +637,14 @@ enum sweep_kind generations_end(unsigned g, uint64_t marked) {
   enum sweep_kind kind = end_budgets(g, marked);
   // The sweep that follows may set spans aside (central.c): at most gen0's budget or a
   // sixteenth of the heap goal of free space, whichever is more, until the next full collection;
-  // none under a memory limit, where every free slot counts.
+  // none under a memory limit, where every free slot counts, nor while young collections are
+  // paused, when no young collection would scan what the new objects share cards with (churn's
+  // full collections set aside the free slots its replaced trees left in old spans: 11% more
+  // resident memory).
   uint64_t sixteenth = load_relaxed(&pacer.heap_goal) / 16, budget = young_budget();
   uint64_t limit = budget > sixteenth ? budget : sixteenth;
-  central_set_aside_limit(load_relaxed(&pacer.soft_limit_on) ? 0 : limit);
+  bool none = load_relaxed(&pacer.soft_limit_on) || load_relaxed(&gen.full_only) > 0;
+  central_set_aside_limit(none ? 0 : limit);
   // While young collections are paused, the full collections leave the written pages written:
   // protecting the old ones would cost a fault on each page the program writes again, for
   // nothing. That is never wrong: a page left written is reported by the next young collection's
