@@ -376,6 +376,17 @@ scan_words(struct mark_cursor *c, uintptr_t start, uintptr_t end, bool old) {
   uintptr_t low = heap_lowest_address(), high = heap_highest_address();
   _Atomic(struct arena *) *index = arena_index;
   unsigned young = old ? c->young_old : c->young_plain;
+  if (SHADE_LIKELY(young == 0)) { // (two loops: the test inside one cost full markings 6%)
+    for (uintptr_t p = start; p < end; p += WORD_SIZE) {
+      uintptr_t word = *(uintptr_t *)p;
+      if (word - low >= high - low)
+        continue;
+      struct span *s = arena_span_in_index(index, word);
+      if (s != NULL)
+        edge_add(c, word, s, old ? p : 0);
+    }
+    return;
+  }
   for (uintptr_t p = start; p < end; p += WORD_SIZE) {
     uintptr_t word = *(uintptr_t *)p;
     if (word - low >= high - low)
@@ -384,7 +395,7 @@ scan_words(struct mark_cursor *c, uintptr_t start, uintptr_t end, bool old) {
     if (a == NULL)
       continue;
     size_t page = (word & (ARENA_SIZE - 1)) >> PAGE_SHIFT;
-    if (young != 0 && !arena_page_in_map(a, young - 1, page))
+    if (!arena_page_in_map(a, young - 1, page))
       continue;
     struct span *s = load_relaxed(&a->pages[page]);
     if (s != NULL)
