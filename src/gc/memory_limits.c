@@ -127,16 +127,20 @@ static void update_limiter(uint64_t begin_ns, uint64_t end_ns) {
     factor = SCALE_ONE / 2;
   if (factor > SCALE_ONE * 3 / 2)
     factor = SCALE_ONE * 3 / 2;
-  uint64_t scale = (uint64_t)load_relaxed(&limiter_scale) * factor / SCALE_ONE;
+  uint32_t old_scale = load_relaxed(&limiter_scale);
+  uint64_t scale = (uint64_t)old_scale * factor / SCALE_ONE;
   if (scale < SCALE_ONE)
     scale = SCALE_ONE;
   if (scale > SCALE_MAX)
     scale = SCALE_MAX;
   store_relaxed(&limiter_scale, (uint32_t)scale);
-  if (scale > SCALE_ONE) {
+  if (scale > SCALE_ONE)
     atomic_fetch_add(&memory_stats.limiter_cycles, 1);
-    pacer_update_goal(); // the goal set by this cycle used the old scale
-  }
+  // The goal set by this cycle used the old scale. Back to 1 too: with generations, full
+  // collections (which set the goal) may not come for long, and a goal the limiter raised stayed
+  // (memory_soft_limit: 44 MB under a 32 MB limit, for the whole run).
+  if (scale != old_scale)
+    pacer_update_goal();
 }
 
 static void trace_cycle(void) {
