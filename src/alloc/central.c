@@ -1,24 +1,27 @@
 // central.c: the central span lists (see central.h) and lazy sweeping on the allocation path.
 //
-// Spans set aside (generations): after a collection, a span whose survivors are more than an
-// eighth of its slots goes on full, not partial, while the free space so set aside since the last
-// gen1 or full collection stays under the limit the collector gives (central_set_aside_limit),
-// and whatever that limit if its survivors are more than seven eighths (the free space so set
-// aside is at most an eighth of such spans: without this, a gen1 or full collection's sweep
-// spent the limit on the first old spans it met, each with a few free slots, and the rest took
-// young objects among old ones again); nothing is set aside with a limit of 0. The next gen1
-// or full collection's sweep files every span afresh. Young objects placed among old ones
-// make the old ones part of the remembered set:
-// the write barrier's card, or the kernel's written page, covers both, and every young collection
-// scans the old objects of each card or page the program wrote. Allocating among free slots
-// left between old objects in every young cycle made the cache workload's young collections
-// scan 10,000 to 33,000 old objects for the 350 that pointed to young ones; set aside, about
-// 4,500. Spans of objects without pointers are set aside too, though no collection scans them:
-// young objects spread over the free slots of many spans make every young collection's end (the
-// spans allocated from become unswept) and its sweep cost more (the cache's pauses: 1.2 to
+// Spans set aside (generations). Young objects placed among old ones make the old ones part of
+// the remembered set: the write barrier's card, or the kernel's written page, covers both, and
+// every young collection scans the old objects on each card or page the program wrote. So after
+// a generational collection, a span whose survivors fill more than an eighth of its slots goes on
+// full, not partial (takes_objects):
+//   - while the free space so set aside since the last gen1 or full collection stays under the
+//     limit the collector gives (central_set_aside_limit; nothing with a limit of 0);
+//   - whatever that limit, if its survivors fill more than seven eighths (at most an eighth of
+//     such spans is free). Without this, a gen1 or full collection's sweep spent the limit on the
+//     first old spans it met, each with a few free slots, and the rest took young objects among
+//     old ones again.
+// The next gen1 or full collection's sweep files every span afresh. Measured on the cache
+// workload: with the free slots between old objects reused in every young cycle, its young
+// collections scanned 10,000 to 33,000 old objects for the 350 that pointed to young ones; set
+// aside, about 4,500. Spans of objects without pointers are set aside too, though no collection
+// scans them: young objects spread over the free slots of many spans make every young
+// collection's end (the spans allocated from become unswept) and its sweep cost more (1.2 to
 // 1.7 ms of ending with them reused, 0.6 to 0.8 ms set aside). After a full collection too: the
 // first young collection after it took 7 to 9 ms with the free slots of the old spans reused
-// (young objects went to all of them at once), 3 ms set aside.
+// (young objects went to all of them at once), 3 ms set aside. A span set aside is never on the
+// list of spans allocated from (no cache takes it), so mark_unswept's reading of its list from
+// its freeindex stays right.
 //
 // Lock order: a central lock, then the page heap lock, then the metadata lock. Sweeping a span
 // happens outside the central lock: the sweep generation CAS in sweep_claim gives one thread the
