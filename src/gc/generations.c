@@ -36,8 +36,9 @@
 //   before the gen1 or full collection that promoted its target). The markers keep them: every
 //   collection has a line (mark_card_line, mark.h) between what will be gen2 after it and what
 //   will not (age >= 2 in a gen0 collection; age >= 1 in gen1 and gen2 ones, whose gen1 survivors
-//   are promoted; age >= 0 in a full one that makes every survivor gen2), and a marker scanning an object above the line notes the card of each slot in
-//   it that points to an object below the line. The objects above the line that a collection
+//   are promoted; age >= 0 in a full one that makes every survivor gen2), and a marker scanning
+//   an object above the line notes the card of each slot in it that points to an object below
+//   the line. The objects above the line that a collection
 //   scans are all the gen2 objects it traces, the ones it promotes to gen2, and the remembered
 //   gen2 objects (written pages, cards). A full collection clears every card before it marks;
 //   a gen1 collection clears the cards it scans (their objects note again what is still young);
@@ -311,13 +312,14 @@ static void unmark_in_parallel(unsigned g) {
 }
 
 // A full collection makes gen0's survivors gen1 (.NET's promotion), unless more was allocated
-// since the last collection than gen1's budget: then they are made gen2, as every other survivor.
-// Else a program that allocated its data while young collections were paused (full ones only:
-// the cache workload's build phase) has all it allocated since the last full collection in gen1,
-// and the first gen1 collection traces it (the cache's: 428 MB, 40 ms).
+// since the last collection than gen1's budget (not a trial's: that one is kept small on
+// purpose): then they are made gen2, as every other survivor. Else a program that allocated its
+// data while young collections were paused (full ones only: the cache workload's build phase)
+// has all it allocated since the last full collection in gen1, and the first gen1 collection
+// traces it (the cache's: 428 MB, 40 ms).
 static bool promote_all_when_full(void) {
   uint64_t in_use = heap_account_in_use(), last = load_relaxed(&gen.in_use_after_last);
-  return in_use > last && in_use - last > gen1_budget();
+  return in_use > last && in_use - last > capped(load_relaxed(&gen.gen1_budget));
 }
 
 unsigned generations_begin(unsigned g) {
@@ -583,8 +585,10 @@ static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
   // Of what was marked, the gen0 survivors: gen1 from now on (the rest is gen2, after a gen1 or
   // full collection).
   uint64_t to_gen1 = load_relaxed(&mark_gen0_bytes_total) - gen.gen0_marked_at_begin;
-  if (to_gen1 > marked || (g >= 2 && gen.promote_all))
-    to_gen1 = g >= 2 && gen.promote_all ? 0 : marked;
+  if (to_gen1 > marked)
+    to_gen1 = marked;
+  if (g >= 2 && gen.promote_all)
+    to_gen1 = 0; // every survivor is gen2
   for (unsigned i = 0; i <= g; i++)
     atomic_fetch_add(&generation_stats.collections[i], 1);
   store_relaxed(&generation_stats.scanned_objects[g],

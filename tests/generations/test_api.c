@@ -1,7 +1,8 @@
 // test_api.c (gen_api): the generation numbers and collection counts of the public API, as .NET
 // defines them (GC.MaxGeneration, GC.GetGeneration, GC.Collect(n), GC.CollectionCount(n)):
 // a new object is in gen0, each collection of its generation moves a survivor up one generation
-// (to 2 at most), collection_count(0) counts every collection, (1) those of gen1 and gen2, (2)
+// (to 2 at most; a full collection makes every survivor gen2 after much allocation),
+// collection_count(0) counts every collection, (1) those of gen1 and gen2, (2)
 // the full ones; arguments out of range are reported and clamped (collect) or answered with 0
 // (count); unknown flags are reported and collect as FORCED.
 #include "gen_test.h"
@@ -88,6 +89,30 @@ static void test_generation_of_a_non_shade_pointer_is_minus_one(void) {
   SHADE_TEST_EXPECT_EQ(shade_generation(old_small), -1);
 }
 
+// A full collection makes gen0's survivors gen1, unless more than gen1's budget was allocated
+// since the last collection: then every survivor is gen2 (else all of it would be traced by the
+// first gen1 collection).
+static void test_a_full_collection_promotes_all_after_much_allocation(void) {
+  shade_disable(); // only the collections asked for
+  void *volatile few = shade_malloc(64);
+  shade_collect(); // little allocated since the last collection
+  SHADE_TEST_EXPECT_EQ(shade_generation(few), 1);
+  size_t count = (16u << 20) / 64; // 16 MiB kept: more than any gen1 budget of this small heap
+  void **many = shade_malloc_uncollectable(count * sizeof *many);
+  SHADE_TEST_EXPECT(many != NULL);
+  for (size_t i = 0; i < count; i++)
+    many[i] = shade_malloc(64);
+  shade_collect();
+  for (size_t i = 0; i < count; i += count / 64)
+    SHADE_TEST_EXPECTF(shade_generation(many[i]) == 2, "object %zu of the 16 MiB: generation %d",
+                       i, shade_generation(many[i]));
+  SHADE_TEST_EXPECT_EQ(shade_generation(few), 2); // gen1 -> gen2 as always
+  SHADE_TEST_EXPECT_EQ(shade_test_stats().generation_size_after[1], 0);
+  shade_free(many);
+  few = NULL;
+  shade_enable();
+}
+
 static void test_collection_counts_as_dotnet(void) {
   shade_disable(); // no automatic collection may change the counts
   uint64_t c0 = shade_collection_count(0), c1 = shade_collection_count(1),
@@ -154,6 +179,7 @@ int main(void) {
   SHADE_TEST_RUN(test_max_generation_is_two);
   SHADE_TEST_RUN(test_survivors_move_up_one_generation_per_collection);
   SHADE_TEST_RUN(test_generation_of_a_non_shade_pointer_is_minus_one);
+  SHADE_TEST_RUN(test_a_full_collection_promotes_all_after_much_allocation);
   SHADE_TEST_RUN(test_collection_counts_as_dotnet);
   SHADE_TEST_RUN(test_out_of_range_generations_and_bad_flags);
   return shade_test_finish();
