@@ -95,20 +95,46 @@ static uint8_t aged_state(uint8_t state, enum sweep_kind kind) {
   return (uint8_t)(OBJECT_MARKED | age << OBJECT_AGE_SHIFT);
 }
 
-// Generational: the states of word w's 64 objects, given which of them live.
+_Static_assert(OBJECT_AGE_SHIFT == 1 && OBJECT_OLDEST == 2 && OBJECT_AGE_MASK == 6,
+              "aged_eight: an age is bits 1-2 of a state, 0 to 2");
+
+#define BYTES_01 0x0101010101010101ull
+
+// aged_state of eight states at once (a byte each): `live` says which of them live (bit b for
+// byte b); the others become 0. An age of 0 to 2 is bits 1-2 of each byte, so adding 1 to it
+// never carries into the next byte.
+static uint64_t aged_eight(uint64_t eight, uint8_t live, enum sweep_kind kind) {
+  // bit 0 of byte b = bit b of live: each byte keeps its own bit of the copies, then is raised
+  // to 0x80 or more by adding 0x7f when it is not 0 (without a carry out of the byte)
+  uint64_t spread = ((uint64_t)live * BYTES_01) & 0x8040201008040201ull;
+  uint64_t live01 = ((spread + 0x7f7f7f7f7f7f7f7full) >> 7) & BYTES_01;
+  uint64_t age = (eight >> OBJECT_AGE_SHIFT) & (3 * BYTES_01);
+  if (kind == SWEEP_GEN2_ALL) {
+    age = OBJECT_OLDEST * BYTES_01;
+  } else {
+    uint64_t young_enough = kind == SWEEP_GEN0 ? ~(age | age >> 1) & BYTES_01 // age 0
+                                               : ~(age >> 1) & BYTES_01;       // age 0 or 1
+    age += young_enough;
+  }
+  return (live01 * OBJECT_MARKED | age << OBJECT_AGE_SHIFT) & (live01 * 0xff);
+}
+
+// Generational: the states of word w's 64 objects, given which of them live, eight at a time.
 static void age_states(struct span *s, uint32_t w, uint64_t live, enum sweep_kind kind) {
   _Atomic(uint8_t) *states = &s->object_states[w * 64];
   for (uint32_t group = 0; group < 8; group++) {
     uint8_t group_live = (uint8_t)(live >> (group * 8));
     uint64_t eight;
     memcpy(&eight, (const void *)&states[group * 8], sizeof eight);
-    if (eight == 0 && group_live == 0)
+    if (eight == 0) // (live objects are marked)
       continue;
-    for (uint32_t b = 0; b < 8; b++) {
-      uint32_t i = group * 8 + b;
-      uint8_t state = load_relaxed(&states[i]);
-      store_relaxed(&states[i], (group_live >> b) & 1 ? aged_state(state, kind) : 0);
-    }
+    uint64_t aged = aged_eight(eight, group_live, kind);
+#ifdef SHADE_SANITIZER_THREAD // (as atomics TSan can see)
+    for (uint32_t b = 0; b < 8; b++)
+      store_relaxed(&states[group * 8 + b], (uint8_t)(aged >> (b * 8)));
+#else
+    memcpy((void *)&states[group * 8], &aged, sizeof aged);
+#endif
   }
 }
 
@@ -180,6 +206,14 @@ _Static_assert(OBJECT_AGE_SHIFT == 1 && OBJECT_OLDEST == 2,
 // time; the other bits stay.
 static void unmark_states(_Atomic(uint8_t) *states, size_t count, unsigned generation) {
   const uint64_t ones = 0x0101010101010101ull;
+#ifndef SHADE_SANITIZER_THREAD
+  if (generation >= OBJECT_OLDEST) { // every state: a loop the compiler vectorises (most of the
+    uint64_t *words = (uint64_t *)(void *)states; // states after a full collection are marked)
+    for (size_t i = 0; i < count / 8; i++)
+      words[i] &= ~ones;
+    return;
+  }
+#endif
   for (size_t i = 0; i < count; i += 8) { // (count is a multiple of 64)
     uint64_t eight;
     memcpy(&eight, (const void *)&states[i], sizeof eight);

@@ -35,6 +35,8 @@ uint64_t cards_take(void (*found)(uintptr_t start, size_t bytes, void *context),
 // The same for the written cards.
 uint64_t cards_take_written(void (*found)(uintptr_t start, size_t bytes, void *context),
                             void *context);
+// World stopped: clears every card of both tables.
+void cards_clear_all(void);
 // Sets the written cards of [start, start + bytes) that lie in the heap (shade_write_copy, shade_realloc).
 void cards_note_written(uintptr_t start, size_t bytes);
 

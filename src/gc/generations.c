@@ -283,6 +283,12 @@ bool generations_full_due(void) {
          collection_allowed();
 }
 
+uint64_t generations_next_trigger(void) {
+  if (!gen.on || generations_paused())
+    return UINT64_MAX;
+  return load_relaxed(&gen.in_use_after_last) + young_budget();
+}
+
 unsigned generations_young_choice(void) {
   if (load_relaxed(&gen.must_be_full))
     return 2;
@@ -329,11 +335,8 @@ unsigned generations_begin(unsigned g) {
   if (threads_count() > 1)
     g = 2;
 #endif
-  if (g == 2) { // start afresh: every card clean (the pages are protected afresh at the end)
-    cards_take(NULL, NULL);
-    if (gen.by_cards)
-      cards_take_written(NULL, NULL);
-  }
+  if (g == 2) // start afresh: every card clean (the pages are protected afresh at the end)
+    cards_clear_all();
   gen.promote_all = g == 2 && promote_all_when_full();
   // what will be gen2 after this collection, and what not (0: everything will)
   mark_card_line = g == 0 ? 2 : gen.promote_all ? 0 : 1;

@@ -32,6 +32,10 @@ bool generations_young_due(void);
 // The old generations (what the last collection left) reached the pacer's trigger: a full
 // collection is due at the next collection.
 bool generations_full_due(void);
+// The heap in use at which allocation triggers the next collection, young or full, when the
+// generations decide it; UINT64_MAX when they do not (off, or young collections paused: the
+// pacer's trigger).
+uint64_t generations_next_trigger(void);
 // Which generation an allocation-triggered young collection takes: 1 when gen1's budget is
 // spent (or tracking was lost and a full one is needed: 2), else 0.
 unsigned generations_young_choice(void);

@@ -107,7 +107,8 @@ uint64_t phase_end_marking(struct shade_thread *self, uintptr_t stack_pointer,
 }
 
 uint64_t phase_close(uint64_t unswept_pages) {
-  sweep_pacer_reset(unswept_pages); // after the pacer set the next trigger
+  // after the pacer and the generations' budgets set the next triggers
+  sweep_pacer_reset(unswept_pages, generations_next_trigger());
   uint64_t cycle = atomic_fetch_add(&cycle_stats.cycles, 1) + 1;
   phase_set(PHASE_OFF);
   return cycle;

@@ -5,8 +5,9 @@
 #include "base/base.h"
 
 // End of a cycle, world stopped, every small span just made unswept, the pacer's next trigger
-// set: sweep `unswept_pages` by the time the heap in use grows from where it is to the trigger.
-void sweep_pacer_reset(uint64_t unswept_pages);
+// set: sweep `unswept_pages` by the time the heap in use grows from where it is to the trigger,
+// or to `early_trigger` if that comes first (a young collection's; UINT64_MAX for none).
+void sweep_pacer_reset(uint64_t unswept_pages, uint64_t early_trigger);
 // The trigger moved between cycles (a new percent, a limit): spread what is left over the new way.
 void sweep_pacer_retarget(void);
 // A thread took a span (inside its allocation critical section): sweep what the pace asks for.
