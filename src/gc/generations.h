@@ -34,7 +34,7 @@ bool generations_young_due(void);
 bool generations_full_due(void);
 // The heap in use at which allocation triggers the next collection, young or full, when the
 // generations decide it; UINT64_MAX when they do not (off, or young collections paused: the
-// pacer's trigger).
+// pacer's trigger) or when the next is a trial (see generations.c).
 uint64_t generations_next_trigger(void);
 // Which generation an allocation-triggered young collection takes: 1 when gen1's budget is
 // spent (or tracking was lost and a full one is needed: 2), else 0.
