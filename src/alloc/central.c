@@ -153,8 +153,7 @@ static bool sweep_and_file(struct central_list *c, struct span *s, bool keep_emp
   enum sweep_kind kind = sweep_current_kind();
   uint32_t live = sweep_small_span(s, kind);
   if (live == 0 && !keep_empty && s->kind != KIND_UNCOLLECTABLE && s->kind != KIND_MANUAL) {
-    span_bitmaps_free(s);
-    pageheap_free(s);
+    pageheap_free_with_bitmaps(s);
     return false;
   }
   if (keep_empty)

@@ -335,9 +335,27 @@ struct span *pageheap_alloc(size_t pages) {
   return run;
 }
 
+static void free_locked(struct span *s, uint64_t now);
+
 void pageheap_free(struct span *s) {
   uint64_t now = pageheap_now_ns();
   pthread_mutex_lock(&pageheap_mutex);
+  free_locked(s, now);
+  pthread_mutex_unlock(&pageheap_mutex);
+}
+
+// Under the page heap's lock, which fork's prepare handler holds: a child never inherits a span
+// still in use by its state whose bitmaps are gone (a thread of the parent between the two
+// steps; the child's next full collection read its states).
+void pageheap_free_with_bitmaps(struct span *s) {
+  uint64_t now = pageheap_now_ns();
+  pthread_mutex_lock(&pageheap_mutex);
+  span_bitmaps_free(s);
+  free_locked(s, now);
+  pthread_mutex_unlock(&pageheap_mutex);
+}
+
+static void free_locked(struct span *s, uint64_t now) {
   atomic_fetch_sub(&in_use_bytes, s->pages * PAGE_SIZE);
   unmap_pages(s->base, s->pages);
   struct span *run = s;
@@ -347,7 +365,6 @@ void pageheap_free(struct span *s) {
   *run = (struct span){.base = base, .pages = pages, .needs_zeroing = 1, .state = SPAN_FREE};
   set_free_since(run, now);
   insert_coalescing(run);
-  pthread_mutex_unlock(&pageheap_mutex);
 }
 
 // ---- scavenging -----------------------------------------------------------------------------

@@ -14,6 +14,8 @@
 struct span *pageheap_alloc(size_t pages);
 // Give the span's pages back; the record is recycled. Bitmaps must already be freed.
 void pageheap_free(struct span *s);
+// span_bitmaps_free and pageheap_free in one step (see pageheap.c).
+void pageheap_free_with_bitmaps(struct span *s);
 
 size_t pageheap_in_use_bytes(void);      // pages held by in-use spans
 size_t pageheap_in_use_peak_bytes(void); // the highest pageheap_in_use_bytes so far

@@ -85,9 +85,12 @@ static uint64_t pack_marks(const struct span *s, uint32_t word) {
 }
 
 // The state a live object keeps after a generational sweep of kind (SWEEP_GEN0 + g): marked, and
-// one generation older if its generation was collected (every one gen2 after SWEEP_GEN2_ALL).
+// one generation older if its generation was collected (every one gen2 after SWEEP_GEN2_ALL;
+// gen2 and unmarked after SWEEP_GEN2_PLAIN).
 static uint8_t aged_state(uint8_t state, enum sweep_kind kind) {
   unsigned age = (state & OBJECT_AGE_MASK) >> OBJECT_AGE_SHIFT;
+  if (kind == SWEEP_GEN2_PLAIN)
+    return (uint8_t)(OBJECT_OLDEST << OBJECT_AGE_SHIFT);
   if (kind == SWEEP_GEN2_ALL)
     age = OBJECT_OLDEST;
   else if (age <= (unsigned)(kind - SWEEP_GEN0) && age < OBJECT_OLDEST)
@@ -109,6 +112,8 @@ static uint64_t aged_eight(uint64_t eight, uint8_t live, enum sweep_kind kind) {
   uint64_t spread = ((uint64_t)live * BYTES_01) & 0x8040201008040201ull;
   uint64_t live01 = ((spread + 0x7f7f7f7f7f7f7f7full) >> 7) & BYTES_01;
   uint64_t age = (eight >> OBJECT_AGE_SHIFT) & (3 * BYTES_01);
+  if (kind == SWEEP_GEN2_PLAIN)
+    return (OBJECT_OLDEST * BYTES_01 << OBJECT_AGE_SHIFT) & (live01 * 0xff);
   if (kind == SWEEP_GEN2_ALL) {
     age = OBJECT_OLDEST * BYTES_01;
   } else {
@@ -183,8 +188,7 @@ void sweep_large_objects_keeping(enum sweep_kind kind, uint32_t epoch) {
     if (!keep) {
       atomic_fetch_add(&freed_bytes, s->pages * PAGE_SIZE);
       large_remove(s);
-      span_bitmaps_free(s);
-      pageheap_free(s);
+      pageheap_free_with_bitmaps(s);
     }
     s = next;
   }
@@ -279,3 +283,10 @@ void sweep_unmark_generations_share(unsigned generation, unsigned share, unsigne
 }
 
 void sweep_unmark_generations(unsigned generation) { sweep_unmark_generations_share(generation, 0, 1); }
+
+void sweep_unmark_large(void) {
+  for (struct span *s = large_first(); s; s = s->next)
+    if (s->kind != KIND_UNCOLLECTABLE && s->kind != KIND_MANUAL)
+      store_relaxed(&s->object_states[0],
+                    (uint8_t)(load_relaxed(&s->object_states[0]) & ~OBJECT_MARKED));
+}

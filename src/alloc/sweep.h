@@ -23,7 +23,11 @@ bool sweep_claim(struct span *s);
 //                    one of a collected generation ages by one (up to the oldest); a dead
 //                    object's state is cleared
 //   SWEEP_GEN2_ALL   the same after a full collection that makes every survivor gen2
-enum sweep_kind { SWEEP_FULL, SWEEP_GEN0, SWEEP_GEN1, SWEEP_GEN2, SWEEP_GEN2_ALL };
+//   SWEEP_GEN2_PLAIN after a full collection that another full one follows (young collections
+//                    paused): every survivor is gen2 and loses OBJECT_MARKED, so that the next
+//                    full collection has no small object to unmark (it must be full: old
+//                    objects are not marked)
+enum sweep_kind { SWEEP_FULL, SWEEP_GEN0, SWEEP_GEN1, SWEEP_GEN2, SWEEP_GEN2_ALL, SWEEP_GEN2_PLAIN };
 
 // The kind of the last marking's sweep: set at its end with the world stopped, read by every
 // sweeper until the next marking (every span is swept before that one starts).
@@ -48,6 +52,8 @@ unsigned sweep_object_generation(const struct span *s, uint32_t i);
 // the objects of those generations lose their mark, so that the marking decides afresh whether
 // they live; older objects keep theirs. (Generation 0 objects have none: nothing to do for 0.)
 void sweep_unmark_generations(unsigned generation);
+// World stopped: clears OBJECT_MARKED of every large object (those born old were marked at birth).
+void sweep_unmark_large(void);
 // The same for share `share` of `shares` of the heap's pages (the spans starting there), so that
 // several threads can unmark at once; every share done is the whole.
 void sweep_unmark_generations_share(unsigned generation, unsigned share, unsigned shares);

@@ -263,8 +263,7 @@ void api_free(void *p, const char *call) {
     large_lock();
     large_remove(s);
     large_unlock();
-    span_bitmaps_free(s);
-    pageheap_free(s);
+    pageheap_free_with_bitmaps(s);
   } else if (!(atomic_fetch_or_explicit(&freed_bits_of(s)[index / 64], (uint64_t)1 << (index % 64),
                                          memory_order_release) & ((uint64_t)1 << (index % 64)))) {
     // release: pairs with the sweeper's acquire (take_freed) before the slot is reused

@@ -143,7 +143,10 @@ static struct {
   _Atomic bool gen1_paused;              // a gen1 collection found most of gen1 alive: none by
                                          // allocation until the next full collection
   bool promote_all;                      // the full collection under way makes every survivor
-                                         // gen2 (promote_all_when_full)
+                                         // gen2 (promote_all_when_full, or plain)
+  bool plain;                            // ... and is plain (plain_full)
+  _Atomic bool old_unmarked;             // the last collection was plain: old objects are not
+                                         // marked, so the next one is full
   bool by_allocation;                    // the collection under way was triggered by allocation
   uint64_t full_live[2];                 // what the last full collection and the one before
                                          // marked
@@ -294,7 +297,7 @@ uint64_t generations_next_trigger(void) {
 }
 
 unsigned generations_young_choice(void) {
-  if (load_relaxed(&gen.must_be_full))
+  if (load_relaxed(&gen.must_be_full) || load_relaxed(&gen.old_unmarked))
     return 2;
   if (load_relaxed(&gen.gen1_paused))
     return 0;
@@ -332,8 +335,16 @@ static bool promote_all_when_full(void) {
   return in_use > last && in_use - last > capped(load_relaxed(&gen.gen1_budget));
 }
 
+// A full collection that another full one follows, young collections being paused
+// (pause_young_collections), is plain: no young collection needs its sticky marks, cards or
+// ages, so it notes no card and its sweep leaves every survivor gen2 and unmarked
+// (SWEEP_GEN2_PLAIN). The collection after it must be full, and has no small object to unmark;
+// the last full one of the pause is generational again. Churn, whose young collections pause,
+// ran its full collections 8% slower in marking with cards noted, plus 14 ms of unmarking each.
+static bool plain_full(void) { return load_relaxed(&gen.full_only) > 1; }
+
 unsigned generations_begin(unsigned g) {
-  if (load_relaxed(&gen.must_be_full))
+  if (load_relaxed(&gen.must_be_full) || load_relaxed(&gen.old_unmarked))
     g = 2;
 #ifdef SHADE_YOUNG_ONE_THREAD_ONLY // (see the top of this file)
   if (threads_count() > 1)
@@ -341,7 +352,8 @@ unsigned generations_begin(unsigned g) {
 #endif
   if (g == 2) // start afresh: every card clean (the pages are protected afresh at the end)
     cards_clear_all();
-  gen.promote_all = g == 2 && promote_all_when_full();
+  gen.plain = g == 2 && plain_full();
+  gen.promote_all = g == 2 && (gen.plain || promote_all_when_full());
   // what will be gen2 after this collection, and what not (0: everything will)
   mark_card_line = g == 0 ? 2 : gen.promote_all ? 0 : 1;
   mark_young_filter = g < 2 ? g + 1 : 0;
@@ -349,7 +361,11 @@ unsigned generations_begin(unsigned g) {
   gen.gen0_marked_at_begin = load_relaxed(&mark_gen0_bytes_total);
   gen.explicit_marked_at_begin = load_relaxed(&mark_explicit_bytes_total);
   gen.scanned_bytes_at_begin = load_relaxed(&mark_scanned_bytes_total);
-  unmark_in_parallel(g);
+  if (load_relaxed(&gen.old_unmarked)) // (g == 2) only the large objects born old are marked
+    sweep_unmark_large();
+  else
+    unmark_in_parallel(g);
+  store_relaxed(&gen.old_unmarked, false);
   return g;
 }
 
@@ -615,6 +631,10 @@ static enum sweep_kind end_budgets(unsigned g, uint64_t marked) {
     store_relaxed(&gen.gen1_trial, true);
     set_sizes((uint64_t[3]){young, gen1, gen2}, (uint64_t[3]){0, to_gen1, marked - to_gen1});
     store_relaxed(&gen.in_use_after_last, marked);
+    if (gen.plain) {
+      store_relaxed(&gen.old_unmarked, true);
+      return SWEEP_GEN2_PLAIN;
+    }
     return gen.promote_all ? SWEEP_GEN2_ALL : SWEEP_GEN2;
   }
   atomic_fetch_add(&generation_stats.promoted_bytes, marked);
