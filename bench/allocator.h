@@ -18,7 +18,7 @@
 // prints one machine-readable line to stderr, which bench/run.sh parses:
 //   BENCH allocator=<name> wall_s=<> cpu_s=<user+sys> maxrss_mb=<> [extra fields]
 // Extra fields come from the workload (e.g. inprog_ms for GCBench) and from the collector (cycles,
-// pause_max_ns, pause_total_ns for Shade; cycles for bdwgc).
+// pause_max_ns, pause_total_ns, sweep_termination_max_ns for Shade; cycles for bdwgc).
 //
 // Allocation failure is not something a benchmark can recover from: bench_alloc and
 // bench_alloc_atomic print a message and exit(2) rather than return NULL.
@@ -179,9 +179,11 @@ static inline void bench_finish(const char *extra_fields) {
   struct shade_stats stats;
   shade_get_stats(&stats);
   snprintf(collector_fields, sizeof collector_fields,
-           " cycles=%llu pause_max_ns=%llu pause_total_ns=%llu markers=%llu",
+           " cycles=%llu pause_max_ns=%llu pause_total_ns=%llu markers=%llu"
+           " sweep_termination_max_ns=%llu",
            (unsigned long long)stats.cycles, (unsigned long long)stats.pause_max_ns,
-           (unsigned long long)stats.pause_total_ns, (unsigned long long)stats.markers);
+           (unsigned long long)stats.pause_total_ns, (unsigned long long)stats.markers,
+           (unsigned long long)stats.sweep_termination_max_ns);
 #elif defined(BENCH_BDWGC)
   snprintf(collector_fields, sizeof collector_fields, " cycles=%llu heap_mb=%.1f",
            (unsigned long long)GC_get_gc_no(), (double)GC_get_heap_size() / (1024.0 * 1024.0));

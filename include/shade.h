@@ -378,6 +378,8 @@ struct shade_stats {
   uint64_t bailout_objects;      // SHADE_TYPE_SCAN_STOPPED objects left to mark termination
   uint64_t sweep_paced_pages;    // pages allocating threads swept for the sweep pace
   uint64_t sweep_termination_pages; // pages left unswept until a cycle's start (swept there)
+  uint64_t sweep_termination_max_ns; // the longest such sweep: the thread that starts a cycle
+                                 // does it before the stop, so it is in no pause figure
   uint64_t metadata_bytes;       // Shade's own bookkeeping memory (counted by the soft limit)
   // generations (docs/generations.md)
   int generational;              // 1 when young collections run

@@ -2,7 +2,8 @@
 // when collections run.
 //   - shade_get_stats counters move as documented: cycles by one per shade_collect, heap_live
 //     follows what is reachable, total_allocated and heap_committed follow allocation, pauses
-//     are ordered (last <= max <= total), threads counts registered threads;
+//     are ordered (last <= max <= total), threads counts registered threads; a collection's
+//     start sweeps what the last one left unswept, and its time is recorded;
 //   - shade_set_gc_percent returns the previous value; a negative value stops automatic
 //     collections, which resume when it is set back;
 //   - shade_disable / shade_enable nest; while disabled no automatic cycle runs (64 MiB of
@@ -102,6 +103,21 @@ static void test_pause_times_are_recorded(void) {
   SHADE_TEST_EXPECT(s.pause_total_ns >= s.pause_max_ns);
   SHADE_TEST_EXPECT(s.mark_total_ns > 0);
   drop_live_block();
+}
+
+// A collection right after another finds every span that one left unswept (nothing allocated
+// meanwhile swept them): its start sweeps them, and the time is recorded.
+static void test_sweep_termination_is_recorded(void) {
+  shade_test_allocate_garbage(16 << 20);
+  shade_collect(); // leaves the garbage's spans unswept
+  struct shade_stats before = shade_test_stats();
+  shade_collect();
+  struct shade_stats after = shade_test_stats();
+  SHADE_TEST_EXPECTF(after.sweep_termination_pages > before.sweep_termination_pages,
+                     "sweep termination swept nothing (%" PRIu64 " pages in all)",
+                     after.sweep_termination_pages);
+  SHADE_TEST_EXPECT(after.sweep_termination_max_ns > 0);
+  SHADE_TEST_EXPECT(after.sweep_termination_max_ns >= before.sweep_termination_max_ns);
 }
 
 static void *count_threads(void *unused) {
@@ -255,6 +271,7 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_heap_live_follows_reachable_memory);
   SHADE_TEST_RUN(test_allocation_counters_grow);
   SHADE_TEST_RUN(test_pause_times_are_recorded);
+  SHADE_TEST_RUN(test_sweep_termination_is_recorded);
   SHADE_TEST_RUN(test_threads_counts_registered_threads);
   SHADE_TEST_RUN(test_gc_percent_returns_old_value_and_negative_stops_collection);
   SHADE_TEST_RUN(test_smaller_gc_percent_collects_more_often);

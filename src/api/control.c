@@ -133,5 +133,6 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->bailout_objects = load_relaxed(&marking.bailouts);
   out->sweep_paced_pages = sweep_pacer_paced_pages();
   out->sweep_termination_pages = sweep_pacer_termination_pages();
+  out->sweep_termination_max_ns = sweep_pacer_termination_max_ns();
   generations_get_stats(out);
 }

@@ -55,7 +55,8 @@ void phase_sweep_termination(struct cycle_record *r) {
   events_cycle_begin(r->begin_ns, heap_account_in_use(), r->generation);
   events_phase_begin(SHADE_PHASE_SWEEP_TERMINATION, r->begin_ns);
   phase_set(PHASE_SWEEP_TERMINATION);
-  sweep_pacer_note_termination(central_sweep_all());
+  uint64_t pages = central_sweep_all();
+  sweep_pacer_note_termination(pages, cycle_now_ns() - r->begin_ns);
   events_phase_end(SHADE_PHASE_SWEEP_TERMINATION, 0);
 }
 

@@ -37,13 +37,18 @@ static struct {
   _Atomic uint64_t early_trigger; // a young collection's trigger, or UINT64_MAX
   _Atomic uint64_t paced_pages;       // swept by sweep_pacer_step (statistics)
   _Atomic uint64_t termination_pages; // left for sweep termination (statistics)
+  _Atomic uint64_t termination_max_ns; // the longest sweep termination (statistics)
 } pace;
 
 uint64_t sweep_pacer_paced_pages(void) { return load_relaxed(&pace.paced_pages); }
 uint64_t sweep_pacer_termination_pages(void) { return load_relaxed(&pace.termination_pages); }
 
-void sweep_pacer_note_termination(uint64_t pages) {
+uint64_t sweep_pacer_termination_max_ns(void) { return load_relaxed(&pace.termination_max_ns); }
+
+void sweep_pacer_note_termination(uint64_t pages, uint64_t ns) {
   atomic_fetch_add_explicit(&pace.termination_pages, pages, memory_order_relaxed);
+  if (ns > load_relaxed(&pace.termination_max_ns)) // (collector lock held: one writer)
+    store_relaxed(&pace.termination_max_ns, ns);
 }
 
 // The heap growth by which the pace sweeps everything: up to the trigger less a margin, an

@@ -12,9 +12,10 @@ void sweep_pacer_reset(uint64_t unswept_pages, uint64_t early_trigger);
 void sweep_pacer_retarget(void);
 // A thread took a span (inside its allocation critical section): sweep what the pace asks for.
 void sweep_pacer_step(void);
-// Sweep termination swept `pages` the pace had not reached (statistics).
-void sweep_pacer_note_termination(uint64_t pages);
+// Sweep termination swept `pages` the pace had not reached, in `ns` (statistics).
+void sweep_pacer_note_termination(uint64_t pages, uint64_t ns);
 uint64_t sweep_pacer_paced_pages(void);
 uint64_t sweep_pacer_termination_pages(void);
+uint64_t sweep_pacer_termination_max_ns(void);
 
 #endif
