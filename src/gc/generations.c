@@ -87,7 +87,7 @@
 // quarter of the goal (gen1's too). Objects of SHADE_LOH_THRESHOLD bytes and more (85,000) are
 // born in gen2, marked (the Large Object Heap): only gen2 collections free them. A young
 // collection triggered by allocation that finds most of gen0 alive pauses young collections for
-// a few full ones (pause_young_collections).
+// a few full ones (pause_young_collections), all of them but the last plain (plain_full).
 //
 // Generations are asked for (SHADE_GENERATIONAL=on; off by default) and need the stop-the-world
 // mode (black allocation and the concurrent barrier are not combined with sticky marks yet) and
@@ -95,9 +95,11 @@
 // and every collection is full.
 //
 // Invariants: between collections every allocated object that survived one (or was born old) is
-// marked, and no other is (new objects are unmarked); every heap page written since the last
-// collection is either reported by the kernel or the next collection is full; the card invariant
-// above; no collection sees an object before it is zeroed. All fields below are read and written
+// marked, and no other is (new objects are unmarked), except after a plain full collection
+// (plain_full: then only the large objects born old are marked, and the next collection is full
+// whatever was asked); every heap page written since the last collection is either reported by
+// the kernel or the next collection is full; the card invariant above; no collection sees an
+// object before it is zeroed. All fields below are read and written
 // under the collector lock (mostly with the world stopped), except the atomics.
 #define _GNU_SOURCE
 #include "gc/generations.h"
