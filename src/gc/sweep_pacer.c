@@ -7,12 +7,12 @@
 // So each span a thread takes also pays for sweeping, of any class, until
 //   pages swept since the cycle's end >= unswept pages x (heap_in_use - heap at the end)
 //                                                      / (trigger - heap at the end - margin)
-// and by the time the heap reaches the trigger every span is swept (the trigger is the earlier of
-// the pacer's and the next young collection's: with generations a young collection comes long
-// before the heap goal, and its sweep termination would otherwise sweep, in its pause, most of what
-// the full collection before it left: 47 ms on churn's 1.4 GB heap; the margin is an eighth of
-// the way, 1 MiB at most; a trigger that moves, with the percent or a limit, re-paces what is
-// left over the new way: sweep_pacer_retarget). A step sweeps at most
+// and by the time the heap reaches the trigger every span is swept. The trigger is the earlier of
+// the pacer's and the next young collection's (generations_next_trigger; not a trial's): with
+// generations a young collection comes long before the heap goal, and its sweep termination
+// would otherwise sweep, at its start, most of what the full collection before it left (47 ms on
+// churn's 1.4 GB heap). The margin is an eighth of the way, 1 MiB at most; a trigger that moves,
+// with the percent or a limit, re-paces what is left over the new way (sweep_pacer_retarget). A step sweeps at most
 // SWEEP_PACE_MAX_SPANS spans: it runs inside the allocation critical section, which a stop
 // waits for. A program that allocates only large objects never steps; sweep termination still
 // finishes the job.

@@ -4,11 +4,15 @@
 // collection's sweep termination would sweep most of the heap at its start, on the thread that
 // triggered it (churn: 40-50 ms on a 1.4 GB heap before a young collection of a few ms).
 //
-// An "old" class of small objects fills many spans, kept in a list until a full collection made
-// them old; then three in four are dropped, and a full collection leaves those spans unswept. Then the program allocates only objects
-// of another class, dropped at once, until three young collections by allocation have run
-// (gen0's budget: 4 MiB, a third of the way to the goal; the pace sweeps at most 32 spans per
-// span a thread takes, enough for the old class's 8,192 pages in that budget). Counts, not timings:
+// An "old" class of small objects fills many spans (with automatic collections disabled, so that
+// young ones, finding everything alive, do not pause), kept in a list until a full collection
+// made them old; then three in four are dropped, and a full collection leaves those spans
+// unswept. Then the program allocates only objects of another class, dropped at once, until
+// three young collections by allocation have run (gen0's budget: 4 MiB, a third of the way to
+// the goal; the pace sweeps at most 32 spans per span a thread takes, enough for the old class's
+// 8,192 pages in that budget). A trial young collection, after a pause of young ones, runs on a
+// sixteenth of gen0's floor, too little to sweep a large heap in: the pace leaves it out, and
+// this test has no pause. Counts, not timings:
 //   - sweep_termination_pages over those collections is under 10% of the old class's pages;
 //   - sweep_paced_pages grew by at least 90% of them;
 //   - the list is intact (the verifier checks every collection too).
@@ -24,8 +28,6 @@ struct node {
   struct node *next;
   uint64_t pad[3]; // OLD_SIZE bytes in all
 };
-// (A trial young collection after a pause of young ones runs on a sixteenth of gen0's floor,
-// too little to sweep a large heap in: its start sweeps what is left. This test has no pause.)
 
 static struct node *live_list; // global: a root
 
