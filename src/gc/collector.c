@@ -83,7 +83,7 @@ void collector_init(const struct shade_options *o) {
 }
 
 SHADE_NOINLINE void collector_run_here(collector_step_fn fn, struct shade_thread *self) {
-  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS] = {0}; // unused words: no stale value
   SPILL_REGISTERS(registers);
   fn(self, (uintptr_t)registers);
   __asm__ volatile("" : : "r"(registers) : "memory");

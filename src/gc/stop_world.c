@@ -104,7 +104,7 @@ static SHADE_NOINLINE void handshake_park(struct shade_thread *t, bool safe) {
   }
   if (!atomic_compare_exchange_strong(&t->handshake_claimed, &claimed, request))
     return;
-  volatile uintptr_t registers[REGISTER_SPILL_WORDS];
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS] = {0};
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
   store_relaxed(&t->handshake_parked_safe, safe);
@@ -131,7 +131,7 @@ static SHADE_NOINLINE void park(struct shade_thread *t, bool safe) {
   if (!(epoch & 1) || previous == epoch ||
       !atomic_compare_exchange_strong(&t->parked_epoch, &previous, epoch))
     return;
-  volatile uintptr_t registers[REGISTER_SPILL_WORDS]; // inside the scanned part of the stack
+  volatile uintptr_t registers[REGISTER_SPILL_WORDS] = {0}; // inside the scanned part of the stack
   SPILL_REGISTERS(registers);
   t->stack_pointer = (uintptr_t)registers;
   sem_post(&acknowledgements); // release: our stack writes happen before the collector reads
