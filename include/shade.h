@@ -376,6 +376,9 @@ struct shade_stats {
   uint64_t concurrent_mark_ns;   // wall time of concurrent/incremental marking phases
   uint64_t barrier_flushes;      // write-barrier buffers flushed
   uint64_t bailout_objects;      // SHADE_TYPE_SCAN_STOPPED objects left to mark termination
+  uint64_t assist_naps;          // naps of assists past the goal waiting for scan work
+  uint64_t assist_pollers_max;   // the most assists waiting so at once (at most one per CPU;
+                                 // the others sleep until the marking ends)
   uint64_t sweep_paced_pages;    // pages allocating threads swept for the sweep pace
   uint64_t sweep_termination_pages; // pages left unswept until a cycle's start (swept there)
   uint64_t sweep_termination_max_ns; // the longest such sweep: the thread that starts a cycle

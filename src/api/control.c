@@ -120,6 +120,8 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->mode = collector_mode();
   out->concurrent_cycles = load_relaxed(&marking.cycles);
   out->mark_assist_ns = load_relaxed(&marking.assist_ns);
+  out->assist_naps = load_relaxed(&marking.assist_naps);
+  out->assist_pollers_max = load_relaxed(&marking.assist_pollers_max);
   out->mark_worker_ns = load_relaxed(&marking.worker_ns);
   out->concurrent_mark_ns = load_relaxed(&marking.concurrent_ns);
   out->barrier_flushes = load_relaxed(&barrier_flush_count);

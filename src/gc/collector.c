@@ -70,9 +70,10 @@ void collector_init(const struct shade_options *o) {
   pacer_init(o->gc_percent, o->min_heap_goal, o->retain_goal > 0);
   if (mode != SHADE_MODE_STW)
     pacer_use_early_trigger(); // marking runs beside the program: start before the goal
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned count = cpus > 0 ? (unsigned)cpus : 1;
+  marking.assist_poller_limit = count;
   if (mode == SHADE_MODE_CONCURRENT) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned count = cpus > 0 ? (unsigned)cpus : 1;
     online_cpus = count;
     concurrent_init((double)count * (double)o->gc_cpu_percent / 100.0, count,
                     o->idle_marking >= 0);

@@ -31,6 +31,9 @@ struct marking_state {
   _Atomic uint64_t assist_credit;  // scan work the background workers did ahead of assists
   _Atomic int active_markers;      // markers holding local work right now
   _Atomic bool workers_allowed;    // cleared before mark termination stops the world
+  _Atomic unsigned assist_pollers; // assists waiting for work in short naps (assist.c)
+  unsigned assist_poller_limit;    // at most this many: the online CPUs
+  _Atomic uint64_t assist_naps, assist_pollers_max; // statistics
   uint64_t start_ns, start_heap_in_use;
   uint64_t cycle_assist_base, cycle_worker_base; // the counters at the last cycle's end
   // statistics

@@ -12,7 +12,8 @@
 //                caches back, and the grace periods' handshakes of threads found inside the
 //                allocator), every thread was handshaked at least once per cycle (its stack
 //                scan), and the blocked threads were stopped outside a safe point
-//                (stats.handshakes_anywhere);
+//                (stats.handshakes_anywhere); past the goal, at most one waiting assist per
+//                CPU polls for scan work (stats.assist_pollers_max), the others sleep;
 //   incremental  exactly two stops of the world per cycle (mark start and mark termination), each
 //                stopping every other registered thread: the design of that mode (one thread).
 //
@@ -136,7 +137,16 @@ static void test_pauses_do_not_grow_with_threads(void) {
           after.termination_stops - before.termination_stops,
           after.threads_stopped - before.threads_stopped, handshakes, anywhere,
           (double)after.handshake_max_ns / 1e6);
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  fprintf(stderr, "assists past the goal: %" PRIu64 " naps waiting for work, at most %" PRIu64
+          " threads at once (%ld CPUs)\n", after.assist_naps - before.assist_naps,
+          after.assist_pollers_max, cpus);
   SHADE_TEST_EXPECT_EQ(damaged, 0);
+  // Many more threads than CPUs wait for the marking past the goal: at most one per CPU polls
+  // for work, the others sleep until it ends.
+  SHADE_TEST_EXPECTF(after.assist_pollers_max <= (uint64_t)(cpus > 0 ? cpus : 1),
+                     "%" PRIu64 " assists polled at once on %ld CPUs", after.assist_pollers_max,
+                     cpus);
   SHADE_TEST_EXPECTF(cycles >= 2, "only %" PRIu64 " marking cycles", cycles);
   if (cycles < 2)
     return;
