@@ -65,9 +65,9 @@ struct shade_options {
   int gc_cpu_percent;    // background marking share of the CPUs (SHADE_GC_CPU; default 25)
   int idle_marking;      // -1: background marking never goes past gc_cpu_percent, even when the
                          // program leaves CPUs idle (SHADE_IDLE_MARKING=0); default on, as Go
-  int termination;       // how a concurrent marking ends (SHADE_TERMINATION): 1 (default) with the
-                         // world stopped briefly; 2 by rounds of handshakes, no thread stopped at
-                         // once, while no finalizer, weak reference or ephemeron is registered
+  int termination;       // how a concurrent marking ends (SHADE_TERMINATION): 1 with the world
+                         // stopped briefly; 2 (default) by rounds of handshakes, no thread stopped
+                         // at once, while no finalizer, weak reference or ephemeron is registered
   int write_barrier;     // 1: the program declares that every pointer store into Shade objects,
                          // globals and root ranges goes through shade_write / SHADE_STORE; only
                          // then may SHADE_MODE choose incremental or concurrent marking
@@ -402,7 +402,7 @@ struct shade_stats {
   uint64_t world_stops;          // stops of every registered thread (the verifier's included)
   uint64_t threads_stopped;      // threads those stops stopped, added up
   uint64_t verify_stops;         // of world_stops: the heap verifier's (SHADE_VERIFY=1)
-  uint64_t termination_stops;    // of world_stops: cycles SHADE_TERMINATION=handshakes could not
+  uint64_t termination_stops;    // of world_stops: cycles the handshake termination could not
                                  // end without one (too many rounds, objects on the bailout
                                  // worklist, a stack never scanned, finalization in use)
   uint64_t handshakes;           // one-thread stops (concurrent marking)

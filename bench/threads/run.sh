@@ -15,8 +15,8 @@
 #   BENCH_RUNS=3                runs per configuration and thread count
 #   THREADS_COUNTS="64 256"     registered threads
 #   THREADS_SECONDS=5           timed phase of each run
-#   THREADS_CONFIGS="shade-concurrent shade-handshakes shade-stw bdwgc"  (the first is compared
-#                               to the rest; shade-handshakes: concurrent, SHADE_TERMINATION=handshakes)
+#   THREADS_CONFIGS="shade-concurrent shade-stop shade-stw bdwgc"  (the first is compared
+#                               to the rest; shade-stop: concurrent, SHADE_TERMINATION=stop)
 #   BENCH_TIMEOUT=600           seconds before a run is killed and counted as failed
 #   THREADS_RESULTS=bench/results/threads.md   where the markdown goes ("" for nowhere)
 # bench/run.sh runs this script after the churn benchmark (unless BENCH_ONLY_CORE=1).
@@ -35,7 +35,7 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 RUNS=${BENCH_RUNS:-3}
 COUNTS=${THREADS_COUNTS:-64 256}
 SECONDS_PER_RUN=${THREADS_SECONDS:-5}
-CONFIGS=${THREADS_CONFIGS:-shade-concurrent shade-handshakes shade-stw bdwgc}
+CONFIGS=${THREADS_CONFIGS:-shade-concurrent shade-stop shade-stw bdwgc}
 TIMEOUT=${BENCH_TIMEOUT:-600}
 RESULTS=${THREADS_RESULTS-$(cd "$SCRIPT_DIR/.." && pwd)/results/threads.md}
 LOG_DIR=$BIN_DIR/threads-logs
@@ -67,8 +67,8 @@ for run in $(seq 1 "$RUNS"); do
       key=$config.$count
       [ -n "${FAILED[$key]:-}" ] && continue
       case $config in
-        shade-handshakes) exe=$BIN_DIR/threads_shade mode=concurrent
-          envs=(SHADE_MODE=concurrent SHADE_TERMINATION=handshakes) ;;
+        shade-stop) exe=$BIN_DIR/threads_shade mode=concurrent
+          envs=(SHADE_MODE=concurrent SHADE_TERMINATION=stop) ;;
         shade-*) exe=$BIN_DIR/threads_shade mode=${config#shade-}; envs=(SHADE_MODE="$mode") ;;
         *) exe=$BIN_DIR/threads_$config mode=""; envs=() ;;
       esac
@@ -104,7 +104,7 @@ for run in $(seq 1 "$RUNS"); do
         value=$(field "$f" "$line")
         [ "$value" != "-" ] && echo "$value" >>"$LOG_DIR/$key.$f"
       done
-      if [ "$config" = shade-concurrent ] || [ "$config" = shade-handshakes ] &&
+      if [ "$config" = shade-concurrent ] &&
         awk -v p="$(field pause_max_ns "$line")" 'BEGIN { exit !(p > 1e6) }'; then
         MISSED[$key]="${MISSED[$key]:-} run $run"
       fi
@@ -147,7 +147,7 @@ for count in $COUNTS; do
   done
 done
 {
-  for config in shade-concurrent shade-handshakes; do
+  for config in shade-concurrent; do
     [[ " $CONFIGS " == *" $config "* ]] || continue
     echo
     echo "Target: $config's longest stop-the-world pause at most 1 ms on every run:"

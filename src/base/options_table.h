@@ -115,7 +115,7 @@
                .doc = "the fractional mark worker also marks on CPUs the program leaves idle "    \
                       "(Go's idle mark workers)")                                                 \
   SHADE_OPTION(termination, .variable = "SHADE_TERMINATION", .type = OPTION_ENUM,                 \
-               .names = "stop,handshakes", .fallback = 1,                                         \
+               .names = "stop,handshakes", .fallback = 2,                                         \
                .doc = "how a concurrent marking ends: `stop` stops every thread once, briefly; "   \
                       "`handshakes` stops one thread at a time (pauses that do not grow with "    \
                       "threads; used while nothing needs finalization)")                          \

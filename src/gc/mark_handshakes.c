@@ -45,12 +45,12 @@
 // such a copy, then frees the original, and nothing traced what the copy held. The checkmark
 // caught it about one run in sixteen of conc_alloc_during_mark under load.)
 //
-// SHADE_TERMINATION=handshakes chooses the termination above, which stops no thread at once; by
-// default (stop) a clean round is followed by the stop-the-world termination instead: the rounds
-// have emptied every barrier buffer, so that pause scans the stacks again (mark_phase.c) and
-// drains what little turns up, but it waits for every thread to stop. The finalization pass
-// (weak_resolution.c) needs the world stopped, so that termination stays whenever a finalizer,
-// weak reference or ephemeron was registered.
+// By default (SHADE_TERMINATION=handshakes) a marking ends as above, stopping no thread at once.
+// With SHADE_TERMINATION=stop a clean round is followed by the stop-the-world termination
+// instead: the rounds have emptied every barrier buffer, so that pause scans the stacks again
+// (mark_phase.c) and drains what little turns up, but it waits for every thread to stop. The
+// finalization pass (weak_resolution.c) needs the world stopped, so that termination is used
+// whenever a finalizer, weak reference or ephemeron was registered.
 #define _GNU_SOURCE
 #include "gc/marking.h"
 
