@@ -11,7 +11,8 @@
 //
 // stdout: a human-readable summary. stderr: the BENCH line of bench/allocator.h with: threads,
 // seconds, ops, ops_per_s, p50_ns, p99_ns, p999_ns, max_ns, verified (lists checked); for Shade also
-// mode, concurrent_cycles, handshakes, threads_stopped (by world stops), world_stops.
+// mode, concurrent_cycles, handshakes (handshakes_anywhere of them stopped outside a safe point),
+// threads_stopped (by world stops), world_stops, assist_naps.
 // bench/threads/run.sh parses it.
 #if defined(BENCH_SHADE) && !defined(BENCH_BARRIER)
 #define BENCH_BARRIER 1
@@ -187,11 +188,13 @@ int main(void) {
   static const char *const modes[] = {"stw", "incremental", "concurrent"};
   snprintf(extra + used, sizeof extra - (size_t)used,
            " mode=%s concurrent_cycles=%llu world_stops=%llu threads_stopped=%llu handshakes=%llu"
-           " handshake_max_ns=%llu",
+           " handshakes_anywhere=%llu handshake_max_ns=%llu"
+           " assist_naps=%llu",
            stats.mode >= 1 && stats.mode <= 3 ? modes[stats.mode - 1] : "?",
            (unsigned long long)stats.concurrent_cycles, (unsigned long long)stats.world_stops,
            (unsigned long long)stats.threads_stopped, (unsigned long long)stats.handshakes,
-           (unsigned long long)stats.handshake_max_ns);
+           (unsigned long long)stats.handshakes_anywhere,
+           (unsigned long long)stats.handshake_max_ns, (unsigned long long)stats.assist_naps);
 #else
   (void)used;
 #endif
