@@ -279,23 +279,41 @@ uint64_t central_mark_all_unswept(void) {
   return pages;
 }
 
+// The lists are taken whole under the lock, sorted outside it, and the spans that need sweeping
+// given back to the unswept list MARK_BATCH at a time: walking churn's 1.4 GB of spans under the
+// lock took 5-20 ms, and the program's thread, wanting the same class's lock for its next span,
+// waited that long with no pause counted. Meanwhile the spans being sorted are on no list: a
+// thread that finds none of them takes an unswept one or a new span.
+#define MARK_BATCH 256
+
+static void give_back_unswept(struct central_list *c, struct span_list *batch) {
+  pthread_mutex_lock(&c->lock);
+  span_list_append_all(&c->unswept, batch);
+  pthread_mutex_unlock(&c->lock);
+}
+
 uint64_t central_mark_unswept_running(void) {
   uint64_t pages = 0;
   for (unsigned i = 0; i < SPAN_CLASS_COUNT; i++) {
     struct central_list *c = &central_lists[i];
+    struct span_list taken[2] = {{0}, {0}}, keep[2] = {{0}, {0}};
     pthread_mutex_lock(&c->lock);
     take_allocated_from(c);
-    struct span_list *lists[] = {&c->partial, &c->full};
+    span_list_append_all(&taken[0], &c->partial);
+    span_list_append_all(&taken[1], &c->full);
+    pthread_mutex_unlock(&c->lock);
     for (unsigned l = 0; l < 2; l++) {
-      struct span *next;
-      for (struct span *s = lists[l]->head; s; s = next) {
-        next = s->next;
-        if (span_needs_sweeping(s)) {
-          span_list_remove(lists[l], s);
-          span_list_push(&c->unswept, s);
-        }
+      struct span_list batch = {0};
+      for (struct span *s; (s = span_list_pop(&taken[l])) != NULL;) {
+        span_list_push(span_needs_sweeping(s) ? &batch : &keep[l], s);
+        if (batch.length == MARK_BATCH)
+          give_back_unswept(c, &batch);
       }
+      give_back_unswept(c, &batch);
     }
+    pthread_mutex_lock(&c->lock);
+    span_list_append_all(&c->partial, &keep[0]);
+    span_list_append_all(&c->full, &keep[1]);
     pages += c->unswept.length * size_classes[i / KIND_COUNT].span_pages;
     pthread_mutex_unlock(&c->lock);
   }
