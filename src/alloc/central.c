@@ -287,6 +287,8 @@ uint64_t central_mark_all_unswept(void) {
 #define MARK_BATCH 256
 
 static void give_back_unswept(struct central_list *c, struct span_list *batch) {
+  if (batch->length == 0)
+    return;
   pthread_mutex_lock(&c->lock);
   span_list_append_all(&c->unswept, batch);
   pthread_mutex_unlock(&c->lock);

@@ -9,8 +9,9 @@
 // At the end of marking partial and full move to unswept: all at once with the world stopped, or,
 // after a marking that ended without stopping it, spans of the old generation found on partial
 // by a thread needing a span, or given back by a cache, go to unswept as they are met, and the
-// rest are taken off the lists and sorted outside the lock (central_mark_unswept_running). A thread needing a span
-// takes a partial one, else sweeps unswept ones until one has room, else asks the page heap.
+// rest are taken off the lists and sorted outside the lock (central_mark_unswept_running). A
+// thread needing a span takes a partial one, else sweeps unswept ones until one has room, else
+// asks the page heap.
 #ifndef SHADE_ALLOC_CENTRAL_H
 #define SHADE_ALLOC_CENTRAL_H
 #include <pthread.h>
@@ -52,8 +53,9 @@ uint64_t central_sweep_class(unsigned span_class);
 // heap_sweepgen by 2). Returns the pages they hold.
 uint64_t central_mark_all_unswept(void);
 // The same with the world running, after heap_sweepgen advanced: the spans of the old
-// generation move to unswept, a batch per lock hold (spans swept since stay). Spans still in caches
-// follow when they are given back (central_release), and central_acquire passes over old ones.
+// generation move to unswept, a batch per lock hold (spans swept since stay). Spans still in
+// caches follow when they are given back (central_release), and central_acquire passes over old
+// ones.
 uint64_t central_mark_unswept_running(void);
 // World stopped, a collection of generation 0 done: only the spans a cache took since the last
 // marking (and those of explicit kinds, whose marks are roots' marks) become unswept, and

@@ -17,8 +17,8 @@
 // At most one waiting thread per CPU polls for work in those short naps (assist_pollers); the
 // others skip the wait below 1.5 x the goal, and past it sleep 10 ms at a time. With many more
 // threads than CPUs, every waiting thread napping 200 us kept the CPUs busy waking threads that
-// found nothing (256 threads on 2 CPUs: 1.7 million wake-ups in 5 s, 95% of the threads' time in
-// assists, a seventh of what they build now), and the collector's own thread starved.
+// found nothing, and the collector's own thread starved (256 threads on 2 CPUs: 1.7 million
+// wake-ups in 5 s, 95% of the threads' time in assists, 8 k lists/s built; 58 k with the limit).
 #include "gc/marking.h"
 
 #include <time.h>

@@ -8,7 +8,8 @@
 static int madv_free_mode;
 #define BUFFER_BYTES ((size_t)(SHADE_TEST_SANITIZED ? 64 : 256) << 20)
 
-static __attribute__((noinline)) shade_test_hidden fill_and_drop(size_t bytes, unsigned char value) {
+static __attribute__((noinline)) shade_test_hidden fill_and_drop(size_t bytes,
+                                                                 unsigned char value) {
   unsigned char *buffer = shade_malloc_atomic(bytes);
   SHADE_TEST_EXPECT(buffer != NULL);
   if (buffer == NULL)
@@ -35,7 +36,8 @@ struct dropped {
   size_t rss_before, rss_with_buffer, retained;
 };
 
-static __attribute__((noinline)) struct dropped drop_buffer_and_free_os_memory(unsigned char value) {
+static __attribute__((noinline)) struct dropped
+drop_buffer_and_free_os_memory(unsigned char value) {
   struct dropped d = {0, 0, 0};
   for (int attempt = 0; attempt < 3; attempt++) {
     d.rss_before = shade_test_rss();
