@@ -51,4 +51,11 @@ static inline uintptr_t align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) 
 #define store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
 #define store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 
+// Raises *max to value if value is larger (statistics: the most something has been).
+static inline void atomic_raise_max(_Atomic uint64_t *max, uint64_t value) {
+  uint64_t seen = load_relaxed(max);
+  while (value > seen && !atomic_compare_exchange_weak(max, &seen, value)) {
+  }
+}
+
 #endif

@@ -83,10 +83,7 @@ static bool become_poller(void) {
   unsigned pollers = load_relaxed(&marking.assist_pollers);
   while (pollers < marking.assist_poller_limit) {
     if (atomic_compare_exchange_weak(&marking.assist_pollers, &pollers, pollers + 1)) {
-      uint64_t most = load_relaxed(&marking.assist_pollers_max);
-      while (pollers + 1 > most &&
-             !atomic_compare_exchange_weak(&marking.assist_pollers_max, &most, pollers + 1))
-        ;
+      atomic_raise_max(&marking.assist_pollers_max, pollers + 1);
       return true;
     }
   }

@@ -68,12 +68,6 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void count_max(_Atomic uint64_t *max, uint64_t value) {
-  uint64_t seen = load_relaxed(max);
-  while (value > seen && !atomic_compare_exchange_weak(max, &seen, value))
-    ;
-}
-
 int stop_world_signal(void) { return suspend_signal; }
 bool world_is_stopping(void) { return load_acquire(&world_epoch) & 1; }
 
@@ -292,7 +286,7 @@ static bool handshake_request(struct shade_thread *t, bool safe_only, uint32_t *
 }
 
 void handshake_end(struct shade_thread *t) {
-  count_max(&stop_counts.handshake_max_ns, now_ns() - t->handshake_began_ns);
+  atomic_raise_max(&stop_counts.handshake_max_ns, now_ns() - t->handshake_began_ns);
   store_release(&t->handshake_resume, load_relaxed(&t->handshake_request));
   futex_wake_all(&t->handshake_resume);
 }
