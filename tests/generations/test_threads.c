@@ -231,9 +231,11 @@ static void test_young_collections_while_threads_come_and_go(void) {
                      atomic_load(&errors));
   SHADE_TEST_EXPECTF(atomic_load(&short_lived_done) >= least, "only %ld short-lived threads",
                      atomic_load(&short_lived_done));
-  // Young collections ran with several threads registered: most collections were young.
-  SHADE_TEST_EXPECTF(all >= 2 * (uint64_t)least && full * 2 < all, "%" PRIu64 " collections, %"
-                     PRIu64 " of them full", all, full);
+  // Young collections ran with several threads registered. (Not a share of all collections: the
+  // large objects, born old, start full collections at the pace the recycler thread gets the CPU,
+  // which on a loaded host under TSan was 49 of 66.)
+  SHADE_TEST_EXPECTF(all - full >= 2 * (uint64_t)least, "%" PRIu64 " collections, %" PRIu64
+                     " of them full: too few young ones", all, full);
 }
 
 int main(void) {
