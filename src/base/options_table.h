@@ -112,8 +112,9 @@
                .doc = "percent of the CPUs the background mark workers use (concurrent mode)")    \
   SHADE_OPTION(idle_marking, .variable = "SHADE_IDLE_MARKING", .type = OPTION_SWITCH,             \
                .fallback = 1,                                                                     \
-               .doc = "the fractional mark worker also marks on CPUs the program leaves idle "    \
-                      "(Go's idle mark workers)")                                                 \
+               .doc = "marking also runs on CPUs the program leaves idle (Go's idle mark "        \
+                      "workers): concurrent mode's fractional worker, incremental mode's idle "   \
+                      "worker")                                                                   \
   SHADE_OPTION(termination, .variable = "SHADE_TERMINATION", .type = OPTION_ENUM,                 \
                .names = "stop,handshakes", .fallback = 2,                                         \
                .doc = "how a concurrent marking ends: `stop` stops every thread once, briefly; "   \

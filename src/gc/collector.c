@@ -77,6 +77,8 @@ void collector_init(const struct shade_options *o) {
     online_cpus = count;
     concurrent_init((double)count * (double)o->gc_cpu_percent / 100.0, count,
                     o->idle_marking >= 0);
+  } else if (mode == SHADE_MODE_INCREMENTAL && o->idle_marking >= 0 && count > 1) {
+    concurrent_init_idle_worker(count);
   }
   generations_init(o, mode == SHADE_MODE_STW);
   finalization_init(o);

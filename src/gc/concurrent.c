@@ -18,6 +18,8 @@
 //
 // Workers hold local work only inside a chunk and publish it at the chunk's end; mark termination
 // first clears workers_allowed and waits until no worker is inside a chunk.
+//
+// Incremental mode has no controller: one idle worker marks while a CPU is idle (below).
 #define _GNU_SOURCE
 #include "gc/marking.h"
 
@@ -52,6 +54,7 @@ static bool started;
 static double worker_share; // CPUs the background workers use
 static unsigned cpus;
 static bool idle_marking;   // the fractional worker also marks on CPUs the program leaves idle
+static bool incremental_idle_worker; // incremental mode: only the idle worker, no controller
 
 static uint64_t cpu_clock(clockid_t clock) {
   struct timespec ts;
@@ -275,6 +278,26 @@ static void *controller_main(void *unused) {
   return NULL;
 }
 
+// Incremental marking's idle worker (Go's idle mark worker): while an incremental marking is
+// under way and the program leaves a CPU idle (5 ms windows, as above), it marks in chunks whose
+// scan work the program's slices then owe no more (assist credit); otherwise it sleeps on the
+// phase word. It never ends a marking: the slice that finds no work left does (assist.c), and
+// mark termination waits for a chunk under way like any worker's (concurrent_pause_workers).
+static void *idle_worker_main(void *unused) {
+  (void)unused;
+  struct idle_window window = {0};
+  for (;;) {
+    enum gc_phase phase = phase_now();
+    if (phase != PHASE_MARK_CONCURRENT || load_relaxed(&marking.driver) != DRIVER_INCREMENTAL) {
+      phase_wait_while(phase, 1000 * 1000 * 1000);
+      continue;
+    }
+    if (!cpu_idle(&window) || !worker_chunk())
+      phase_wait_while(PHASE_MARK_CONCURRENT, 1000 * 1000); // a CPU busy, or no work: later
+  }
+  return NULL;
+}
+
 static void *worker_main(void *unused) {
   (void)unused;
   uint64_t seen = 0;
@@ -301,6 +324,11 @@ static bool start_thread(void *(*main)(void *), const char *name) {
 }
 
 static void start_threads(void) {
+  if (incremental_idle_worker) {
+    start_thread(idle_worker_main, "shade-idle-mark");
+    started = true;
+    return;
+  }
   extra_workers = worker_share >= 2.0 ? (unsigned)(worker_share + 0.5) - 1 : 0;
   store_relaxed(&controller_running, start_thread(controller_main, "shade-gc"));
   for (unsigned i = 0; i < extra_workers; i++)
@@ -312,6 +340,12 @@ void concurrent_init(double share, unsigned cpu_count, bool idle) {
   worker_share = share;
   cpus = cpu_count;
   idle_marking = idle;
+  start_threads();
+}
+
+void concurrent_init_idle_worker(unsigned cpu_count) {
+  cpus = cpu_count;
+  incremental_idle_worker = true;
   start_threads();
 }
 

@@ -2,7 +2,8 @@
 // collector's controller (collector.c) makes into them.
 //
 //   incremental  mark start (STW: every root greyed) -> marking in slices on allocating threads,
-//                sized by what they allocate (assist.c) -> mark termination (STW)
+//                sized by what they allocate (assist.c), and by an idle worker while the program
+//                leaves a CPU idle (concurrent.c) -> mark termination (STW)
 //   concurrent   mark start (barrier on, no thread stopped) -> the controller thread scans
 //                globals, then each stack with a one-thread stop -> background workers (about 25%
 //                of the CPUs, a fractional worker where that is not a whole CPU) and mark assists
@@ -82,6 +83,8 @@ bool marking_out_of_work(void);
 // concurrent.c. worker_share: CPUs the background workers use; idle_marking: the fractional
 // worker also marks on CPUs the program leaves idle.
 void concurrent_init(double worker_share, unsigned cpus, bool idle_marking);
+// Incremental mode: the idle worker alone (marks while the program leaves a CPU idle).
+void concurrent_init_idle_worker(unsigned cpus);
 void concurrent_request_cycle(void);
 // A concurrent cycle now, whatever the pacer says (unless collection is disabled), and wait for
 // its marking to end; one under way at the call does not count. The caller is not a registered

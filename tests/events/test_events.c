@@ -1,8 +1,8 @@
 // test_events.c: the event listener (shade.h, "Events") in the mode named by argv[1] (stw,
 // incremental, concurrent): cycles pair up with the statistics' count, reasons are right, pause
 // events add up to the statistics' pause time, phases nest inside cycles, assists (incremental)
-// and worker chunks (concurrent) appear, heap growth and returns are reported, and removing the
-// listener stops the events.
+// and worker chunks (concurrent; incremental's idle worker) appear, heap growth and returns are
+// reported, and removing the listener stops the events.
 #include "../concurrent/conc_test.h"
 
 #define RECORD_CAPACITY 200000
@@ -210,8 +210,8 @@ static void test_cycles_pauses_and_phases(void) {
   SHADE_TEST_EXPECTF(by_allocation >= 1, "no cycle triggered by allocation (%" PRIu64 " cycles)",
                      ends);
   fprintf(stderr, "%" PRIu64 " assists, %" PRIu64 " worker chunks\n", assists, chunks);
-  if (conc_mode == SHADE_MODE_INCREMENTAL)
-    SHADE_TEST_EXPECT(assists > 0);
+  if (conc_mode == SHADE_MODE_INCREMENTAL) // (the idle worker may have paid for every slice)
+    SHADE_TEST_EXPECTF(assists > 0 || chunks > 0, "no assist and no worker chunk");
   if (conc_mode == SHADE_MODE_CONCURRENT)
     SHADE_TEST_EXPECT(chunks > 0);
   if (conc_mode == SHADE_MODE_STW)
