@@ -31,14 +31,16 @@ static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
   shade_test_clear_stack();
   size_t peak = shade_test_rss();
   uint64_t idle_at_drop = shade_test_stats().idle_collections;
-  double dropped = shade_test_now(), back_at = -1;
+  double dropped = shade_test_now(), back_at = -1, late = 0; // late: naps the host stretched
   size_t limit = before + before / 10 + (4 << 20); // 10%, and a few MB of slack for tiny heaps
   while (shade_test_now() - dropped < 4.0) {
     if (shade_test_rss() <= limit) {
       back_at = shade_test_now() - dropped;
       break;
     }
+    double nap = shade_test_now();
     sleep_seconds(0.02);
+    late += shade_test_now() - nap - 0.02;
   }
   sleep_seconds(0.2); // the scavenger updates its counters just after its madvise calls
   struct shade_stats stats;
@@ -70,7 +72,8 @@ static void test_rss_falls_back_after_a_drop_and_a_pause(void) {
   }
   SHADE_TEST_EXPECT(back_at >= 0); // freed, so its pages must have gone back
 #if !SHADE_TEST_SANITIZED
-  SHADE_TEST_EXPECTF(back_at >= 0 && back_at <= 2.0, "took %.2f s", back_at);
+  SHADE_TEST_EXPECTF(back_at >= 0 && back_at <= 2.0 + late, "took %.2f s (%.2f s of naps late)",
+                     back_at, late);
 #endif
 }
 
@@ -92,7 +95,13 @@ static void test_an_idle_collection_that_finds_the_heap_live_is_tried_again(void
   uint64_t idle_before = shade_test_stats().idle_collections;
   allocate_and_keep();
   shade_test_clear_stack();
-  sleep_seconds(0.8); // quiet, the buffer live: an idle collection runs and keeps it
+  // Quiet, the buffer live: an idle collection runs and keeps it (about 0.5 s; up to 5 s on a
+  // loaded host).
+  for (double quiet = shade_test_now(); shade_test_now() - quiet < 5.0;) {
+    sleep_seconds(0.1);
+    if (shade_test_now() - quiet >= 0.8 && shade_test_stats().idle_collections > idle_before)
+      break;
+  }
   SHADE_TEST_EXPECTF(shade_test_stats().idle_collections > idle_before,
                      "no idle collection while the buffer was held");
   kept = NULL;        // dropped, and nothing allocated since
@@ -138,22 +147,34 @@ static void test_a_program_touching_new_pages_is_not_idle(void) {
   madvise(region, region_bytes, MADV_NOHUGEPAGE); // a fault per page
   allocate_and_hold(); // activity: the quiet spell starts from here
   uint64_t idle_before = shade_test_stats().idle_collections;
-  double start = shade_test_now();
+  double start = shade_test_now(), last = start, longest_gap = 0;
   size_t touched = 0;
   while (shade_test_now() - start < 1.2 && touched + 96 <= region_bytes / page) {
     for (int i = 0; i < 96; i++) // one wake-up per tick is enough: a loaded machine wakes it late
       region[touched++ * page] = 1;
     sleep_seconds(0.01);
+    double now = shade_test_now();
+    longest_gap = now - last > longest_gap ? now - last : longest_gap;
+    last = now;
   }
   uint64_t idle_while_touching = shade_test_stats().idle_collections - idle_before;
   double touching = shade_test_now() - start;
-  sleep_seconds(0.8); // quiet now: an idle collection runs
+  // Quiet now: an idle collection runs (about 0.5 s; up to 5 s on a loaded host).
+  for (double quiet = shade_test_now(); shade_test_now() - quiet < 5.0;) {
+    sleep_seconds(0.1);
+    if (shade_test_now() - quiet >= 0.8 &&
+        shade_test_stats().idle_collections - idle_before > idle_while_touching)
+      break;
+  }
   uint64_t idle_after = shade_test_stats().idle_collections - idle_before;
-  fprintf(stderr, "  %zu pages touched in %.2f s: %llu idle collection(s) meanwhile, %llu by "
-          "0.8 s after\n", touched, touching, (unsigned long long)idle_while_touching,
-          (unsigned long long)idle_after);
-  SHADE_TEST_EXPECTF(idle_while_touching == 0, "%llu idle collection(s) while it touched pages",
-                     (unsigned long long)idle_while_touching);
+  fprintf(stderr, "  %zu pages touched in %.2f s (longest gap %.0f ms): %llu idle collection(s) "
+          "meanwhile, %llu after\n", touched, touching, longest_gap * 1e3,
+          (unsigned long long)idle_while_touching, (unsigned long long)idle_after);
+  // (A host that kept this thread off the CPU for 200 ms or more made the program really quiet:
+  // an idle collection then was right.)
+  if (longest_gap < 0.2)
+    SHADE_TEST_EXPECTF(idle_while_touching == 0, "%llu idle collection(s) while it touched pages",
+                       (unsigned long long)idle_while_touching);
   SHADE_TEST_EXPECT(idle_after > idle_while_touching);
   held_while_touching = NULL;
   munmap(region, region_bytes);
