@@ -85,6 +85,9 @@ struct shade_options {
   const char *heap_snapshot; // a heap snapshot to this path at exit (SHADE_HEAP_SNAPSHOT)
   int heap_snapshot_signal;  // with heap_snapshot: a snapshot on this signal too
   const char *trace_file;    // a trace of the collector's events to this path (SHADE_TRACE_FILE)
+  // Pacing (with gc_percent): how much live pointer-free objects count in the heap growth
+  // gc_percent allows, 1-100 percent of what other objects count; 0: SHADE_NOSCAN_WEIGHT, else 100
+  int noscan_weight;
 };
 
 // How young collections find the old objects written since the last collection
@@ -412,6 +415,8 @@ struct shade_stats {
   uint64_t root_bytes;           // roots the last full cycle scanned (stacks, thread-local storage,
                                  // data segments, shade_add_roots ranges)
   int retain_goal;               // 1: the goal never falls below the largest reached
+  int noscan_weight;             // percent: how much pointer-free live bytes count in the growth
+  uint64_t heap_live_noscan;     // of heap_live: pointer-free objects (shade_malloc_atomic)
 };
 void shade_get_stats(struct shade_stats *out);
 

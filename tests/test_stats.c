@@ -13,7 +13,9 @@
 //   - root_bytes reports the roots a collection scanned: a 16 MiB root range raises it by as
 //     much, and removed, it comes back down;
 //   - the goal follows the live heap down after a peak, unless retain_goal is on (run as
-//     `core_stats retain-goal` with SHADE_RETAIN_GOAL=on): then it stays at the peak's.
+//     `core_stats retain-goal` with SHADE_RETAIN_GOAL=on): then it stays at the peak's;
+//   - pointer-free live bytes widen the goal by noscan_weight percent of what others do (run as
+//     `core_stats noscan-weight` with SHADE_NOSCAN_WEIGHT=12 too).
 #include "test_util.h"
 
 #define GARBAGE ((size_t)64 << 20)
@@ -208,6 +210,43 @@ static void check_goal_after_a_peak(bool retained) {
 static void test_goal_follows_the_live_heap_down(void) { check_goal_after_a_peak(false); }
 static void test_goal_stays_after_a_peak(void) { check_goal_after_a_peak(true); }
 
+// Pointer-free bytes count noscan_weight percent of what other bytes count in the growth the
+// goal allows: with 8 MiB of pointerful and 32 MiB of pointer-free live data and gc_percent 100,
+// the goal is about 8 + 32 x weight/100 MiB above the live heap (40 MiB at the default 100; 11.8
+// at 12, bdwgc's pace: run as `core_stats noscan-weight` with SHADE_NOSCAN_WEIGHT=12).
+static void *volatile atomic_blocks[64]; // (volatile: stores nothing reads stay)
+
+static SHADE_TEST_NOINLINE void make_atomic_blocks(void) {
+  for (size_t i = 0; i < 64; i++) {
+    void *block = shade_malloc_atomic(512 << 10);
+    if (block != NULL)
+      memset(block, 0x5b, 512 << 10);
+    atomic_blocks[i] = block;
+  }
+}
+
+static void test_pointer_free_bytes_count_by_their_weight(void) {
+  int old = shade_set_gc_percent(100);
+  make_live_block(8 << 20);
+  make_atomic_blocks();
+  shade_test_collect_clean();
+  struct shade_stats s = shade_test_stats();
+  uint64_t noscan = (uint64_t)32 << 20, runway = s.heap_goal - s.heap_live;
+  double expected = (double)(s.heap_live - noscan) + (double)noscan * s.noscan_weight / 100.0;
+  fprintf(stderr, "  live %.1f MiB (%.1f pointer-free), goal %.1f MiB, weight %d%%: runway %.1f "
+          "MiB, expected %.1f\n", s.heap_live / 1048576.0, s.heap_live_noscan / 1048576.0,
+          s.heap_goal / 1048576.0, s.noscan_weight, runway / 1048576.0, expected / 1048576.0);
+  SHADE_TEST_EXPECTF(s.heap_live_noscan >= noscan && s.heap_live_noscan < noscan + (1u << 20),
+                     "%" PRIu64 " pointer-free bytes marked, 32 MiB held", s.heap_live_noscan);
+  SHADE_TEST_EXPECTF((double)runway > expected * 0.9 && (double)runway < expected * 1.1 + 1048576,
+                     "the goal is %" PRIu64 " bytes above the live heap, not about %.0f",
+                     runway, expected);
+  for (size_t i = 0; i < 64; i++)
+    atomic_blocks[i] = NULL;
+  drop_live_block();
+  shade_set_gc_percent(old);
+}
+
 // A smaller gc_percent collects more often.
 static void test_smaller_gc_percent_collects_more_often(void) {
   make_live_block(8 << 20);
@@ -252,6 +291,14 @@ static int gc_percent_off_from_environment(void) {
   return shade_test_finish();
 }
 
+// Started with SHADE_NOSCAN_WEIGHT=12.
+static int noscan_weight_from_environment(void) {
+  SHADE_TEST_EXPECT(shade_init(NULL) == 0);
+  SHADE_TEST_EXPECT_EQ(shade_test_stats().noscan_weight, 12);
+  SHADE_TEST_RUN(test_pointer_free_bytes_count_by_their_weight);
+  return shade_test_finish();
+}
+
 // Started with SHADE_RETAIN_GOAL=on.
 static int retain_goal_from_environment(void) {
   SHADE_TEST_EXPECT(shade_init(NULL) == 0);
@@ -264,7 +311,10 @@ int main(int argc, char **argv) {
     return gc_percent_off_from_environment();
   if (argc > 1 && strcmp(argv[1], "retain-goal") == 0)
     return retain_goal_from_environment();
+  if (argc > 1 && strcmp(argv[1], "noscan-weight") == 0)
+    return noscan_weight_from_environment();
   unsetenv("SHADE_RETAIN_GOAL");
+  unsetenv("SHADE_NOSCAN_WEIGHT");
   unsetenv("SHADE_GC_PERCENT");
   SHADE_TEST_EXPECT(shade_init(NULL) == 0);
   SHADE_TEST_RUN(test_each_collection_counts_one_cycle);
@@ -278,5 +328,7 @@ int main(int argc, char **argv) {
   SHADE_TEST_RUN(test_disable_and_enable_nest);
   SHADE_TEST_RUN(test_root_bytes_follow_the_roots);
   SHADE_TEST_RUN(test_goal_follows_the_live_heap_down);
+  SHADE_TEST_EXPECT_EQ(shade_test_stats().noscan_weight, 100);
+  SHADE_TEST_RUN(test_pointer_free_bytes_count_by_their_weight);
   return shade_test_finish();
 }

@@ -39,6 +39,13 @@
                       "(Go's `GOGC`); `off` disables automatic collection; 0 collects as often "  \
                       "as the heap floor allows",                                                 \
                .field_doc = "`SHADE_GC_OFF` off")                                           \
+  SHADE_OPTION(noscan_weight, .variable = "SHADE_NOSCAN_WEIGHT", .type = OPTION_PERCENT,         \
+               .fallback = 100, .low = 1, .high = 100,                                            \
+               .default_text = "100 (12 for programs using libgc.so.1)",                          \
+               .doc = "how much live pointer-free objects (`shade_malloc_atomic`) count in the "  \
+                      "growth `SHADE_GC_PERCENT` allows, in percent of what other objects count " \
+                      "(bdwgc's pace counts them an eighth: a quarter of a byte each, against "   \
+                      "two)")                                                                     \
   SHADE_OPTION(retain_goal, .variable = "SHADE_RETAIN_GOAL", .type = OPTION_SWITCH,              \
                .default_text = "off (on for programs using libgc.so.1)",                          \
                .doc = "the heap goal never falls below the largest one reached: a heap that "     \

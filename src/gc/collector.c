@@ -67,7 +67,7 @@ void collector_init(const struct shade_options *o) {
   if (cycle_config.trace)
     trace_line_start(); // SHADE_TRACE=gc: a listener of the cycle events
   cycle_clock_init();
-  pacer_init(o->gc_percent, o->min_heap_goal, o->retain_goal > 0);
+  pacer_init(o->gc_percent, o->min_heap_goal, o->retain_goal > 0, o->noscan_weight);
   if (mode != SHADE_MODE_STW)
     pacer_use_early_trigger(); // marking runs beside the program: start before the goal
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -38,6 +38,7 @@ _Atomic uint64_t mark_scanned_objects_total;
 _Atomic uint64_t mark_gen0_bytes_total;
 _Atomic uint64_t mark_explicit_bytes_total;
 _Atomic uint64_t mark_scanned_bytes_total;
+_Atomic uint64_t mark_noscan_bytes_total;
 
 void marker_begin(struct marker *m, bool checking) {
   worklist_init_local(&m->work);
@@ -48,6 +49,7 @@ void marker_begin(struct marker *m, bool checking) {
   m->scanned_objects = 0;
   m->marked_gen0_bytes = 0;
   m->marked_explicit_bytes = 0;
+  m->marked_noscan_bytes = 0;
   m->scanned_bytes = 0;
 }
 
@@ -60,6 +62,8 @@ void marker_end(struct marker *m) {
     atomic_fetch_add_explicit(&mark_explicit_bytes_total, m->marked_explicit_bytes,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&mark_scanned_bytes_total, m->scanned_bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mark_noscan_bytes_total, m->marked_noscan_bytes,
+                              memory_order_relaxed);
   }
 }
 
@@ -91,7 +95,7 @@ struct mark_cursor {
   uint8_t young_plain, young_old; // mark_young_filter's young map + 1 for words of objects below
                                   // and above the card line (0: no filter)
   uint64_t marked_bytes, marked_objects, scanned_objects, gen0_bytes, explicit_bytes,
-      scanned_bytes;
+      noscan_bytes, scanned_bytes;
   struct edge_pipe edges;
 };
 
@@ -104,7 +108,7 @@ static inline __attribute__((always_inline)) void cursor_open(struct mark_cursor
   c->young_plain = filter == 1 ? YOUNG_SINCE_LAST + 1 : filter == 2 ? YOUNG_SINCE_GEN1 + 1 : 0;
   c->young_old = filter != 0 ? YOUNG_SINCE_GEN1 + 1 : 0;
   c->marked_bytes = c->marked_objects = c->scanned_objects = 0;
-  c->gen0_bytes = c->explicit_bytes = c->scanned_bytes = 0;
+  c->gen0_bytes = c->explicit_bytes = c->noscan_bytes = c->scanned_bytes = 0;
   c->edges.added = c->edges.marked = 0;
 }
 
@@ -118,6 +122,7 @@ static inline __attribute__((always_inline)) void cursor_close(struct mark_curso
   m->scanned_objects += c->scanned_objects;
   m->marked_gen0_bytes += c->gen0_bytes;
   m->marked_explicit_bytes += c->explicit_bytes;
+  m->marked_noscan_bytes += c->noscan_bytes;
   m->scanned_bytes += c->scanned_bytes;
 }
 
@@ -198,6 +203,8 @@ static inline __attribute__((always_inline)) bool mark_slot(struct mark_cursor *
   c->marked_objects++;
   if (s->kind != KIND_ATOMIC)
     push_object(c, s, index);
+  else
+    c->noscan_bytes += bytes;
   return true;
 }
 

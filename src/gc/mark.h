@@ -18,6 +18,7 @@ struct marker {
   uint64_t marked_gen0_bytes; // of marked_bytes: collectable objects of generation 0
   uint64_t marked_explicit_bytes; // of marked_bytes: uncollectable and manual objects (no age:
                                   // marked afresh by every collection, young ones included)
+  uint64_t marked_noscan_bytes; // of marked_bytes: pointer-free (atomic) objects
   uint64_t scanned_bytes; // bytes of grey ranges this marker scanned (the pacer's scan work)
 };
 
@@ -40,6 +41,9 @@ extern unsigned mark_young_filter;
 // the verifier's, since start (markers add theirs at their end).
 extern _Atomic uint64_t mark_scanned_objects_total, mark_gen0_bytes_total,
     mark_explicit_bytes_total, mark_scanned_bytes_total;
+// Bytes of pointer-free objects marked by every marker but the verifier's, since start (the
+// pacer's noscan weight, pacer.h).
+extern _Atomic uint64_t mark_noscan_bytes_total;
 
 void marker_begin(struct marker *m, bool checking);
 // The weak pass's hook (weak_resolution.c): object i of s, flagged as an ephemeron key, was just

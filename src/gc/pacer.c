@@ -10,17 +10,37 @@
 // RSS 20.5 -> 28 MB. The bytes scanned are reported (shade_stats.root_bytes).
 #include "gc/pacer.h"
 
+#include "gc/mark.h"
 #include "gc/memory_limits.h"
 #include "gc/sweep_pacer.h"
 
 struct pacer pacer;
+
+// The marked bytes the goal grows from: pointer-free ones weighted (pacer.h).
+static uint64_t counted_bytes(uint64_t marked) {
+  uint64_t noscan = load_relaxed(&pacer.heap_noscan);
+  if (pacer.noscan_weight >= 100 || noscan == 0)
+    return marked;
+  if (noscan > marked)
+    noscan = marked;
+  return marked - noscan + noscan / 100 * pacer.noscan_weight;
+}
+
+// The pointer-free bytes the markers marked since the last call (the cycle that just ended).
+static uint64_t take_noscan_marked(void) {
+  uint64_t total = load_relaxed(&mark_noscan_bytes_total);
+  uint64_t noscan = total - pacer.noscan_total_seen;
+  pacer.noscan_total_seen = total;
+  return noscan;
+}
 
 static void set_goal(uint64_t heap_in_use_now) {
   int percent = load_relaxed(&pacer.gc_percent);
   uint64_t marked = load_relaxed(&pacer.heap_marked);
   uint64_t floating = load_relaxed(&pacer.heap_floating);
   uint64_t runway = 0, goal = UINT64_MAX; // saturating: any int percent is accepted
-  if (percent >= 0 && !__builtin_mul_overflow(marked / 100, (uint64_t)percent, &runway)) {
+  if (percent >= 0 &&
+      !__builtin_mul_overflow(counted_bytes(marked) / 100, (uint64_t)percent, &runway)) {
     uint64_t counted = floating < runway ? floating : runway; // (*)
     if (__builtin_add_overflow(marked, runway, &goal) ||
         __builtin_add_overflow(goal, counted, &goal))
@@ -82,6 +102,7 @@ void pacer_end_marking(uint64_t marked, uint64_t traced, uint64_t allocated_duri
   uint64_t heap_in_use_before = load_relaxed(&heap_account.in_use);
   store_relaxed(&pacer.root_bytes, root_bytes);
   store_relaxed(&pacer.heap_marked, traced);
+  store_relaxed(&pacer.heap_noscan, take_noscan_marked());
   store_relaxed(&pacer.heap_floating, marked > traced ? marked - traced : 0);
   store_relaxed(&heap_account.in_use, marked);
   set_goal(heap_in_use_before);
@@ -100,17 +121,22 @@ double pacer_assist_ratio(uint64_t scanned_so_far) {
   return (double)remaining / (double)runway;
 }
 
-void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal) {
+void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal, int noscan_weight) {
   store_relaxed(&pacer.gc_percent, gc_percent);
   pacer.min_goal = min_goal;
   pacer.retain_goal = retain_goal;
+  pacer.noscan_weight = noscan_weight > 0 && noscan_weight < 100 ? (unsigned)noscan_weight : 100;
   set_goal(0);
 }
+
+
+void pacer_skip_young_cycle(void) { take_noscan_marked(); }
 
 void pacer_end_cycle(uint64_t marked_bytes, uint64_t root_bytes) {
   uint64_t heap_in_use_before = load_relaxed(&heap_account.in_use);
   store_relaxed(&pacer.root_bytes, root_bytes);
   store_relaxed(&pacer.heap_marked, marked_bytes);
+  store_relaxed(&pacer.heap_noscan, take_noscan_marked());
   store_relaxed(&pacer.heap_floating, 0);
   store_relaxed(&heap_account.in_use, marked_bytes);
   set_goal(heap_in_use_before);

@@ -1,6 +1,8 @@
 // pacer.h: when to collect. The heap in use (heap_account.h, counted by the allocator) is reset
 // to the marked bytes at the end of each cycle. A cycle starts when it reaches the goal =
-// max(min_goal, marked * (1 + percent/100) + min(floating, marked * percent/100)), where floating
+// max(min_goal, marked + counted * percent/100 + min(floating, counted * percent/100)), where
+// counted = marked - noscan + noscan * noscan_weight/100 (noscan: the marked bytes of pointer-free
+// objects; weight 100 by default, 12 for bdwgc's pace), floating
 // is what the last incremental/concurrent marking allocated black, lowered under a soft memory
 // limit (memory_limits.h). With retain_goal (bdwgc's pace), the goal before the limit is never
 // below the largest one set so far. With automatic collection off (percent < 0), a soft limit
@@ -31,13 +33,18 @@ struct pacer {
   _Atomic bool soft_limit_on; // a soft memory limit lowers the goal
   uint64_t min_goal;
   bool retain_goal;              // the goal never falls below largest_goal
+  unsigned noscan_weight;        // percent: how much pointer-free marked bytes count (1-100)
+  _Atomic uint64_t heap_noscan;  // of heap_marked: pointer-free objects (mark.h's total, per cycle)
+  uint64_t noscan_total_seen;    // mark_noscan_bytes_total at the last full cycle's end
   _Atomic uint64_t largest_goal; // with retain_goal: the largest goal set so far
 };
 
 extern struct pacer pacer;
 
-void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal);
+void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal, int noscan_weight);
 void pacer_end_cycle(uint64_t marked_bytes, uint64_t root_bytes);
+// A young collection ended: what it marked is not the live heap the goal grows from.
+void pacer_skip_young_cycle(void);
 int pacer_set_percent(int percent);
 void pacer_update_goal(void); // after a limit changed
 void pacer_use_early_trigger(void);

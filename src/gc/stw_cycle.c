@@ -53,6 +53,8 @@ void stw_cycle_run_inspecting(struct shade_thread *self, uintptr_t stack_pointer
   uint64_t root_bytes = roots_take_scanned_bytes(); // (a young collection's are dropped)
   if (r.generation >= 2)
     pacer_end_cycle(r.marked, root_bytes);
+  else
+    pacer_skip_young_cycle();
   uint64_t cycle = phase_close(unswept_pages);
   phase_restart(&r, r.marked_ns - r.stopped_ns);
   if (generational)
