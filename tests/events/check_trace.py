@@ -37,6 +37,8 @@ for i, e in enumerate(events):
     ph = e.get("ph")
     expect(isinstance(e.get("pid"), int), f"event {i}: pid")
     if ph == "M":
+        # ts 0: readers that detect an unsorted file from consecutive ts values need one here
+        expect(e.get("ts") == 0, f"event {i}: metadata without ts 0")
         if e["name"] == "thread_name":
             names[e["tid"]] = e["args"]["name"]
         continue
