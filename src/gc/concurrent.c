@@ -292,6 +292,10 @@ static void *idle_worker_main(void *unused) {
       phase_wait_while(phase, 1000 * 1000 * 1000);
       continue;
     }
+    if (!load_acquire(&marking.workers_allowed)) { // the mark start's pause is ending (or
+      sleep_ns(50 * 1000);                           // termination is near): not for a 1 ms nap,
+      continue;                                      // longer than a small heap's marking
+    }
     if (!cpu_idle(&window) || !worker_chunk())
       phase_wait_while(PHASE_MARK_CONCURRENT, 1000 * 1000); // a CPU busy, or no work: later
   }
