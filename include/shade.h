@@ -416,7 +416,8 @@ struct shade_stats {
                                  // data segments, shade_add_roots ranges)
   int retain_goal;               // 1: the goal never falls below the largest reached
   int noscan_weight;             // percent: how much pointer-free live bytes count in the growth
-  uint64_t heap_live_noscan;     // of heap_live: pointer-free objects (shade_malloc_atomic)
+  uint64_t heap_live_noscan;     // pointer-free bytes (shade_malloc_atomic) the last full
+                                 // collection marked
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -1,7 +1,8 @@
-// pacer.c: the heap goal (pacer.h). Go's rule, goal = live heap x (1 + GOGC/100), plus (not
-// Go's) the bytes the last marking allocated black, up to live x GOGC/100 (see (*) below); with a
-// floor so small heaps do not collect constantly; with retain_goal, never below the largest goal
-// set so far (bdwgc's heap: it grows when collections come too often, never shrinks, and is used
+// pacer.c: the heap goal (pacer.h). Go's rule, goal = live heap x (1 + GOGC/100), where the
+// growth counts pointer-free live bytes at noscan_weight percent (bdwgc's pace; 100, Go's, by
+// default), plus (not Go's) the bytes the last marking allocated black, up to the growth (see (*)
+// below); with a floor so small heaps do not collect constantly; with retain_goal, never below
+// the largest goal set so far (bdwgc's heap: it grows when collections come too often, never shrinks, and is used
 // up before each collection); then the soft memory limit may lower it (memory_limits_goal, which
 // reads atomics only: set_goal runs with the world stopped).
 // The roots are not in the goal. Go 1.18 adds (stacks + globals) x GOGC/100; tried here, it gave

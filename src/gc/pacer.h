@@ -35,7 +35,7 @@ struct pacer {
   bool retain_goal;              // the goal never falls below largest_goal
   unsigned noscan_weight;        // percent: how much pointer-free marked bytes count (1-100)
   _Atomic uint64_t heap_noscan;  // of heap_marked: pointer-free objects (mark.h's total, per cycle)
-  uint64_t noscan_total_seen;    // mark_noscan_bytes_total at the last full cycle's end
+  uint64_t noscan_total_seen;    // mark_noscan_bytes_total at the last cycle's end (young too)
   _Atomic uint64_t largest_goal; // with retain_goal: the largest goal set so far
 };
 
