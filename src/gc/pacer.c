@@ -2,9 +2,9 @@
 // growth counts pointer-free live bytes at noscan_weight percent (bdwgc's pace; 100, Go's, by
 // default), plus (not Go's) the bytes the last marking allocated black, up to the growth (see (*)
 // below); with a floor so small heaps do not collect constantly; with retain_goal, never below
-// the largest goal set so far (bdwgc's heap: it grows when collections come too often, never shrinks, and is used
-// up before each collection); then the soft memory limit may lower it (memory_limits_goal, which
-// reads atomics only: set_goal runs with the world stopped).
+// the largest goal set so far (bdwgc's heap: it grows when collections come too often, never
+// shrinks, and is used up before each collection); then the soft memory limit may lower it
+// (memory_limits_goal, which reads atomics only: set_goal runs with the world stopped).
 // The roots are not in the goal. Go 1.18 adds (stacks + globals) x GOGC/100; tried here, it gave
 // Guile's weak table (0.9 MB of roots over a 3.4 MB live heap) more room between collections,
 // in which its dead entries, kept one extra cycle, held more of the heap: live 3.4 -> 5.6 MB, peak
