@@ -94,6 +94,8 @@ struct mark_cursor {
   bool checking, wake_keys;
   uint8_t young_plain, young_old; // mark_young_filter's young map + 1 for words of objects below
                                   // and above the card line (0: no filter)
+  uintptr_t low, high; // the heap's bounds when the cursor opened: an arena mapped since holds
+                       // only objects allocated during this marking, black (none to mark)
   uint64_t marked_bytes, marked_objects, scanned_objects, gen0_bytes, explicit_bytes,
       noscan_bytes, scanned_bytes;
   struct edge_pipe edges;
@@ -107,6 +109,8 @@ static inline __attribute__((always_inline)) void cursor_open(struct mark_cursor
   unsigned filter = m->checking ? 0 : mark_young_filter;
   c->young_plain = filter == 1 ? YOUNG_SINCE_LAST + 1 : filter == 2 ? YOUNG_SINCE_GEN1 + 1 : 0;
   c->young_old = filter != 0 ? YOUNG_SINCE_GEN1 + 1 : 0;
+  c->low = heap_lowest_address();
+  c->high = heap_highest_address();
   c->marked_bytes = c->marked_objects = c->scanned_objects = 0;
   c->gen0_bytes = c->explicit_bytes = c->noscan_bytes = c->scanned_bytes = 0;
   c->edges.added = c->edges.marked = 0;
@@ -178,22 +182,10 @@ static inline void push_object(struct mark_cursor *c, struct span *s, uint32_t i
     worklist_push(&c->m->work, base | tag, base + s->object_size);
 }
 
-static inline __attribute__((always_inline)) bool mark_slot(struct mark_cursor *c, struct span *s,
-                                                            uint32_t index) {
-  if (!span_object_is_allocated(s, index))
-    return false;
-  if (black_allocation_pending(s, index) && !c->checking)
-    return false;
-  uint8_t state = load_relaxed(&s->object_states[index]); // before this mark (its age counts)
-  if (SHADE_LIKELY(!c->checking)) {
-    if (state & OBJECT_MARKED)
-      return false;
-    store_relaxed(&s->object_states[index], (uint8_t)(state | OBJECT_MARKED));
-  } else if (!check_mark(s, index)) {
-    return false;
-  }
-  if (SHADE_UNLIKELY(c->wake_keys))
-    ephemeron_key_marked(s, index);
+// The accounting and push of an object mark_slot has just marked, for every span but a small
+// conservative one (mark_slot does those inline). state: its state byte before the mark.
+static inline void marked_other(struct mark_cursor *c, struct span *s, uint32_t index,
+                                uint8_t state) {
   uint64_t bytes = s->state == SPAN_LARGE ? s->pages * PAGE_SIZE : s->object_size;
   c->marked_bytes += bytes;
   if (s->kind >= KIND_UNCOLLECTABLE)
@@ -205,6 +197,42 @@ static inline __attribute__((always_inline)) bool mark_slot(struct mark_cursor *
     push_object(c, s, index);
   else
     c->noscan_bytes += bytes;
+}
+
+// The mark byte is read first: a marked slot needs nothing, allocated or not (a free slot's
+// byte is never marked but by a stale read, and skipping it then is right too).
+static inline __attribute__((always_inline)) bool mark_slot(struct mark_cursor *c, struct span *s,
+                                                            uint32_t index) {
+  uint8_t state = load_relaxed(&s->object_states[index]); // before this mark (its age counts)
+  if (SHADE_LIKELY(!c->checking) && (state & OBJECT_MARKED))
+    return false;
+  if (!span_object_is_allocated(s, index))
+    return false;
+  if (SHADE_LIKELY(!c->checking)) {
+    if (black_allocation_pending(s, index))
+      return false;
+    store_relaxed(&s->object_states[index], (uint8_t)(state | OBJECT_MARKED));
+  } else if (!check_mark(s, index)) {
+    return false;
+  }
+  if (SHADE_UNLIKELY(c->wake_keys))
+    ephemeron_key_marked(s, index);
+  uint32_t size = s->object_size; // 0 for a large span
+  if (SHADE_UNLIKELY(s->kind != KIND_CONSERVATIVE || size == 0)) {
+    marked_other(c, s, index, state);
+    return true;
+  }
+  // A small conservative object: nearly every mark.
+  c->marked_bytes += size;
+  if ((state & OBJECT_AGE_MASK) == 0)
+    c->gen0_bytes += size;
+  c->marked_objects++;
+  c->scanned_objects++;
+  uintptr_t base = s->base + (uintptr_t)index * size;
+  unsigned line = mark_card_line;
+  uintptr_t tag = SHADE_UNLIKELY(line != 0) && span_object_generation(s, index) >= line
+                      ? ITEM_OLD : 0;
+  worklist_push(&c->m->work, base | tag, base + size);
   return true;
 }
 
@@ -380,7 +408,7 @@ static inline bool edges_pending(const struct mark_cursor *c) {
 // see is passed over (mark_young_filter).
 SHADE_NO_SANITIZE static SCAN_WORDS_INLINE void
 scan_words(struct mark_cursor *c, uintptr_t start, uintptr_t end, bool old) {
-  uintptr_t low = heap_lowest_address(), high = heap_highest_address();
+  uintptr_t low = c->low, high = c->high;
   _Atomic(struct arena *) *index = arena_index;
   unsigned young = old ? c->young_old : c->young_plain;
   if (SHADE_LIKELY(young == 0)) { // (two loops: the test inside one cost full markings 6%)
