@@ -88,8 +88,6 @@ struct shade_options {
   // Pacing (with gc_percent): how much live pointer-free objects count in the heap growth
   // gc_percent allows, 1-100 percent of what other objects count; 0: SHADE_NOSCAN_WEIGHT, else 100
   int noscan_weight;
-  int prefault;          // 1 on, -1 off (SHADE_PREFAULT; default on): a growing heap's next pages
-                         // are faulted in by the scavenger's thread, not the allocating one
 };
 
 // How young collections find the old objects written since the last collection
@@ -420,7 +418,6 @@ struct shade_stats {
   int noscan_weight;             // percent: how much pointer-free live bytes count in the growth
   uint64_t heap_live_noscan;     // pointer-free bytes (shade_malloc_atomic) the last full
                                  // collection marked
-  uint64_t heap_prefaulted;      // heap bytes faulted in ahead of the program (SHADE_PREFAULT)
 };
 void shade_get_stats(struct shade_stats *out);
 

@@ -190,11 +190,6 @@ bool arena_protect_written_except(const struct arena_range *keep, size_t count) 
   return true;
 }
 
-void arena_forget_own_writes(uintptr_t start, size_t bytes) {
-  if (load_relaxed(&tracking) && write_tracking_protect_written((void *)start, bytes) != 0)
-    store_relaxed(&tracking, false); // (arena_peek_written then fails: full collections)
-}
-
 bool arena_after_fork_child(void) {
   pthread_mutex_init(&reservations_mutex, NULL);
   if (!load_relaxed(&tracking))

@@ -85,10 +85,6 @@ struct arena_range {
   uintptr_t start, end;
 };
 bool arena_protect_written_except(const struct arena_range *keep, size_t count);
-// Pages of [start, start + bytes) that Shade itself wrote while they held no object (prefaulting)
-// are write-protected again, so that tracking reports only the program's writes. The caller
-// holds the collector lock (no collection collects the written pages in between).
-void arena_forget_own_writes(uintptr_t start, size_t bytes);
 // In a forked child: the kernel kept no registration; register and protect again. False when
 // the child cannot track writes (its collections must then all be full).
 bool arena_after_fork_child(void);

@@ -61,7 +61,6 @@ static _Atomic size_t in_use_peak_bytes; // the most in_use_bytes has been
 static _Atomic size_t free_bytes;
 static _Atomic size_t released_bytes;
 static _Atomic size_t total_released_bytes; // ever madvised
-static _Atomic size_t total_prefaulted_bytes; // ever faulted in ahead of the program
 static _Atomic size_t hard_limit;           // 0: none
 static _Atomic bool release_lazily;         // MADV_FREE instead of MADV_DONTNEED
 static _Atomic uint64_t limit_refusals;
@@ -81,7 +80,6 @@ size_t pageheap_in_use_peak_bytes(void) { return load_relaxed(&in_use_peak_bytes
 size_t pageheap_free_bytes(void) { return load_relaxed(&free_bytes); }
 size_t pageheap_released_bytes(void) { return load_relaxed(&released_bytes); }
 size_t pageheap_total_released_bytes(void) { return load_relaxed(&total_released_bytes); }
-size_t pageheap_total_prefaulted_bytes(void) { return load_relaxed(&total_prefaulted_bytes); }
 uint64_t pageheap_limit_refusals(void) { return load_relaxed(&limit_refusals); }
 uint64_t pageheap_scavenge_steps(void) { return load_relaxed(&scavenge_steps); }
 size_t pageheap_hard_limit(void) { return load_relaxed(&hard_limit); }
@@ -451,64 +449,4 @@ size_t pageheap_scavenge(size_t bytes, uint64_t freed_before_ns) {
     done += released;
   }
   return done;
-}
-
-// ---- prefaulting ----------------------------------------------------------------------------
-
-// A released run whose pages read as zero, the longest first (fresh arenas).
-static struct span *zero_released_run(void) {
-  struct span *best = NULL;
-  for (struct span *run = runs[1].long_runs; run; run = run->next)
-    if (!run->needs_zeroing && (best == NULL || run->pages > best->pages))
-      best = run;
-  for (size_t n = SMALL_RUN_LIMIT; best == NULL && n >= 1; n--)
-    for (struct span *run = runs[1].small[n]; run && best == NULL; run = run->next)
-      if (!run->needs_zeroing)
-        best = run;
-  return best;
-}
-
-size_t pageheap_prefault_step(size_t max_bytes) {
-  size_t max_pages = max_bytes / PAGE_SIZE;
-  if (max_pages == 0)
-    return 0;
-  pthread_mutex_lock(&scavenge_mutex);
-  pthread_mutex_lock(&pageheap_mutex);
-  struct span *chunk = zero_released_run();
-  if (chunk == NULL) {
-    pthread_mutex_unlock(&pageheap_mutex);
-    pthread_mutex_unlock(&scavenge_mutex);
-    return 0;
-  }
-  list_remove(chunk);
-  if (chunk->pages > max_pages) { // cut the chunk off the run's start; the rest stays released
-    struct span *rest = span_record_new();
-    rest->base = chunk->base + max_pages * PAGE_SIZE;
-    rest->pages = chunk->pages - max_pages;
-    rest->needs_zeroing = 0;
-    rest->released = 1;
-    set_free_since(rest, free_since(chunk));
-    span_publish(rest, SPAN_FREE); // (markers read states of records the page map may show)
-    arena_set_span(run_last_page(chunk), NULL);
-    chunk->pages = max_pages;
-    map_free_run(rest);
-    list_insert(rest);
-  }
-  chunk->released = IN_FLIGHT;
-  map_free_run(chunk);
-  pthread_mutex_unlock(&pageheap_mutex);
-
-  size_t bytes = chunk->pages * PAGE_SIZE;
-  os_fault_in_for_writing((void *)chunk->base, bytes);
-  arena_forget_own_writes(chunk->base, bytes);
-
-  uint64_t now = pageheap_now_ns();
-  pthread_mutex_lock(&pageheap_mutex);
-  chunk->released = 0; // resident now, and still zero
-  set_free_since(chunk, now);
-  insert_coalescing(chunk);
-  pthread_mutex_unlock(&pageheap_mutex);
-  atomic_fetch_add(&total_prefaulted_bytes, bytes);
-  pthread_mutex_unlock(&scavenge_mutex);
-  return bytes;
 }

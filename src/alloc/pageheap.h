@@ -44,13 +44,6 @@ size_t pageheap_scavenge_step(size_t max_bytes, uint64_t freed_before_ns);
 size_t pageheap_scavenge(size_t bytes, uint64_t freed_before_ns);
 uint64_t pageheap_now_ns(void); // CLOCK_MONOTONIC_COARSE
 
-// Prefaulting: faults in a chunk of at most max_bytes of released pages that read as zero (in
-// flight meanwhile, as a scavenging chunk is) and puts it back resident, still zero, free; the
-// program's next spans then need no page fault. Returns the bytes, 0 when no such run exists.
-// The caller holds the collector lock, as for pageheap_scavenge_step.
-size_t pageheap_prefault_step(size_t max_bytes);
-size_t pageheap_total_prefaulted_bytes(void); // bytes pageheap_prefault_step ever faulted in
-
 // Installed by the collector (events.c): called after the heap took `mapped` bytes of address
 // space from the OS or returned `released` resident bytes, with no page-heap lock held, on the
 // thread that did it (inside an allocator critical section when it grew). NULL: none.

@@ -103,7 +103,6 @@ SHADE_API void shade_get_stats(struct shade_stats *out) {
   out->retain_goal = pacer.retain_goal;
   out->noscan_weight = (int)pacer.noscan_weight;
   out->heap_live_noscan = load_relaxed(&pacer.heap_noscan);
-  out->heap_prefaulted = pageheap_total_prefaulted_bytes();
   out->heap_in_use = load_relaxed(&heap_account.in_use);
   out->heap_mapped = arena_mapped_bytes();
   out->heap_committed = pageheap_in_use_bytes();

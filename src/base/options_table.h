@@ -90,9 +90,6 @@
                       "`ENOMEM` after one full collection")                                       \
   SHADE_OPTION(scavenge, .variable = "SHADE_SCAVENGE", .type = OPTION_SWITCH, .fallback = 1,      \
                .doc = "return free pages to the OS in the background")                            \
-  SHADE_OPTION(prefault, .variable = "SHADE_PREFAULT", .type = OPTION_SWITCH, .fallback = 1,      \
-               .doc = "while the heap grows, its next pages are faulted in by a background "     \
-                      "thread, not by the allocating one (up to the heap goal + 10%)")            \
   SHADE_OPTION(scavenge_idle_ms, .variable = "SHADE_SCAVENGE_IDLE_MS", .type = OPTION_MS,         \
                .fallback = 1000, .low = 0, .high = 86400000,                                      \
                .doc = "free pages unused this long are returned (Go: 5 minutes)")                 \

@@ -52,7 +52,6 @@ static size_t released_at_last_cycle;
 
 void memory_limits_init(const struct shade_options *o) {
   memory_config.scavenge = o->scavenge >= 0;
-  memory_config.prefault = o->prefault >= 0;
   memory_config.trace = o->trace_scavenger > 0;
   memory_config.idle_return_ns = (uint64_t)o->scavenge_idle_ms * 1000000u;
   memory_config.idle_gc_ns = o->idle_gc_ms > 0 ? (uint64_t)o->idle_gc_ms * 1000000u : 0;
@@ -62,8 +61,7 @@ void memory_limits_init(const struct shade_options *o) {
   pageheap_set_release_lazily(o->madv_free > 0);
   pageheap_set_hard_limit(o->heap_limit);
   memory_set_soft_limit(o->memory_limit);
-  if (memory_config.scavenge || memory_config.prefault || memory_config.idle_gc_ns ||
-      o->periodic_gc_ms > 0)
+  if (memory_config.scavenge || memory_config.idle_gc_ns || o->periodic_gc_ms > 0)
     scavenger_start();
 }
 

@@ -8,7 +8,6 @@
 
 struct memory_config {
   bool scavenge;              // the background scavenger runs
-  bool prefault;              // it faults in a growing heap's next pages (prefault.c)
   bool trace;                 // "scav" trace lines
   uint64_t idle_return_ns;    // free pages unused this long go back to the OS
   uint64_t idle_gc_ns;        // quiet time before an idle collection (0: never)

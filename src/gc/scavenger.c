@@ -22,9 +22,7 @@
 //      free pages not given back) under heap goal + 10% (and under the soft limit less 1/16), and
 //      returns any free run unused for idle_return_ns (SHADE_SCAVENGE_IDLE_MS, 1 s; Go: 5 minutes).
 //      Oldest free runs go first, at most 16 MiB per madvise; after a step that cost c of this
-//      thread's CPU time it sleeps 99c, so it spends about 1% of one CPU;
-//   5. while the heap grows, faults its next pages in ahead of the program (prefault.c, up to
-//      the same goal + 10%), looking again every 10 ms until the growth stops.
+//      thread's CPU time it sleeps 99c, so it spends about 1% of one CPU.
 //
 // Every step holds the collector lock (collector_lock): the scavenger is not stopped with the world,
 // and must not change free-run records while marking reads them.
@@ -51,7 +49,6 @@
 #include "gc/phases.h"
 #include "gc/memory_limits.h"
 #include "gc/pacer.h"
-#include "gc/prefault.h"
 #include "gc/threads.h"
 #include "os/os_memory.h"
 
@@ -257,11 +254,10 @@ static void *scavenger_main(void *unused) {
       activity.idle_backoff = kept_most ? backoff * 2 : 1;
     }
     uint64_t pause = memory_config.scavenge ? background_step() : 0;
-    uint64_t next_look = memory_config.prefault ? prefault_tick(retained_target()) : 0;
     if (pause)
-      sleep_for(next_look && next_look < pause ? next_look : pause, false);
+      sleep_for(pause, false);
     else
-      sleep_for(next_look ? next_look : TICK_NS, true);
+      sleep_for(TICK_NS, true);
   }
   return NULL;
 }
