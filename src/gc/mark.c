@@ -94,8 +94,12 @@ struct mark_cursor {
   bool checking, wake_keys;
   uint8_t young_plain, young_old; // mark_young_filter's young map + 1 for words of objects below
                                   // and above the card line (0: no filter)
-  uintptr_t low, high; // the heap's bounds when the cursor opened: an arena mapped since holds
-                       // only objects allocated during this marking, black (none to mark)
+  uintptr_t low, high; // the heap's bounds when the cursor opened. An arena mapped since holds
+                       // only objects allocated during this marking: black, or (concurrent
+                       // mode, a thread whose stack is not scanned yet) white, and then every
+                       // pointer to them is shaded by the barrier's insertion half or found by
+                       // that stack scan, both of which read the bounds afresh. So a word of a
+                       // scanned object that points there needs no marking from this cursor.
   uint64_t marked_bytes, marked_objects, scanned_objects, gen0_bytes, explicit_bytes,
       noscan_bytes, scanned_bytes;
   struct edge_pipe edges;

@@ -130,7 +130,6 @@ void pacer_init(int gc_percent, uint64_t min_goal, bool retain_goal, int noscan_
   set_goal(0);
 }
 
-
 void pacer_skip_young_cycle(void) { take_noscan_marked(); }
 
 void pacer_end_cycle(uint64_t marked_bytes, uint64_t root_bytes) {
