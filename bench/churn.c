@@ -25,9 +25,9 @@
 // max_ns, over_1ms (operations slower than 1 ms), verified (trees checked); for Shade also mode,
 // concurrent_cycles, mark_assist_ns, mark_worker_ns, concurrent_mark_ns, heap_peak_mb. Percentiles
 // inside the histogram are the upper edge of their 10 ns bucket. bench/churn/run.sh parses it.
-// slowest_nivcsw, slowest_nvcsw, slowest_minflt, slowest_steal_ms, slowest_window_ms: the host
-// around the slowest operation
-// (host_note_slow below), so that a delay of the machine can be told from one of the collector.
+// slowest_nivcsw, slowest_nvcsw, slowest_minflt, slowest_runq_ms, slowest_steal_ms,
+// slowest_others_cpu_ms, slowest_window_ms: the host around the slowest operation (host_note_slow
+// below), so that a delay of the machine can be told from one of the collector; cpus: CPUs online.
 // CHURN_SLOW_LOG_MS=x prints every operation of x ms or more (x >= 1) with the time it ended since
 // start, to line up with SHADE_TRACE=gc's "@1.234s".
 #define _GNU_SOURCE // RUSAGE_THREAD
@@ -167,27 +167,54 @@ static void record(uint64_t ns, uint64_t end) {
 }
 
 // The host around the slowest operation: this thread's involuntary context switches (taken off
-// its CPU), voluntary ones (it waited: a lock, a sleep) and minor page faults (getrusage
-// RUSAGE_THREAD, sampled every 256 operations), and the machine's steal time (/proc/stat, every
-// 4096 operations: a hypervisor that ran another guest on our vCPU). When an operation of 1 ms
-// or more becomes the slowest, they are sampled again: the differences cover that operation and
-// at most the 4096 before it (host_window_ns says how long that was). A slow operation with page
-// faults and nothing else points at the kernel's fault path (on this project's VM, faults of
-// fresh memory took up to 3 ms while DAMON's kdamond sampled pages).
+// its CPU), voluntary ones (it waited: a lock, a sleep), minor page faults (getrusage
+// RUSAGE_THREAD) and the time it spent runnable but waiting for a CPU (the second number of
+// /proc/thread-self/schedstat), sampled every 256 operations; and, every 4096 operations, the
+// machine's steal time (/proc/stat: a hypervisor that ran another guest on our vCPU) and the CPU
+// time of this process's other threads (the process's CPU clock less this thread's: the
+// collector's). When an operation of 1 ms or more becomes the slowest, they are sampled again:
+// the differences cover that operation and the operations before it since the last sample
+// (host_window_ns says how long the longer window was). A slow operation that is mostly
+// run-queue wait, while the other threads used at most the CPUs this one was not on (CPUs - 1 for
+// the window), was delayed by the scheduler or the host, not by the collector's work: on this
+// project's VM, DAMON's kdamond (2-5 ms every 500 ms) or the kernel leaving a CPU idle while two
+// threads shared the other. One with page faults and nothing else points at the fault path.
 struct host_sample {
-  uint64_t at_ns, nivcsw, nvcsw, minflt, steal_ticks;
+  uint64_t at_ns, nivcsw, nvcsw, minflt, runq_ns, steal_ticks, others_cpu_ns;
 };
 static struct host_sample host_last_switches, host_last_steal;
-static uint64_t host_slowest_ns, host_nivcsw, host_nvcsw, host_minflt, host_steal_ticks,
-    host_window_ns;
-static int host_stat_fd = -1;
+static uint64_t host_slowest_ns, host_nivcsw, host_nvcsw, host_minflt, host_runq_ns,
+    host_steal_ticks, host_others_cpu_ns, host_window_ns;
+static int host_stat_fd = -1, host_schedstat_fd = -1;
+
+static uint64_t cpu_clock_ns(clockid_t clock) {
+  struct timespec ts;
+  if (clock_gettime(clock, &ts) != 0)
+    return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t host_runq_wait(void) { // nanoseconds this thread has waited on a run queue
+  char text[128];
+  if (host_schedstat_fd < 0)
+    return 0;
+  ssize_t n = pread(host_schedstat_fd, text, sizeof text - 1, 0);
+  if (n <= 0)
+    return 0;
+  text[n] = '\0';
+  unsigned long long run = 0, wait = 0;
+  return sscanf(text, "%llu %llu", &run, &wait) == 2 ? wait : 0;
+}
 
 static struct host_sample host_thread(uint64_t now) {
   struct rusage usage;
   if (getrusage(RUSAGE_THREAD, &usage) != 0)
-    return (struct host_sample){now, 0, 0, 0, 0};
-  return (struct host_sample){now, (uint64_t)usage.ru_nivcsw, (uint64_t)usage.ru_nvcsw,
-                              (uint64_t)usage.ru_minflt, 0};
+    return (struct host_sample){.at_ns = now};
+  return (struct host_sample){.at_ns = now,
+                              .nivcsw = (uint64_t)usage.ru_nivcsw,
+                              .nvcsw = (uint64_t)usage.ru_nvcsw,
+                              .minflt = (uint64_t)usage.ru_minflt,
+                              .runq_ns = host_runq_wait()};
 }
 
 static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ticks
@@ -205,22 +232,38 @@ static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ti
   return v[7];
 }
 
+static struct host_sample host_machine(uint64_t now) {
+  uint64_t process = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  uint64_t thread = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  return (struct host_sample){
+      .at_ns = now, .steal_ticks = host_steal(), .others_cpu_ns = process - thread};
+}
+
+static void host_open(uint64_t now) {
+  host_stat_fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+  host_schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  host_last_switches = host_thread(now);
+  host_last_steal = host_machine(now);
+}
+
 static void host_sample(uint64_t ops, uint64_t now) {
   if (ops % 256 == 0)
     host_last_switches = host_thread(now);
   if (ops % 4096 == 0)
-    host_last_steal = (struct host_sample){now, 0, 0, 0, host_steal()};
+    host_last_steal = host_machine(now);
 }
 
 static void host_note_slow(uint64_t ns, uint64_t now) {
   if (ns < SLOW_NS || ns <= host_slowest_ns)
     return;
   host_slowest_ns = ns;
-  struct host_sample thread = host_thread(now);
+  struct host_sample thread = host_thread(now), machine = host_machine(now);
   host_nivcsw = thread.nivcsw - host_last_switches.nivcsw;
   host_nvcsw = thread.nvcsw - host_last_switches.nvcsw;
   host_minflt = thread.minflt - host_last_switches.minflt;
-  host_steal_ticks = host_steal() - host_last_steal.steal_ticks;
+  host_runq_ns = thread.runq_ns - host_last_switches.runq_ns;
+  host_steal_ticks = machine.steal_ticks - host_last_steal.steal_ticks;
+  host_others_cpu_ns = machine.others_cpu_ns - host_last_steal.others_cpu_ns;
   host_window_ns = now - host_last_steal.at_ns;
 }
 
@@ -273,8 +316,7 @@ int main(void) {
   uint64_t start = now_ns();
   uint64_t end = start + (uint64_t)(seconds * 1e9);
   uint64_t previous = start, now = start;
-  host_stat_fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
-  host_sample(0, start);
+  host_open(start);
   do {
     size_t slot = xorshift32(&rng) % slots;
     struct node *tree = new_tree(slot, (int64_t)++ops);
@@ -354,22 +396,25 @@ int main(void) {
   double steal_ms = ticks > 0 ? (double)host_steal_ticks * 1e3 / (double)ticks : 0.0;
   if (host_slowest_ns)
     printf("  host around the slowest operation (%.3f ms, in a window of %.1f ms): %" PRIu64
-           " involuntary and %" PRIu64 " voluntary context switches and %" PRIu64
-           " minor page faults of this thread, %.1f ms of steal time (all CPUs)\n",
+           " involuntary and %" PRIu64 " voluntary context switches, %" PRIu64
+           " minor page faults and %.3f ms waiting for a CPU of this thread, %.1f ms of steal time"
+           " (all CPUs), %.1f ms of CPU used by the process's other threads\n",
            (double)host_slowest_ns / 1e6, (double)host_window_ns / 1e6, host_nivcsw, host_nvcsw,
-           host_minflt, steal_ms);
+           host_minflt, (double)host_runq_ns / 1e6, steal_ms, (double)host_others_cpu_ns / 1e6);
   printf("  verified %zu trees\n", verified);
 
-  char extra[896];
+  char extra[1024];
   int length = snprintf(extra, sizeof extra,
                         " slots=%zu seconds=%.3f build_s=%.3f ops=%" PRIu64 " ops_per_s=%.0f"
                         " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64
                         " max_ns=%" PRIu64 " over_1ms=%zu verified=%zu slowest_nivcsw=%" PRIu64
                         " slowest_nvcsw=%" PRIu64 " slowest_minflt=%" PRIu64
-                        " slowest_steal_ms=%.1f slowest_window_ms=%.1f",
+                        " slowest_runq_ms=%.3f slowest_steal_ms=%.1f slowest_others_cpu_ms=%.1f"
+                        " slowest_window_ms=%.1f cpus=%ld",
                         slots, elapsed_s, build_s, ops, ops_per_s, p50, p99, p999, max_ns,
-                        slow_count, verified, host_nivcsw, host_nvcsw, host_minflt, steal_ms,
-                        (double)host_window_ns / 1e6);
+                        slow_count, verified, host_nivcsw, host_nvcsw, host_minflt,
+                        (double)host_runq_ns / 1e6, steal_ms, (double)host_others_cpu_ns / 1e6,
+                        (double)host_window_ns / 1e6, sysconf(_SC_NPROCESSORS_ONLN));
 #if defined(BENCH_SHADE)
   struct shade_stats stats;
   shade_get_stats(&stats);
