@@ -564,6 +564,9 @@ struct shade_event_cycle {          // CYCLE_BEGIN, CYCLE_END
                                     // in one pause, in any mode), _INCREMENTAL or _CONCURRENT
   uint64_t generation_bytes[3];     // with generations on: each generation's size after the
                                     // cycle (an estimate; shade_stats.generation_size_after)
+  uint64_t heap_black;              // incremental and concurrent: of heap_live, the bytes the
+                                    // program allocated while marking ran (allocated black, so
+                                    // kept by this cycle whether they are still in use or not)
 };
 struct shade_event_phase_info {     // PHASE_BEGIN, PHASE_END
   uint32_t phase;                   // enum shade_event_phase

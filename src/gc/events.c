@@ -175,6 +175,7 @@ void events_cycle_end(const struct cycle_record *r, uint64_t since_start_ns, uin
   c->duration_ns = e.time_ns - cycle.begin_ns;
   c->pause_ns = cycle.pause_ns;
   c->heap_live = r->marked;
+  c->heap_black = r->black;
   c->heap_goal = load_relaxed(&pacer.heap_goal);
   c->heap_mapped = arena_mapped_bytes();
   c->heap_resident = pageheap_resident_bytes();

@@ -207,6 +207,7 @@ static void end(struct cycle_record *r, uint64_t marked_before) {
   large_unlock();
   uint64_t unswept_pages = central_mark_unswept_running();
   r->marked = traced + black;
+  r->black = black;
   r->marked_ns = cycle_now_ns();
   events_phase_end(SHADE_PHASE_MARK_TERMINATION, r->marked_ns);
   r->concurrent_ns = r->begin_ns - marking.start_ns;

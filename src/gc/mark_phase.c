@@ -124,6 +124,7 @@ void marking_finish(struct shade_thread *self, uintptr_t stack_pointer) {
   drained += finalization_resolve(); // finalizers, weak references, ephemerons
   uint64_t traced = load_relaxed(&marking.marked_bytes) + drained;
   r->marked = traced + black;
+  r->black = black;
   r->marked_ns = cycle_now_ns();
   events_phase_end(SHADE_PHASE_MARK_TERMINATION, r->marked_ns);
   uint64_t unswept_pages = phase_end_marking(self, stack_pointer, SWEEP_FULL);

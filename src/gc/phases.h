@@ -80,6 +80,7 @@ struct cycle_record {
   uint64_t end_ns;          // the world was released
   uint64_t heap_before;     // heap in use when the world stopped
   uint64_t marked;          // bytes marked (black allocation included)
+  uint64_t black;           // of those, the bytes allocated black while marking ran
   unsigned threads;         // registered threads
   // incremental and concurrent: the first pause, the marking between the pauses, mark work
   uint64_t start_pause_ns, start_sweep_ns, concurrent_ns, assist_ns, worker_ns;

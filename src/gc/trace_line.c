@@ -37,14 +37,15 @@ static void print_cycle(const struct shade_event *e, void *unused) {
   }
   const char *name = c->marking == SHADE_MODE_CONCURRENT ? "concurrent" : "incremental";
   shade_message("gc %llu @%.3fs %s: %.3f+%.3f+%.3f ms clock (STW start + %s mark + STW end), "
-                "%.3f ms assist, %.3f ms worker cpu (%.0f%% of the mark), %.1f->%.1f MB, "
-                "%.1f MB goal, %.1f MB trigger, %u threads",
+                "%.3f ms assist, %.3f ms worker cpu (%.0f%% of the mark), %.1f->%.1f MB "
+                "(%.1f MB allocated black), %.1f MB goal, %.1f MB trigger, %u threads",
                 cycle, elapsed / 1e9, name, (double)c->clock_ns[0] / ms,
                 (double)c->clock_ns[1] / ms, (double)c->clock_ns[2] / ms, name,
                 (double)c->assist_ns / ms, (double)c->worker_ns / ms,
                 c->clock_ns[1] ? 100.0 * (double)c->worker_ns / (double)c->clock_ns[1] : 0.0,
                 (double)c->heap_before / mb, (double)c->heap_live / mb,
-                (double)c->heap_goal / mb, (double)c->trigger / mb, c->threads);
+                (double)c->heap_black / mb, (double)c->heap_goal / mb, (double)c->trigger / mb,
+                c->threads);
 }
 
 void trace_line_start(void) {

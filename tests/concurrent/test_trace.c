@@ -2,7 +2,9 @@
 // incremental cycles. Run with SHADE_TRACE=gc and SHADE_GC_CPU=abc (ctest sets both):
 //   - the malformed SHADE_GC_CPU is reported by name, and Shade still starts (default share);
 //   - each cycle prints a trace line naming its mode with the two stop-the-world pauses, the
-//     assist time and the workers' CPU time;
+//     assist time, the workers' CPU time and the bytes allocated black; the cycle-end events give
+//     those bytes (heap_black): some cycle has them (the program allocates while marking runs),
+//     and none more than it marked;
 //   - shade_get_stats counts what happened: concurrent_mark_ns, barrier_flushes, and the marking
 //     done by background workers (concurrent), or by allocating threads and the idle worker
 //     (incremental; by allocating threads only with SHADE_IDLE_MARKING=off, registered as
@@ -19,6 +21,24 @@ struct cell {
 };
 
 static struct cell **table;
+
+// Cycle-end events of incremental or concurrent cycles (the listener runs on collector threads).
+static _Atomic uint64_t black_cycles, black_over_live, black_bytes_max;
+
+static void note_cycle_end(const struct shade_event *e, void *unused) {
+  (void)unused;
+  const struct shade_event_cycle *c = &e->cycle_info;
+  if (c->marking == SHADE_MODE_STW)
+    return;
+  if (c->heap_black > 0)
+    atomic_fetch_add(&black_cycles, 1);
+  if (c->heap_black > c->heap_live)
+    atomic_fetch_add(&black_over_live, 1);
+  uint64_t max = atomic_load(&black_bytes_max);
+  while (c->heap_black > max &&
+         !atomic_compare_exchange_weak(&black_bytes_max, &max, c->heap_black)) {
+  }
+}
 
 static struct cell *new_list(uint64_t key) {
   struct cell *head = NULL;
@@ -58,6 +78,9 @@ static void test_trace_lines_and_stats_follow_the_cycles(void) {
   table = shade_malloc(SLOTS * sizeof *table);
   for (int i = 0; i < SLOTS; i++)
     shade_write(table, (void **)&table[i], new_list((uint64_t)i));
+  static const struct shade_event_listener listener = {
+      .on_event = note_cycle_end, .types = 1u << SHADE_EVENT_CYCLE_END};
+  shade_set_event_listener(&listener, NULL);
   struct shade_stats before = shade_test_stats();
   uint64_t target = (uint64_t)shade_test_scaled(20, 10); // CONC_EXPECT_CYCLES wants 10
   double start = shade_test_now(), cap = conc_cap(20.0);
@@ -78,6 +101,18 @@ static void test_trace_lines_and_stats_follow_the_cycles(void) {
   SHADE_TEST_EXPECTF(shade_test_messages_contain(tag, "ms assist"), "no assist time in the trace");
   SHADE_TEST_EXPECTF(shade_test_messages_contain(tag, "ms worker cpu"),
                      "no worker CPU time in the trace");
+  SHADE_TEST_EXPECTF(shade_test_messages_contain(tag, "MB allocated black"),
+                     "no bytes allocated black in the trace");
+  shade_set_event_listener(NULL, NULL);
+  printf("  %" PRIu64 " cycles allocated black, at most %" PRIu64 " bytes\n",
+         atomic_load(&black_cycles), atomic_load(&black_bytes_max));
+  SHADE_TEST_EXPECTF(atomic_load(&black_cycles) > 0,
+                     "no cycle reported bytes allocated black, though the program allocated "
+                     "throughout %" PRIu64 " cycles",
+                     after.concurrent_cycles - before.concurrent_cycles);
+  SHADE_TEST_EXPECTF(atomic_load(&black_over_live) == 0,
+                     "%" PRIu64 " cycles reported more bytes allocated black than marked",
+                     atomic_load(&black_over_live));
   SHADE_TEST_EXPECT(after.concurrent_mark_ns > before.concurrent_mark_ns);
   SHADE_TEST_EXPECTF(after.barrier_flushes > before.barrier_flushes,
                      "no barrier buffer was flushed in %" PRIu64 " cycles",
