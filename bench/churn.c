@@ -25,9 +25,10 @@
 // max_ns, over_1ms (operations slower than 1 ms), verified (trees checked); for Shade also mode,
 // concurrent_cycles, mark_assist_ns, mark_worker_ns, concurrent_mark_ns, heap_peak_mb. Percentiles
 // inside the histogram are the upper edge of their 10 ns bucket. bench/churn/run.sh parses it.
-// slowest_nivcsw, slowest_nvcsw, slowest_minflt, slowest_runq_ms, slowest_steal_ms,
-// slowest_others_cpu_ms, slowest_window_ms: the host around the slowest operation (host_note_slow
-// below), so that a delay of the machine can be told from one of the collector; cpus: CPUs online.
+// slowest_nivcsw, slowest_nvcsw, slowest_minflt, slowest_sys_ms, slowest_runq_ms,
+// slowest_steal_ms, slowest_others_cpu_ms, slowest_window_ms: the host around the slowest
+// operation (host_note_slow below), so that a delay of the machine can be told from one of the
+// collector; cpus: CPUs online.
 // CHURN_SLOW_LOG_MS=x prints every operation of x ms or more (x >= 1) with the time it ended since
 // start, to line up with SHADE_TRACE=gc's "@1.234s".
 #define _GNU_SOURCE // RUSAGE_THREAD
@@ -167,24 +168,27 @@ static void record(uint64_t ns, uint64_t end) {
 }
 
 // The host around the slowest operation: this thread's involuntary context switches (taken off
-// its CPU), voluntary ones (it waited: a lock, a sleep), minor page faults (getrusage
-// RUSAGE_THREAD) and the time it spent runnable but waiting for a CPU (the second number of
-// /proc/thread-self/schedstat), sampled every 256 operations; and, every 4096 operations, the
-// machine's steal time (/proc/stat: a hypervisor that ran another guest on our vCPU) and the CPU
-// time of this process's other threads (the process's CPU clock less this thread's: the
-// collector's). When an operation of 1 ms or more becomes the slowest, they are sampled again:
-// the differences cover that operation and the operations before it since the last sample
-// (host_window_ns says how long the longer window was). A slow operation that is mostly
-// run-queue wait, while the other threads used at most the CPUs this one was not on (CPUs - 1 for
-// the window), was delayed by the scheduler or the host, not by the collector's work: on this
-// project's VM, DAMON's kdamond (2-5 ms every 500 ms) or the kernel leaving a CPU idle while two
-// threads shared the other. One with page faults and nothing else points at the fault path.
+// its CPU), voluntary ones (it waited: a lock, a sleep), minor page faults and system time
+// (getrusage RUSAGE_THREAD; the kernel splits a thread's time into user and system by its 4 ms
+// ticks, so a few milliseconds of it are rough) and the time it spent runnable but waiting for
+// a CPU (the second number of /proc/thread-self/schedstat), sampled every 256 operations; and,
+// every 4096 operations, the machine's steal time (/proc/stat: a hypervisor that ran something
+// else on our vCPUs; in 10 ms ticks) and the CPU time of this process's other threads (the
+// process's CPU clock less this thread's: the collector's). When an operation of 1 ms or more
+// becomes the slowest, they are sampled again: the differences cover that operation and the
+// operations before it since the last sample (host_window_ns says how long the longer window
+// was). A slow operation that is mostly run-queue wait, while the other threads used at most the
+// CPUs this one was not on (CPUs - 1 for the window), was delayed by the scheduler or the host,
+// not by the collector's work: on this project's VM, DAMON's kdamond (2-5 ms every 500 ms) or the
+// kernel leaving a CPU idle while two threads shared the other. One that is mostly system time
+// with page faults was spent in the kernel's fault path (first touches of heap memory, at the
+// speed the kernel and the hypervisor give them); one covered by steal time, in the hypervisor.
 struct host_sample {
-  uint64_t at_ns, nivcsw, nvcsw, minflt, runq_ns, steal_ticks, others_cpu_ns;
+  uint64_t at_ns, nivcsw, nvcsw, minflt, sys_ns, runq_ns, steal_ticks, others_cpu_ns;
 };
 static struct host_sample host_last_switches, host_last_steal;
-static uint64_t host_slowest_ns, host_nivcsw, host_nvcsw, host_minflt, host_runq_ns,
-    host_steal_ticks, host_others_cpu_ns, host_window_ns;
+static uint64_t host_slowest_ns, host_nivcsw, host_nvcsw, host_minflt, host_sys_ns,
+    host_runq_ns, host_steal_ticks, host_others_cpu_ns, host_window_ns;
 static int host_stat_fd = -1, host_schedstat_fd = -1;
 
 static uint64_t cpu_clock_ns(clockid_t clock) {
@@ -214,6 +218,8 @@ static struct host_sample host_thread(uint64_t now) {
                               .nivcsw = (uint64_t)usage.ru_nivcsw,
                               .nvcsw = (uint64_t)usage.ru_nvcsw,
                               .minflt = (uint64_t)usage.ru_minflt,
+                              .sys_ns = (uint64_t)usage.ru_stime.tv_sec * 1000000000u +
+                                        (uint64_t)usage.ru_stime.tv_usec * 1000u,
                               .runq_ns = host_runq_wait()};
 }
 
@@ -233,8 +239,8 @@ static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ti
 }
 
 static struct host_sample host_machine(uint64_t now) {
+  uint64_t thread = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID); // first: the difference only errs up
   uint64_t process = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-  uint64_t thread = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   return (struct host_sample){
       .at_ns = now, .steal_ticks = host_steal(), .others_cpu_ns = process - thread};
 }
@@ -261,9 +267,14 @@ static void host_note_slow(uint64_t ns, uint64_t now) {
   host_nivcsw = thread.nivcsw - host_last_switches.nivcsw;
   host_nvcsw = thread.nvcsw - host_last_switches.nvcsw;
   host_minflt = thread.minflt - host_last_switches.minflt;
+  host_sys_ns = thread.sys_ns > host_last_switches.sys_ns
+                    ? thread.sys_ns - host_last_switches.sys_ns
+                    : 0; // (the user/system split is estimated afresh at every reading)
   host_runq_ns = thread.runq_ns - host_last_switches.runq_ns;
   host_steal_ticks = machine.steal_ticks - host_last_steal.steal_ticks;
-  host_others_cpu_ns = machine.others_cpu_ns - host_last_steal.others_cpu_ns;
+  host_others_cpu_ns = machine.others_cpu_ns > host_last_steal.others_cpu_ns
+                           ? machine.others_cpu_ns - host_last_steal.others_cpu_ns
+                           : 0; // (two clocks read one after the other: off by nanoseconds)
   host_window_ns = now - host_last_steal.at_ns;
 }
 
@@ -397,10 +408,12 @@ int main(void) {
   if (host_slowest_ns)
     printf("  host around the slowest operation (%.3f ms, in a window of %.1f ms): %" PRIu64
            " involuntary and %" PRIu64 " voluntary context switches, %" PRIu64
-           " minor page faults and %.3f ms waiting for a CPU of this thread, %.1f ms of steal time"
-           " (all CPUs), %.1f ms of CPU used by the process's other threads\n",
+           " minor page faults, %.1f ms of system time and %.3f ms waiting for a CPU of this"
+           " thread, %.1f ms of steal time (all CPUs), %.1f ms of CPU used by the process's other"
+           " threads\n",
            (double)host_slowest_ns / 1e6, (double)host_window_ns / 1e6, host_nivcsw, host_nvcsw,
-           host_minflt, (double)host_runq_ns / 1e6, steal_ms, (double)host_others_cpu_ns / 1e6);
+           host_minflt, (double)host_sys_ns / 1e6, (double)host_runq_ns / 1e6, steal_ms,
+           (double)host_others_cpu_ns / 1e6);
   printf("  verified %zu trees\n", verified);
 
   char extra[1024];
@@ -409,11 +422,13 @@ int main(void) {
                         " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64
                         " max_ns=%" PRIu64 " over_1ms=%zu verified=%zu slowest_nivcsw=%" PRIu64
                         " slowest_nvcsw=%" PRIu64 " slowest_minflt=%" PRIu64
-                        " slowest_runq_ms=%.3f slowest_steal_ms=%.1f slowest_others_cpu_ms=%.1f"
+                        " slowest_sys_ms=%.1f slowest_runq_ms=%.3f slowest_steal_ms=%.1f"
+                        " slowest_others_cpu_ms=%.1f"
                         " slowest_window_ms=%.1f cpus=%ld",
                         slots, elapsed_s, build_s, ops, ops_per_s, p50, p99, p999, max_ns,
                         slow_count, verified, host_nivcsw, host_nvcsw, host_minflt,
-                        (double)host_runq_ns / 1e6, steal_ms, (double)host_others_cpu_ns / 1e6,
+                        (double)host_sys_ns / 1e6, (double)host_runq_ns / 1e6, steal_ms,
+                        (double)host_others_cpu_ns / 1e6,
                         (double)host_window_ns / 1e6, sysconf(_SC_NPROCESSORS_ONLN));
 #if defined(BENCH_SHADE)
   struct shade_stats stats;
