@@ -158,7 +158,9 @@ if [[ " $PARTS " == *" churn "* ]]; then
         "$(field slowest_window_ms "$line")" | tee -a "$LOG_DIR/runs.txt"
       # What of the slowest operation the machine took (host_note_slow in bench/churn.c): the
       # time this thread waited for a CPU, if the process's other threads (the collector's) used
-      # at most the CPUs it was not on (then the scheduler or the host held its CPU); its system
+      # at most the CPUs it was not on (then the scheduler or the host held its CPU; the process
+      # clock counts a thread running on another CPU only at the kernel's ticks, 4 ms here, so
+      # each end of the window may be off by one: 8 ms of slack); its system
       # time, if it took page faults (the kernel's fault path); steal time (the hypervisor). What
       # is left is Shade's. Fields: run, slowest ms, left ms, runq ms, others ms, window ms,
       # system ms, faults, steal ms, cause (the largest share, or "shade" if over 2 ms are left).
@@ -168,7 +170,7 @@ if [[ " $PARTS " == *" churn "* ]]; then
         -v f="$(field slowest_minflt "$line")" -v st="$(field slowest_steal_ms "$line")" \
         -v run="$run" 'BEGIN {
           if (max == "-" || q == "-" || o == "-" || w == "-" || c == "-" || sys == "-") exit
-          ms = max / 1e6; cpu = (o <= (c - 1) * w + 0.05) ? q : 0
+          ms = max / 1e6; cpu = (o <= (c - 1) * w + 8) ? q : 0
           kernel = (f > 0) ? sys : 0; left = ms - cpu - kernel - st; if (left < 0) left = 0
           cause = "shade"
           if (ms <= 2) cause = "none"
