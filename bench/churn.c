@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,15 +199,22 @@ static uint64_t cpu_clock_ns(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+// The start of a /proc file kept open (fd), read again from its start; false if it cannot be.
+static bool host_read(int fd, char *text, size_t size) {
+  if (fd < 0)
+    return false;
+  ssize_t n = pread(fd, text, size - 1, 0);
+  if (n <= 0)
+    return false;
+  text[n] = '\0';
+  return true;
+}
+
 static uint64_t host_runq_wait(void) { // nanoseconds this thread has waited on a run queue
   char text[128];
-  if (host_schedstat_fd < 0)
-    return 0;
-  ssize_t n = pread(host_schedstat_fd, text, sizeof text - 1, 0);
-  if (n <= 0)
-    return 0;
-  text[n] = '\0';
   unsigned long long run = 0, wait = 0;
+  if (!host_read(host_schedstat_fd, text, sizeof text))
+    return 0;
   return sscanf(text, "%llu %llu", &run, &wait) == 2 ? wait : 0;
 }
 
@@ -225,12 +233,8 @@ static struct host_sample host_thread(uint64_t now) {
 
 static uint64_t host_steal(void) { // the "cpu" line's 8th number, in USER_HZ ticks
   char text[512];
-  if (host_stat_fd < 0)
+  if (!host_read(host_stat_fd, text, sizeof text))
     return 0;
-  ssize_t n = pread(host_stat_fd, text, sizeof text - 1, 0);
-  if (n <= 0)
-    return 0;
-  text[n] = '\0';
   unsigned long long v[8] = {0};
   if (sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
              &v[4], &v[5], &v[6], &v[7]) != 8)
