@@ -18,6 +18,17 @@
 struct heap_account heap_account;
 static size_t born_old_size; // set once at start-up
 
+void *allocate_zero_and_leave(struct thread_cache *c, void *p, size_t size) {
+  memset(p, 0, size);
+  critical_leave(c);
+  return p;
+}
+
+void *allocate_leave_parking(struct thread_cache *c, void *p) {
+  thread_cache_stop_handler(c);
+  return p;
+}
+
 void allocate_set_born_old_size(size_t bytes) { born_old_size = bytes; }
 
 // MAP_NORESERVE would otherwise hand out address space the machine could never back.

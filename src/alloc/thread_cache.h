@@ -51,4 +51,10 @@ static inline void critical_leave(struct thread_cache *c) {
     thread_cache_stop_handler(c);
 }
 
+// Outside every critical section: parks now if a stop came during the last one and is pending.
+static inline void critical_poll(struct thread_cache *c) {
+  if (c->in_critical == 0 && SHADE_UNLIKELY(c->stop_pending))
+    thread_cache_stop_handler(c);
+}
+
 #endif

@@ -33,17 +33,25 @@
 extern _Atomic uint64_t api_freed_explicitly;
 size_t api_size_padding = 1; // 0 with SHADE_PAST_END=0; set by shade_init
 
-static inline void *allocate(size_t size, enum object_kind kind, const struct shade_type *type,
-                             const char *call) {
+static SHADE_NOINLINE void *allocate_other(size_t size, enum object_kind kind,
+                                           const struct shade_type *type, const char *call) {
   struct shade_thread *t = api_thread(call);
   size_t padding = size + api_size_padding > size ? api_size_padding : 0; // SIZE_MAX: too large
-  size += padding;
-  if (SHADE_LIKELY(size <= MAX_SMALL_SIZE) && kind != KIND_TYPED) {
-    void *p = allocate_small_fast(&t->cache, size, kind);
+  return allocate_slow(t, size + padding, padding, kind, type);
+}
+
+// The fast path keeps nothing across a call: every call in it is its last step.
+static inline void *allocate(size_t size, enum object_kind kind, const struct shade_type *type,
+                             const char *call) {
+  struct shade_thread *t = current_thread;
+  size_t padded = size + api_size_padding;
+  if (SHADE_LIKELY(t != NULL) && SHADE_LIKELY(padded > size && padded <= MAX_SMALL_SIZE) &&
+      kind != KIND_TYPED) {
+    void *p = allocate_small_fast(&t->cache, padded, kind);
     if (SHADE_LIKELY(p != NULL))
       return p;
   }
-  return allocate_slow(t, size, padding, kind, type);
+  return allocate_other(size, kind, type, call);
 }
 
 SHADE_API void *shade_malloc(size_t size) {

@@ -60,6 +60,7 @@ static void *allocate_large_slow(struct shade_thread *t, size_t size, size_t pad
 
 void *allocate_slow(struct shade_thread *t, size_t size, size_t padding, enum object_kind kind,
                     const struct shade_type *type) {
+  critical_poll(&t->cache); // a stop the fast path's attempt left pending (allocate.h)
   finalization_announce(); // finalizers a background collection queued (finalizer_thread.c)
   if (size > MAX_SMALL_SIZE)
     return allocate_large_slow(t, size, padding, kind, type);
