@@ -45,7 +45,7 @@ static inline void *allocate(size_t size, enum object_kind kind, const struct sh
                              const char *call) {
   struct shade_thread *t = current_thread;
   size_t padded = size + api_size_padding;
-  if (SHADE_LIKELY(t != NULL) && SHADE_LIKELY(padded > size && padded <= MAX_SMALL_SIZE) &&
+  if (SHADE_LIKELY(t != NULL) && SHADE_LIKELY(padded >= size && padded <= MAX_SMALL_SIZE) &&
       kind != KIND_TYPED) {
     void *p = allocate_small_fast(&t->cache, padded, kind);
     if (SHADE_LIKELY(p != NULL))
