@@ -84,6 +84,28 @@ void arena_for_each(void (*fn)(struct arena *a, void *context), void *context) {
       fn(load_relaxed(&arena_index[a >> ARENA_SHIFT]), context);
 }
 
+struct span_walk {
+  void (*fn)(struct span *s, void *context);
+  void *context;
+};
+
+static void each_span_in_arena(struct arena *a, void *context) {
+  struct span_walk *walk = context;
+  for (size_t p = 0; p < PAGES_PER_ARENA; p++) {
+    struct span *s = load_relaxed(&a->pages[p]);
+    if (s == NULL || s->base != a->base + p * PAGE_SIZE)
+      continue; // not the first page of a span
+    enum span_state state = span_state_acquire(s);
+    if (state == SPAN_SMALL || state == SPAN_LARGE)
+      walk->fn(s, walk->context);
+  }
+}
+
+void arena_for_each_span(void (*fn)(struct span *s, void *context), void *context) {
+  struct span_walk walk = {fn, context};
+  arena_for_each(each_span_in_arena, &walk);
+}
+
 static _Atomic bool young_tracking; // arena_track_young was called (generations)
 
 void arena_track_young(void) { store_relaxed(&young_tracking, true); }

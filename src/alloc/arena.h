@@ -65,6 +65,9 @@ size_t arena_mapped_bytes(void);
 void arena_cards_enable(bool written);
 // Calls fn for every arena (the world is stopped, or nothing else grows the heap).
 void arena_for_each(void (*fn)(struct arena *a, void *context), void *context);
+// Calls fn for every span in use (small or large), wherever it is: on a list, in a cache, or
+// on its way between them. Same conditions.
+void arena_for_each_span(void (*fn)(struct span *s, void *context), void *context);
 
 // Write tracking (os/write_tracking.h), for generations: the kernel tells which heap pages were
 // written since the last look. Turns it on for every reservation, present and future; false

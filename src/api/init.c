@@ -6,11 +6,19 @@
 // after initialisation without being registered is an error (reported, then abort()), unless
 // auto-registration is on.
 //
-// fork: before it, take every Shade lock in lock order, so the child inherits consistent lists,
-// and let every thread start Shade made and every registration finish (threads.c: a lock of the
-// C library or the sanitizer runtime held there would stay held in the child); in the child,
-// re-create the locks and forget the threads that did not come along (keeping the spans their
-// caches held), and the marker pool (its threads are gone too).
+// fork: before it, let every thread start Shade made and every registration finish (threads.c: a
+// lock of the C library or the sanitizer runtime held there would stay held in the child), stop
+// the world, and take every Shade lock in lock order, so the child inherits consistent lists; in
+// the child, re-create the locks and forget the threads that did not come along (keeping the
+// spans their caches held), and the marker pool (its threads are gone too).
+//
+// Why the stop: between leaving one list and reaching the next (a cache, another central list)
+// a span is on none: a sweep claims it and rebuilds its bitmaps outside every lock, a refill
+// holds it until it reaches the cache. Those steps run inside allocation critical sections (or
+// under the collector lock, which the handler takes first), and a stop waits for every critical
+// section to end. Without it, a child could inherit such a span from a thread it does not have:
+// on no list, never swept again, its objects' marks stayed set for good, so the child's markings
+// skipped their contents, and what only they reached was freed and reused.
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -41,6 +49,7 @@ static void before_fork(void) {
   threads_lock();
   roots_lock();
   finalization_lock();
+  stop_world(current_thread); // no thread inside a critical section (the comment above)
   central_lock_all();
   large_lock();
   pageheap_scavenge_lock(); // no chunk is being released during fork
@@ -56,6 +65,7 @@ static void after_fork_parent(void) {
   pageheap_scavenge_unlock();
   large_unlock();
   central_unlock_all();
+  start_world();
   finalization_unlock();
   roots_unlock();
   threads_unlock();
@@ -67,6 +77,7 @@ static void after_fork_child(void) {
   if (!load_acquire(&initialized))
     return;
   threads_start_after_fork_child(); // first: the handlers below start threads
+  stop_world_after_fork_child();    // the stopped threads are not in the child
   metadata_after_fork_child();
   pageheap_after_fork_child();
   large_after_fork_child();

@@ -252,6 +252,13 @@ void stop_world(struct shade_thread *self) {
   }
 }
 
+void stop_world_after_fork_child(void) {
+  if (load_relaxed(&world_epoch) & 1)
+    store_relaxed(&world_epoch, load_relaxed(&world_epoch) + 1);
+  sem_destroy(&acknowledgements);
+  sem_init(&acknowledgements, 0, 0);
+}
+
 void start_world(void) {
   atomic_fetch_add_explicit(&world_epoch, 1, memory_order_release); // even: running
   futex_wake_all(&world_epoch);

@@ -14,6 +14,8 @@ void stop_world(struct shade_thread *self);
 // (seen on churn: the world released at 0.32 ms, the wake call back at 4.9 ms).
 void start_world(void);
 bool world_is_stopping(void);
+// In a forked child of a stopped world: it runs again (its only thread is the one that forked).
+void stop_world_after_fork_child(void);
 // t left its outermost critical section with a stop pending: park now.
 void stop_world_park_pending(struct shade_thread *t);
 // Park the calling thread if a stop is in progress (shade_safepoint).

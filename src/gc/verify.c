@@ -2,7 +2,9 @@
 // Every object it reaches must carry a mark bit from the real marking; one that does not would
 // be freed while reachable, so the verifier stops the program there, naming the object and an
 // object that points to it (found by a walk of the heap: the program stops anyway). The check
-// bits are cleared as they are compared, ready for the next cycle.
+// bits are cleared as they are compared, ready for the next cycle. Both walks take every span in
+// use from the arenas, not from the central lists: a span that a bug left on no list still holds
+// objects the program reaches.
 //
 // Stacks. The marking scans each thread's stack conservatively, and a concurrent one scans it
 // once, early, from where the thread stood then; nothing scans it again. A stack word is not a
@@ -36,7 +38,6 @@
 #include <stdio.h>
 
 #include "alloc/arena.h"
-#include "alloc/large.h"
 #include "base/message.h"
 #include "gc/roots.h"
 
@@ -80,12 +81,8 @@ SHADE_NO_SANITIZE static void find_referrer_in(struct span *s, void *context) {
 // be others, and roots).
 static void describe_referrer(uintptr_t lo, uintptr_t hi, char *text, size_t size) {
   struct referrer_search search = {lo, hi, true, NULL, 0};
-  for (int pass = 0; pass < 2 && search.span == NULL; pass++, search.marked_only = false) {
-    for (unsigned c = 0; c < SPAN_CLASS_COUNT && search.span == NULL; c++)
-      central_for_each_span(c, find_referrer_in, &search);
-    for (struct span *s = large_first(); s && search.span == NULL; s = s->next)
-      find_referrer_in(s, &search);
-  }
+  for (int pass = 0; pass < 2 && search.span == NULL; pass++, search.marked_only = false)
+    arena_for_each_span(find_referrer_in, &search); // (a no-op once found)
   struct span *s = search.span;
   if (s == NULL) {
     snprintf(text, size, "no object points to it (a root does)");
@@ -176,9 +173,7 @@ void verify_marking(struct shade_thread *self, uintptr_t self_stack_pointer,
   mark_drain(&m);
   marker_end(&m);
   checked_objects = 0;
-  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++)
-    if (c / KIND_COUNT != 0)
-      central_for_each_span(c, compare_span, NULL);
-  for (struct span *s = large_first(); s; s = s->next)
-    compare_span(s, NULL);
+  // Every span in use, not only those on the lists: a span that reached none (lost by a bug)
+  // still holds objects the program reaches.
+  arena_for_each_span(compare_span, NULL);
 }
