@@ -74,6 +74,9 @@ void arena_for_each_span(void (*fn)(struct span *s, void *context), void *contex
 // (and *reason) when the kernel cannot.
 bool arena_track_writes(const char **reason);
 bool arena_tracking_writes(void);
+// The page heap hands out [base, base + pages pages): written pages are looked for there from now
+// on (pages never handed out hold no object and are never looked at). Before anything writes them.
+void arena_note_used(uintptr_t base, size_t pages);
 // Calls found(start, bytes, context) for every run of heap pages written since they were last
 // protected (or never protected since tracking began: every page then counts as written), in
 // address order, without protecting them. The world is stopped, or nothing else grows the heap.
@@ -88,6 +91,9 @@ struct arena_range {
   uintptr_t start, end;
 };
 bool arena_protect_written_except(const struct arena_range *keep, size_t count);
+// Write-protects exactly these ranges of heap pages (kernel pages), a system call each. False when
+// the kernel failed.
+bool arena_protect_runs(const struct arena_range *runs, size_t count);
 // In a forked child: the kernel kept no registration; register and protect again. False when
 // the child cannot track writes (its collections must then all be full).
 bool arena_after_fork_child(void);

@@ -340,6 +340,7 @@ struct span *pageheap_alloc(size_t pages) {
   set_free_since(run, 0);
   for (size_t i = 0; i < pages; i++)
     arena_set_span(run->base + i * PAGE_SIZE, run);
+  arena_note_used(run->base, pages);
   size_t in_use = atomic_fetch_add(&in_use_bytes, pages * PAGE_SIZE) + pages * PAGE_SIZE;
   size_t peak = load_relaxed(&in_use_peak_bytes);
   while (in_use > peak && !atomic_compare_exchange_weak(&in_use_peak_bytes, &peak, in_use)) {
