@@ -81,10 +81,17 @@ void phase_flush_caches(void) {
     thread_cache_flush(&t->cache);
 }
 
+// Helpers join a drain only once the first SERIAL_DRAIN_BYTES did not finish it: a young
+// collection that finds little alive is over before a helper would be awake (GCBench's: 0.07 ms
+// of marking with one marker, 0.10 to 0.15 ms waking the other and waiting for it).
+#define SERIAL_DRAIN_BYTES ((uint64_t)128 << 10)
+
 uint64_t phase_drain(struct marker *m) {
   unsigned helpers = cycle_config.markers > 1 ? cycle_config.markers - 1 : 0;
   uint64_t drained = 0;
-  if (helpers) {
+  if (helpers && !mark_drain_budget(m, SERIAL_DRAIN_BYTES, NULL)) {
+    drained = m->marked_bytes;
+  } else if (helpers) {
     mark_drain_parallel(m, helpers, &drained);
   } else {
     worklist_begin(1);
