@@ -54,9 +54,14 @@ uintptr_t arena_grow(size_t size) {
     os_unmap(memory, size);
     return 0;
   }
+  struct reservation *r = metadata_alloc(sizeof *r);
+  r->base = base;
+  r->size = size;
+  store_relaxed(&r->used_end, base);
   for (uintptr_t a = base; a < base + size; a += ARENA_SIZE) {
     struct arena *record = metadata_alloc(sizeof(struct arena));
     record->base = a;
+    record->reservation = r;
     store_release(&arena_index[a >> ARENA_SHIFT], record);
   }
   uintptr_t low = load_relaxed(&heap_lowest_inverted); // inverted: a larger value is lower
@@ -67,10 +72,6 @@ uintptr_t arena_grow(size_t size) {
          !atomic_compare_exchange_weak(&heap_highest_inverted, &high, ~(base + size))) {
   }
   atomic_fetch_add(&mapped_bytes, size);
-  struct reservation *r = metadata_alloc(sizeof *r);
-  r->base = base;
-  r->size = size;
-  store_relaxed(&r->used_end, base);
   pthread_mutex_lock(&reservations_mutex);
   if (load_relaxed(&cards_wanted)) // before the arenas hold any span
     for (uintptr_t a = base; a < base + size; a += ARENA_SIZE)
@@ -193,13 +194,9 @@ bool arena_tracking_writes(void) { return load_relaxed(&tracking); }
 
 void arena_note_used(uintptr_t base, size_t pages) {
   uintptr_t end = base + pages * PAGE_SIZE;
-  for (struct reservation *r = load_acquire(&reservations); r; r = r->next) {
-    if (base < r->base || base >= r->base + r->size)
-      continue;
-    uintptr_t used = load_relaxed(&r->used_end);
-    while (end > used && !atomic_compare_exchange_weak(&r->used_end, &used, end)) {
-    }
-    return;
+  struct reservation *r = load_relaxed(&arena_index[base >> ARENA_SHIFT])->reservation;
+  uintptr_t used = load_relaxed(&r->used_end);
+  while (end > used && !atomic_compare_exchange_weak(&r->used_end, &used, end)) {
   }
 }
 

@@ -38,8 +38,11 @@
 enum { YOUNG_SINCE_LAST, YOUNG_SINCE_GEN1, YOUNG_MAPS };
 #define YOUNG_WORDS (PAGES_PER_ARENA / 64)
 
+struct reservation; // the reservation the arena is part of (arena.c)
+
 struct arena {
   uintptr_t base;
+  struct reservation *reservation;
   _Atomic(uint8_t) *cards;         // NULL until arena_cards_enable
   _Atomic(uint8_t) *written_cards; // NULL unless arena_cards_enable(true)
   _Atomic uint64_t young[YOUNG_MAPS][YOUNG_WORDS];
