@@ -97,7 +97,7 @@ bool arena_protect_written_except(const struct arena_range *keep, size_t count);
 // Write-protects exactly these ranges of heap pages (kernel pages), a system call each. False when
 // the kernel failed.
 bool arena_protect_runs(const struct arena_range *runs, size_t count);
-// In a forked child: the kernel kept no registration; register and protect again. False when
+// In a forked child: the kernel kept no registration; register again. False when
 // the child cannot track writes (its collections must then all be full).
 bool arena_after_fork_child(void);
 

@@ -161,14 +161,14 @@ static struct {
   bool by_cards;                         // the barrier's written cards, not the kernel's pages
 } gen;
 
-// At most YOUNG_RUNS runs of written pages holding no old object stay unprotected after a
-// collection (the pages of the others are protected: only a cost, never a mistake). The written
-// pages are sorted at the end of a collection into those runs and runs of pages holding an old
-// object (old), which are protected again, a system call each, as long as there are at most
-// OLD_RUNS of them; past that, every written page but the young runs is protected, a call per
-// gap between two young runs (GCBench's young collections: 5 to 120 old runs against 70 to 270
-// young ones). The written runs a young collection's marking was given are kept (WRITTEN_RUNS at
-// most), so that its end sorts them without asking the kernel again.
+// The written pages are sorted at the end of a collection into runs of pages holding no old
+// object (young), which stay unprotected, and runs of pages holding an old object (old), which
+// are protected again, a system call each, as long as there are at most OLD_RUNS of them. Past
+// that, every written page but the first YOUNG_RUNS young runs is protected, a call per gap
+// between two of them (the pages of the other young runs too: only a cost, never a mistake).
+// GCBench's young collections: 5 to 120 old runs against 70 to 270 young ones. The written runs a
+// young collection's marking was given are kept (WRITTEN_RUNS at most), so that its end sorts
+// them without asking the kernel again.
 enum { YOUNG_RUNS = 4096, OLD_RUNS = 1024, WRITTEN_RUNS = 4096 };
 
 // The collector's, used with the world stopped. In metadata memory, which is not scanned: heap
