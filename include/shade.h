@@ -402,7 +402,8 @@ struct shade_stats {
   uint64_t remembered_bytes;     // written old pages and cards the last young collection scanned
   uint64_t scanned_objects[3];   // objects the last gen0, gen1 and full collection scanned
   // stopping threads (docs/concurrent.md): whole-world stops and one-thread handshakes
-  uint64_t world_stops;          // stops of every registered thread (the verifier's included)
+  uint64_t world_stops;          // stops of every registered thread (the verifier's and fork's
+                                 // included: a fork() stops the world first)
   uint64_t threads_stopped;      // threads those stops stopped, added up
   uint64_t verify_stops;         // of world_stops: the heap verifier's (SHADE_VERIFY=1)
   uint64_t termination_stops;    // of world_stops: cycles the handshake termination could not

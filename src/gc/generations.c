@@ -112,7 +112,6 @@
 #include "alloc/arena.h"
 #include "alloc/central.h"
 #include "alloc/heap_account.h"
-#include "alloc/large.h"
 #include "alloc/metadata.h"
 #include "base/message.h"
 #include "gc/barrier.h"
@@ -454,12 +453,7 @@ static void scan_every_old_object(struct span *s, void *marker) {
   scan_old_objects(marker, s->base, s->base + s->pages * PAGE_SIZE);
 }
 
-static void scan_all_old(struct marker *m) {
-  for (unsigned c = 0; c < SPAN_CLASS_COUNT; c++)
-    central_for_each_span(c, scan_every_old_object, m);
-  for (struct span *s = large_first(); s; s = s->next)
-    scan_every_old_object(s, m);
-}
+static void scan_all_old(struct marker *m) { arena_for_each_span(scan_every_old_object, m); }
 
 void generations_mark_remembered(struct marker *m, unsigned g) {
   if (g >= 2)
